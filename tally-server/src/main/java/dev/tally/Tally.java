@@ -1,0 +1,264 @@
+package dev.tally;
+
+import dev.tally.config.ConfigException;
+import dev.tally.config.TallyConfig;
+import dev.tally.engine.Aggregator;
+import dev.tally.engine.ReadCache;
+import dev.tally.error.TallyException;
+import dev.tally.http.HttpApi;
+import dev.tally.http.HttpServerVerticle;
+import dev.tally.metrics.Health;
+import dev.tally.metrics.Metrics;
+import dev.tally.store.local.DataDir;
+import dev.tally.store.local.RocksCounterStore;
+import io.micrometer.core.instrument.Gauge;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import java.io.IOException;
+import java.io.InputStream;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A tally node: reads the configuration, opens the store, starts the aggregator and the HTTP
+ * servers, and stops them in reverse order. {@link #main} runs one until SIGTERM/SIGINT; tests
+ * start nodes with {@link #start}. Thread-safe: {@link #close} may be called from any thread, once
+ * or many times.
+ */
+public final class Tally implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(Tally.class);
+
+  /** Read-executor queue bound: reads waiting for the store beyond it get 503. */
+  private static final int READ_QUEUE = 10_000;
+
+  private final TallyConfig config;
+  private final long nodeId;
+  private final Metrics metrics;
+  private final RocksCounterStore store;
+  private final ReadCache readCache;
+  private final Aggregator aggregator;
+  private final ThreadPoolExecutor readExecutor;
+  private final Health health = new Health();
+  private final Vertx vertx;
+  private final ConcurrentLinkedQueue<HttpServer> servers = new ConcurrentLinkedQueue<>();
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private int port;
+
+  private Tally(TallyConfig config, Clock clock) {
+    this.config = config;
+    DataDir dataDir = new DataDir(config.dataDir());
+    this.nodeId = dataDir.nodeId();
+    this.metrics = new Metrics();
+    this.store =
+        RocksCounterStore.open(
+            dataDir.storeDir(), config.counters(), (long) config.blockCacheMb() << 20);
+    this.readCache = new ReadCache(store, config.cacheCounters());
+    this.aggregator =
+        new Aggregator(
+            store,
+            readCache,
+            clock,
+            new Aggregator.Settings(
+                config.maxBatchWrites(),
+                config.maxPendingWrites(),
+                config.cacheCounters(),
+                config.idempotencyRetention(),
+                Duration.ofSeconds(1)),
+            metrics.registry());
+    AtomicInteger readThreadIds = new AtomicInteger();
+    this.readExecutor =
+        new ThreadPoolExecutor(
+            config.readThreads(),
+            config.readThreads(),
+            0,
+            TimeUnit.MILLISECONDS,
+            new ArrayBlockingQueue<>(READ_QUEUE),
+            r -> {
+              Thread t = new Thread(r, "tally-read-" + readThreadIds.incrementAndGet());
+              t.setDaemon(true);
+              return t;
+            });
+    Gauge.builder("tally.store.sst.bytes", store, s -> s.statistic("sst.bytes"))
+        .description("Bytes of the store's table files on disk")
+        .register(metrics.registry());
+    Gauge.builder("tally.store.counters.estimated", store, s -> s.statistic("counters.estimated"))
+        .description("Counters in the store (RocksDB estimate)")
+        .register(metrics.registry());
+    Gauge.builder("tally.store.idempotency.keys.estimated", store, s -> s.statistic("keys.estimated"))
+        .description("Idempotency keys remembered (RocksDB estimate)")
+        .register(metrics.registry());
+    Gauge.builder("tally.read.queue", readExecutor, e -> e.getQueue().size())
+        .description("Reads waiting for the store")
+        .register(metrics.registry());
+    health.check("store", store::writable);
+    health.check("committer", aggregator::healthy);
+    this.vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()));
+  }
+
+  /**
+   * Starts a node and returns once it serves HTTP.
+   *
+   * @throws TallyException when the store cannot be opened or the port cannot be bound
+   */
+  public static Tally start(TallyConfig config, Clock clock) {
+    Tally node = new Tally(config, clock);
+    try {
+      node.startServing();
+    } catch (RuntimeException e) {
+      node.close();
+      throw e;
+    }
+    return node;
+  }
+
+  private void startServing() {
+    aggregator.start();
+    HttpApi api =
+        new HttpApi(
+            store.names(),
+            aggregator,
+            readCache,
+            readExecutor,
+            health,
+            metrics,
+            config.maxBodyBytes(),
+            config.maxBatchItems());
+    // the first instance binds (port 0 resolves here); the others share its port
+    HttpServerOptions first = HttpServerVerticle.options(config.host(), config.port());
+    await(vertx.deployVerticle(() -> new HttpServerVerticle(first, api, servers), new DeploymentOptions()));
+    port = servers.peek().actualPort();
+    if (config.eventLoops() > 1) {
+      HttpServerOptions rest = HttpServerVerticle.options(config.host(), port);
+      await(
+          vertx.deployVerticle(
+              () -> new HttpServerVerticle(rest, api, servers),
+              new DeploymentOptions().setInstances(config.eventLoops() - 1)));
+    }
+    health.accepting(true);
+  }
+
+  private static <T> T await(Future<T> f) {
+    try {
+      return f.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while starting", e);
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      throw new TallyException(
+          dev.tally.error.ErrorKind.UNAVAILABLE, "cannot start HTTP: " + cause.getMessage(), cause);
+    }
+  }
+
+  /** The bound HTTP port. */
+  public int port() {
+    return port;
+  }
+
+  public long nodeId() {
+    return nodeId;
+  }
+
+  public TallyConfig config() {
+    return config;
+  }
+
+  /**
+   * Stops gracefully: not ready, stop accepting, let in-flight requests finish (up to the grace
+   * period), commit and answer every queued write, close the store.
+   */
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    health.accepting(false);
+    Duration grace = config.shutdownGrace();
+    for (HttpServer s : servers) {
+      try {
+        s.shutdown(grace).toCompletionStage().toCompletableFuture().get(grace.toMillis() + 1000, TimeUnit.MILLISECONDS);
+      } catch (Exception e) {
+        log.warn("HTTP server did not stop cleanly: {}", e.toString());
+      }
+    }
+    aggregator.close(grace.plusSeconds(5));
+    readExecutor.shutdown();
+    try {
+      vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      log.warn("event loops did not stop cleanly: {}", e.toString());
+    }
+    store.close();
+    metrics.close();
+    log.info("tally stopped");
+  }
+
+  static String version() {
+    try (InputStream in = Tally.class.getResourceAsStream("/dev/tally/version.properties")) {
+      Properties p = new Properties();
+      if (in != null) {
+        p.load(in);
+      }
+      return p.getProperty("version", "unknown");
+    } catch (IOException e) {
+      return "unknown";
+    }
+  }
+
+  public static void main(String[] args) {
+    if (List.of(args).contains("--help") || List.of(args).contains("-h")) {
+      System.out.print(TallyConfig.help());
+      return;
+    }
+    if (List.of(args).contains("--version")) {
+      System.out.println("tally " + version());
+      return;
+    }
+    TallyConfig config;
+    try {
+      config = TallyConfig.parse(args, System.getenv());
+    } catch (ConfigException e) {
+      System.err.println("tally: " + e.getMessage());
+      System.exit(2);
+      return;
+    }
+    Tally node;
+    try {
+      node = start(config, Clock.systemUTC());
+    } catch (TallyException e) {
+      log.error("tally failed to start: {}", e.getMessage());
+      System.exit(1);
+      return;
+    }
+    Runtime.getRuntime().addShutdownHook(new Thread(node::close, "tally-shutdown"));
+    log.info(
+        "tally {} started: port={} data-dir={} store=rocksdb counters={} node-id={} event-loops={}",
+        version(),
+        node.port(),
+        config.dataDir().toAbsolutePath().normalize(),
+        String.join(",", node.store.names().names()),
+        String.format("%016x", node.nodeId()),
+        config.eventLoops());
+  }
+
+  /** For tests: the store's configured counters with their codes. */
+  Map<String, Integer> counterCodes() {
+    return store.names().asMap();
+  }
+}

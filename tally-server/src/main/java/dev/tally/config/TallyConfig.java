@@ -1,0 +1,231 @@
+package dev.tally.config;
+
+import dev.tally.counter.CounterNames;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The node's whole configuration, validated. Immutable. Built once at start by {@link #parse} from
+ * command-line flags, then environment variables, then defaults; a bad value stops the start with
+ * {@code invalid value X for --flag (TALLY_FLAG): reason}.
+ *
+ * @param host address the HTTP server binds
+ * @param port HTTP port; 0 picks a free one (logged at start)
+ * @param dataDir where the node keeps its store and identity
+ * @param counters counter names served under {@code /v1/{postId}/{counter}}
+ * @param idempotencyRetention how long an {@code Idempotency-Key} is remembered
+ * @param eventLoops HTTP event-loop threads
+ * @param maxBatchWrites most writes in one group commit
+ * @param maxPendingWrites most writes waiting for a commit; beyond that writes get 503
+ * @param maxBodyBytes largest request body accepted
+ * @param maxBatchItems most items in one batch read or batch write
+ * @param cacheCounters counters kept in memory by each of the write and read caches
+ * @param blockCacheMb RocksDB block cache size, MiB
+ * @param readThreads threads that read the store when a counter is not cached
+ * @param shutdownGrace how long a stop waits for in-flight requests
+ */
+public record TallyConfig(
+    String host,
+    int port,
+    Path dataDir,
+    List<String> counters,
+    Duration idempotencyRetention,
+    int eventLoops,
+    int maxBatchWrites,
+    int maxPendingWrites,
+    int maxBodyBytes,
+    int maxBatchItems,
+    int cacheCounters,
+    int blockCacheMb,
+    int readThreads,
+    Duration shutdownGrace) {
+
+  public static final Option<String> HOST =
+      new Option<>("host", "0.0.0.0", "address to listen on", Parsers::nonEmpty);
+  public static final Option<Integer> PORT =
+      new Option<>("port", "8080", "HTTP port; 0 picks a free port", Parsers.intIn(0, 65535));
+  public static final Option<Path> DATA_DIR =
+      new Option<>(
+          "data-dir", "./data", "directory for the store and the node's id", s -> Path.of(Parsers.nonEmpty(s)));
+  public static final Option<List<String>> COUNTERS =
+      new Option<>(
+          "counters",
+          "likes,views",
+          "comma-separated counter names served at /v1/{postId}/{name}",
+          Parsers.nameList(
+              s -> {
+                CounterNames.checkName(s);
+                return s;
+              }));
+  public static final Option<Duration> IDEMPOTENCY_RETENTION =
+      new Option<>(
+          "idempotency-retention",
+          "24h",
+          "how long an Idempotency-Key is remembered (1m..30d)",
+          Parsers.durationIn(Duration.ofMinutes(1), Duration.ofDays(30)));
+  public static final Option<Integer> EVENT_LOOPS =
+      new Option<>(
+          "event-loops",
+          Integer.toString(Runtime.getRuntime().availableProcessors()),
+          "HTTP event-loop threads (default: one per core)",
+          Parsers.intIn(1, 256));
+  public static final Option<Integer> MAX_BATCH_WRITES =
+      new Option<>(
+          "max-batch-writes",
+          "20000",
+          "most writes committed in one durable group commit",
+          Parsers.intIn(1, 1_000_000));
+  public static final Option<Integer> MAX_PENDING_WRITES =
+      new Option<>(
+          "max-pending-writes",
+          "200000",
+          "most writes waiting for a commit; more are answered 503 with Retry-After",
+          Parsers.intIn(1, 100_000_000));
+  public static final Option<Integer> MAX_BODY_BYTES =
+      new Option<>(
+          "max-body-bytes",
+          "1048576",
+          "largest request body accepted; larger ones get 413",
+          Parsers.intIn(64, 64 << 20));
+  public static final Option<Integer> MAX_BATCH_ITEMS =
+      new Option<>(
+          "max-batch-items",
+          "1000",
+          "most items in one batch read or batch write; more get 413",
+          Parsers.intIn(1, 100_000));
+  public static final Option<Integer> CACHE_COUNTERS =
+      new Option<>(
+          "cache-counters",
+          "1000000",
+          "counters kept in memory by each of the write and the read cache",
+          Parsers.intIn(1_000, 100_000_000));
+  public static final Option<Integer> BLOCK_CACHE_MB =
+      new Option<>(
+          "block-cache-mb", "128", "RocksDB block cache, MiB", Parsers.intIn(8, 1 << 20));
+  public static final Option<Integer> READ_THREADS =
+      new Option<>(
+          "read-threads",
+          "4",
+          "threads that read the store for counters not in memory",
+          Parsers.intIn(1, 256));
+  public static final Option<Duration> SHUTDOWN_GRACE =
+      new Option<>(
+          "shutdown-grace",
+          "10s",
+          "how long a stop (SIGTERM) waits for in-flight requests",
+          Parsers.durationIn(Duration.ZERO, Duration.ofMinutes(10)));
+
+  /** Every option, in the order {@code --help} lists them. */
+  public static final List<Option<?>> OPTIONS =
+      List.of(
+          HOST,
+          PORT,
+          DATA_DIR,
+          COUNTERS,
+          IDEMPOTENCY_RETENTION,
+          EVENT_LOOPS,
+          MAX_BATCH_WRITES,
+          MAX_PENDING_WRITES,
+          MAX_BODY_BYTES,
+          MAX_BATCH_ITEMS,
+          CACHE_COUNTERS,
+          BLOCK_CACHE_MB,
+          READ_THREADS,
+          SHUTDOWN_GRACE);
+
+  /** The defaults, as if started with no flags and an empty environment. */
+  public static TallyConfig defaults() {
+    return parse(new String[0], Map.of());
+  }
+
+  /**
+   * Reads flags ({@code --name value} or {@code --name=value}), then {@code env}, then defaults.
+   *
+   * @throws ConfigException on an unknown flag, a flag without value, or an invalid value
+   */
+  public static TallyConfig parse(String[] args, Map<String, String> env) {
+    Map<String, String> given = new LinkedHashMap<>();
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      if (!a.startsWith("--")) {
+        throw new ConfigException("unexpected argument '" + a + "' (see --help)");
+      }
+      String name = a.substring(2);
+      String value;
+      int eq = name.indexOf('=');
+      if (eq >= 0) {
+        value = name.substring(eq + 1);
+        name = name.substring(0, eq);
+      } else if (i + 1 < args.length) {
+        value = args[++i];
+      } else {
+        throw new ConfigException("option --" + name + " needs a value");
+      }
+      final String n = name;
+      if (OPTIONS.stream().noneMatch(o -> o.name().equals(n))) {
+        throw new ConfigException("unknown option --" + name + " (see --help)");
+      }
+      given.put(name, value);
+    }
+    Values v = new Values(given, env);
+    return new TallyConfig(
+        v.get(HOST),
+        v.get(PORT),
+        v.get(DATA_DIR),
+        v.get(COUNTERS),
+        v.get(IDEMPOTENCY_RETENTION),
+        v.get(EVENT_LOOPS),
+        v.get(MAX_BATCH_WRITES),
+        v.get(MAX_PENDING_WRITES),
+        v.get(MAX_BODY_BYTES),
+        v.get(MAX_BATCH_ITEMS),
+        v.get(CACHE_COUNTERS),
+        v.get(BLOCK_CACHE_MB),
+        v.get(READ_THREADS),
+        v.get(SHUTDOWN_GRACE));
+  }
+
+  /** A copy with another port and data dir; for tests and tools. */
+  public TallyConfig withPortAndDataDir(int newPort, Path newDataDir) {
+    return new TallyConfig(
+        host,
+        newPort,
+        newDataDir,
+        counters,
+        idempotencyRetention,
+        eventLoops,
+        maxBatchWrites,
+        maxPendingWrites,
+        maxBodyBytes,
+        maxBatchItems,
+        cacheCounters,
+        blockCacheMb,
+        readThreads,
+        shutdownGrace);
+  }
+
+  /** The {@code --help} text: every option with its variable, default and meaning. */
+  public static String help() {
+    StringBuilder sb =
+        new StringBuilder(
+            "usage: java -jar tally.jar [--option value]...\n\n"
+                + "Every option can also be set by its environment variable; a flag wins.\n\n");
+    for (Option<?> o : OPTIONS) {
+      sb.append(String.format("  %-26s %-30s %s (default: %s)%n", o.flag(), o.env(), o.doc(), o.defaultValue()));
+    }
+    return sb.toString();
+  }
+
+  private record Values(Map<String, String> given, Map<String, String> env) {
+    <T> T get(Option<T> o) {
+      String raw = given.get(o.name());
+      if (raw == null) {
+        raw = env.get(o.env());
+      }
+      return o.parse(raw == null ? o.defaultValue() : raw);
+    }
+  }
+}

@@ -1,0 +1,414 @@
+package dev.tally.engine;
+
+import dev.tally.counter.CounterId;
+import dev.tally.counter.CounterValue;
+import dev.tally.error.ErrorKind;
+import dev.tally.error.TallyException;
+import dev.tally.store.Commit;
+import dev.tally.store.CounterStore;
+import dev.tally.store.IdempotencyRecord;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The write path: coalesces concurrent writes and commits them to the store in durable groups,
+ * then answers each write with the count right after it.
+ *
+ * <p>Concurrency: {@link #submit} is called from any thread (the HTTP event loops) and never
+ * blocks: it puts the writes on a queue bounded by {@code maxPendingWrites} and returns, or throws
+ * {@link ErrorKind#OVERLOADED} when the queue is full. One committer thread, owned by this object,
+ * takes everything queued (up to {@code maxBatchWrites}), applies it in queue order to its private
+ * copy of the counters, writes one batch to the store and then runs every callback. While it
+ * writes, new requests queue up and form the next batch, so batches grow with load and a lone
+ * write is committed at once. A hot counter costs one store update per batch, however many writes
+ * it got. Callbacks run on the committer thread and must only hand off.
+ *
+ * <p>Durability: a callback reports {@code APPLIED} only after the store made the whole batch
+ * durable. The idempotency key of each applied write is in the same batch as its effect. If the
+ * store write fails, every write of the batch fails (retriable) and the committer drops the
+ * batch's effects, so a retry applies them once.
+ *
+ * <p>Ordering: writes to one counter are applied in queue order, so N concurrent increments of a
+ * counter at c are answered c+1 … c+N, each value once.
+ */
+public final class Aggregator implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(Aggregator.class);
+
+  /** Receives the answers to one {@link #submit}, in the order of its writes. */
+  @FunctionalInterface
+  public interface Callback {
+    void done(WriteResult[] results);
+  }
+
+  /** Tuning; see {@code TallyConfig} for the documented keys. */
+  public record Settings(
+      int maxBatchWrites,
+      int maxPendingWrites,
+      int stateCacheCounters,
+      Duration idempotencyRetention,
+      Duration purgeInterval) {}
+
+  private record Submission(Write[] writes, Callback callback) {}
+
+  private final CounterStore store;
+  private final ReadCache readCache;
+  private final Clock clock;
+  private final Settings settings;
+  private final LinkedBlockingQueue<Submission> queue = new LinkedBlockingQueue<>();
+  private final AtomicInteger pendingWrites = new AtomicInteger();
+  private final Thread committer;
+  private volatile boolean closing;
+
+  // committer-thread state
+  private final Map<CounterId, CounterValue> state;
+  private final List<Submission> batch = new ArrayList<>();
+  private final Map<CounterId, CounterValue> touched = new LinkedHashMap<>();
+  private final Map<String, IdempotencyRecord> keysInBatch = new HashMap<>();
+  private final Commit commit = new Commit();
+  private long lastPurgeMillis;
+
+  private final Counter writesApplied;
+  private final Counter writesReplayed;
+  private final Counter writesFailed;
+  private final Counter writesRejected;
+  private final DistributionSummary batchWrites;
+  private final DistributionSummary batchCounters;
+  private final Timer commitTimer;
+
+  public Aggregator(
+      CounterStore store,
+      ReadCache readCache,
+      Clock clock,
+      Settings settings,
+      MeterRegistry registry) {
+    this.store = store;
+    this.readCache = readCache;
+    this.clock = clock;
+    this.settings = settings;
+    int cap = settings.stateCacheCounters();
+    this.state =
+        new LinkedHashMap<>(1024, 0.75f, true) {
+          private static final long serialVersionUID = 1L;
+
+          @Override
+          protected boolean removeEldestEntry(Map.Entry<CounterId, CounterValue> eldest) {
+            return size() > cap;
+          }
+        };
+    this.committer = Thread.ofPlatform().name("tally-committer").unstarted(this::run);
+    this.writesApplied = writes(registry, "applied");
+    this.writesReplayed = writes(registry, "replayed");
+    this.writesFailed = writes(registry, "failed");
+    this.writesRejected = writes(registry, "rejected");
+    this.batchWrites =
+        DistributionSummary.builder("tally.commit.batch.writes")
+            .description("Writes per group commit")
+            .publishPercentileHistogram()
+            .minimumExpectedValue(1.0)
+            .maximumExpectedValue((double) settings.maxBatchWrites())
+            .register(registry);
+    this.batchCounters =
+        DistributionSummary.builder("tally.commit.batch.counters")
+            .description("Distinct counters per group commit (the store updates it made)")
+            .publishPercentileHistogram()
+            .minimumExpectedValue(1.0)
+            .maximumExpectedValue((double) settings.maxBatchWrites())
+            .register(registry);
+    this.commitTimer =
+        Timer.builder("tally.commit.duration")
+            .description("Time to write one group commit durably")
+            .publishPercentileHistogram()
+            .minimumExpectedValue(Duration.ofNanos(50_000))
+            .maximumExpectedValue(Duration.ofSeconds(5))
+            .register(registry);
+    Gauge.builder("tally.queue.writes", pendingWrites, AtomicInteger::get)
+        .description("Writes accepted and not yet answered")
+        .register(registry);
+    Gauge.builder("tally.queue.capacity.writes", settings, s -> s.maxPendingWrites())
+        .description("Most writes that may wait at once; more are answered 503")
+        .register(registry);
+  }
+
+  private static Counter writes(MeterRegistry registry, String outcome) {
+    return Counter.builder("tally.writes")
+        .description("Writes by outcome: applied, replayed (idempotent repeat), failed, rejected")
+        .tag("outcome", outcome)
+        .register(registry);
+  }
+
+  public void start() {
+    lastPurgeMillis = clock.millis();
+    committer.start();
+  }
+
+  /**
+   * Queues {@code writes}; {@code callback} later gets one result per write, on the committer
+   * thread.
+   *
+   * @throws TallyException {@link ErrorKind#OVERLOADED} when too many writes are waiting, {@link
+   *     ErrorKind#UNAVAILABLE} when the node is shutting down; then nothing was queued
+   */
+  public void submit(Write[] writes, Callback callback) {
+    int n = writes.length;
+    if (pendingWrites.addAndGet(n) > settings.maxPendingWrites()) {
+      pendingWrites.addAndGet(-n);
+      writesRejected.increment(n);
+      throw new TallyException(ErrorKind.OVERLOADED, "too many writes are waiting; retry shortly");
+    }
+    // the increment above comes first, so a committer that sees `closing` still waits for us
+    if (closing) {
+      pendingWrites.addAndGet(-n);
+      throw new TallyException(ErrorKind.UNAVAILABLE, "the node is shutting down");
+    }
+    queue.add(new Submission(writes, callback));
+  }
+
+  /** Writes accepted and not yet answered. */
+  public int pendingWrites() {
+    return pendingWrites.get();
+  }
+
+  /** True while the committer thread runs and the store takes writes. */
+  public boolean healthy() {
+    return committer.isAlive() && !closing && store.writable();
+  }
+
+  private void run() {
+    try {
+      while (true) {
+        Submission first = queue.poll(100, TimeUnit.MILLISECONDS);
+        if (first == null) {
+          if (closing && pendingWrites.get() == 0) {
+            return;
+          }
+          maybePurge();
+          continue;
+        }
+        int n = drain(first);
+        try {
+          process();
+        } catch (RuntimeException e) {
+          // a bug: answer everyone rather than leave them hanging, and keep serving
+          log.error("group commit failed unexpectedly", e);
+          failAll(new TallyException(ErrorKind.INTERNAL, "internal error during commit", e));
+        } finally {
+          batch.clear();
+          touched.clear();
+          keysInBatch.clear();
+          commit.clear();
+          pendingWrites.addAndGet(-n);
+        }
+        maybePurge();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private int drain(Submission first) {
+    batch.add(first);
+    int n = first.writes().length;
+    Submission next;
+    while (n < settings.maxBatchWrites() && (next = queue.poll()) != null) {
+      batch.add(next);
+      n += next.writes().length;
+    }
+    return n;
+  }
+
+  private void process() {
+    long now = clock.instant().getEpochSecond();
+    load(now);
+
+    int total = 0;
+    List<WriteResult[]> answers = new ArrayList<>(batch.size());
+    for (Submission s : batch) {
+      WriteResult[] results = new WriteResult[s.writes().length];
+      for (int i = 0; i < results.length; i++) {
+        results[i] = apply(s.writes()[i], now);
+      }
+      answers.add(results);
+      total += results.length;
+    }
+
+    List<CounterId> ids = new ArrayList<>(touched.keySet());
+    List<CounterValue> values = new ArrayList<>(touched.values());
+    for (int i = 0; i < ids.size(); i++) {
+      commit.putCounter(ids.get(i), values.get(i));
+    }
+    boolean durable = true;
+    readCache.beginCommit();
+    try {
+      long t0 = System.nanoTime();
+      store.commit(commit);
+      commitTimer.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
+    } catch (TallyException e) {
+      durable = false;
+      log.warn("group commit of {} writes failed: {}", total, e.getMessage());
+      for (WriteResult[] results : answers) {
+        java.util.Arrays.fill(results, WriteResult.failed(e));
+      }
+    } finally {
+      readCache.endCommit(durable ? ids : List.of(), durable ? values : List.of());
+    }
+    if (durable) {
+      state.putAll(touched);
+      batchWrites.record(total);
+      batchCounters.record(ids.size());
+    }
+    for (int b = 0; b < batch.size(); b++) {
+      WriteResult[] results = answers.get(b);
+      count(results);
+      try {
+        batch.get(b).callback().done(results);
+      } catch (RuntimeException e) {
+        log.error("write callback failed", e);
+      }
+    }
+  }
+
+  /** Loads the counters and keys this batch needs and the committer does not hold. */
+  private void load(long now) {
+    List<CounterId> counters = new ArrayList<>();
+    List<String> keys = new ArrayList<>();
+    java.util.Set<CounterId> seen = new java.util.HashSet<>();
+    for (Submission s : batch) {
+      for (Write w : s.writes()) {
+        if (!state.containsKey(w.counter()) && seen.add(w.counter())) {
+          counters.add(w.counter());
+        }
+        if (w.idempotencyKey() != null && !keysInBatch.containsKey(w.idempotencyKey())) {
+          keysInBatch.put(w.idempotencyKey(), null);
+          keys.add(w.idempotencyKey());
+        }
+      }
+    }
+    List<CounterValue> loaded = store.getAll(counters);
+    for (int i = 0; i < counters.size(); i++) {
+      state.put(counters.get(i), loaded.get(i));
+    }
+    List<IdempotencyRecord> records = store.getKeys(keys);
+    for (int i = 0; i < keys.size(); i++) {
+      IdempotencyRecord r = records.get(i);
+      keysInBatch.put(keys.get(i), r == null || r.expiredAt(now) ? null : r);
+    }
+  }
+
+  private WriteResult apply(Write w, long now) {
+    String key = w.idempotencyKey();
+    if (key != null) {
+      IdempotencyRecord seen = keysInBatch.get(key);
+      if (seen != null) {
+        if (seen.sameWrite(w.counter(), w.delta())) {
+          return WriteResult.replayed(seen.count(), seen.updatedAtSecond());
+        }
+        return WriteResult.failed(
+            new TallyException(
+                ErrorKind.IDEMPOTENCY_CONFLICT,
+                "this Idempotency-Key was already used for a different write"));
+      }
+    }
+    CounterValue current = touched.get(w.counter());
+    if (current == null) {
+      current = state.get(w.counter());
+      if (current == null) {
+        // evicted from the committer's cache since load(): read it again
+        current = store.get(w.counter());
+      }
+    }
+    CounterValue next;
+    try {
+      next = current.plus(w.delta(), now);
+    } catch (ArithmeticException e) {
+      return WriteResult.failed(
+          new TallyException(ErrorKind.UNPROCESSABLE, "the counter cannot grow any further"));
+    }
+    touched.put(w.counter(), next);
+    if (key != null) {
+      IdempotencyRecord r =
+          new IdempotencyRecord(
+              w.counter(),
+              w.delta(),
+              next.count(),
+              next.updatedAtSecond(),
+              now + settings.idempotencyRetention().toSeconds());
+      keysInBatch.put(key, r);
+      commit.putKey(key, r);
+    }
+    return WriteResult.applied(next.count(), next.updatedAtSecond());
+  }
+
+  private void count(WriteResult[] results) {
+    for (WriteResult r : results) {
+      switch (r.outcome()) {
+        case APPLIED -> writesApplied.increment();
+        case REPLAYED -> writesReplayed.increment();
+        case FAILED -> writesFailed.increment();
+      }
+    }
+  }
+
+  private void failAll(TallyException e) {
+    for (Submission s : batch) {
+      WriteResult[] results = new WriteResult[s.writes().length];
+      java.util.Arrays.fill(results, WriteResult.failed(e));
+      try {
+        s.callback().done(results);
+      } catch (RuntimeException ignored) {
+        // already logged by the caller's own handler, nothing more to do
+      }
+    }
+    // the committer's copy may hold effects of the failed batch: start from the store again
+    state.clear();
+  }
+
+  private void maybePurge() {
+    long nowMillis = clock.millis();
+    if (nowMillis - lastPurgeMillis < settings.purgeInterval().toMillis()) {
+      return;
+    }
+    lastPurgeMillis = nowMillis;
+    int purged = store.purgeExpiredKeys(nowMillis / 1000, 10_000);
+    if (purged > 0) {
+      log.debug("forgot {} expired idempotency keys", purged);
+    }
+  }
+
+  /**
+   * Stops taking writes, answers every write already queued, and stops the committer. Waits up to
+   * {@code timeout}.
+   */
+  public void close(Duration timeout) {
+    closing = true;
+    try {
+      committer.join(timeout);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    if (committer.isAlive()) {
+      log.warn("committer still busy after {}; {} writes unanswered", timeout, pendingWrites.get());
+      committer.interrupt();
+    }
+  }
+
+  @Override
+  public void close() {
+    close(Duration.ofSeconds(30));
+  }
+}

@@ -1,0 +1,107 @@
+package dev.tally.engine;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.tally.counter.CounterId;
+import dev.tally.counter.CounterValue;
+import dev.tally.store.CounterStore;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A bounded cache of committed counter values for the read path. Thread-safe: the committer
+ * publishes each commit, readers on any thread look up and fill misses from the store.
+ *
+ * <p>Concurrency: a reader that misses reads the store and caches what it read, but a commit can
+ * land between its store read and its insert; if the committer's own entry was evicted meanwhile,
+ * the reader would leave an old value behind. Commits are therefore bracketed by two counters, as
+ * in a seqlock: {@code started} before the store write, {@code finished} after the cache update. A
+ * reader caches only when no commit was running when it began, and takes its insert back if one
+ * started before it finished. Values merge by CRDT max, so an insert never lowers a newer value
+ * that is still cached.
+ */
+public final class ReadCache {
+
+  private final Cache<CounterId, CounterValue> cache;
+  private final CounterStore store;
+  private final AtomicLong started = new AtomicLong();
+  private final AtomicLong finished = new AtomicLong();
+
+  public ReadCache(CounterStore store, long maxCounters) {
+    this.store = store;
+    this.cache = Caffeine.newBuilder().maximumSize(maxCounters).build();
+  }
+
+  /** The cached value of {@code id}, or null: never blocks, safe on an event loop. */
+  public CounterValue peek(CounterId id) {
+    return cache.getIfPresent(id);
+  }
+
+  /** The committed value of {@code id}; may read the store (disk): call off the event loop. */
+  public CounterValue read(CounterId id) {
+    CounterValue v = cache.getIfPresent(id);
+    if (v != null) {
+      return v;
+    }
+    long f = finished.get();
+    long s = started.get();
+    v = store.get(id);
+    remember(id, v, s, f);
+    return v;
+  }
+
+  /** The committed values of {@code ids}, in order; may read the store: call off the event loop. */
+  public List<CounterValue> readAll(List<CounterId> ids) {
+    List<CounterValue> out = new ArrayList<>(ids.size());
+    List<CounterId> missing = new ArrayList<>();
+    for (CounterId id : ids) {
+      CounterValue v = cache.getIfPresent(id);
+      out.add(v);
+      if (v == null) {
+        missing.add(id);
+      }
+    }
+    if (missing.isEmpty()) {
+      return out;
+    }
+    long f = finished.get();
+    long s = started.get();
+    List<CounterValue> loaded = store.getAll(missing);
+    for (int i = 0, j = 0; i < out.size(); i++) {
+      if (out.get(i) == null) {
+        CounterValue v = loaded.get(j++);
+        remember(ids.get(i), v, s, f);
+        out.set(i, v);
+      }
+    }
+    return out;
+  }
+
+  private void remember(CounterId id, CounterValue v, long startedBefore, long finishedBefore) {
+    if (startedBefore != finishedBefore) {
+      return; // a commit was running: what we read may be overtaken before we insert
+    }
+    cache.asMap().merge(id, v, CounterValue::merge);
+    if (started.get() != startedBefore) {
+      cache.asMap().remove(id, v);
+    }
+  }
+
+  /** Committer: a commit is about to be written. */
+  void beginCommit() {
+    started.incrementAndGet();
+  }
+
+  /** Committer: the commit is durable (or failed: pass nothing); publishes the new values. */
+  void endCommit(List<CounterId> ids, List<CounterValue> values) {
+    for (int i = 0; i < ids.size(); i++) {
+      cache.asMap().merge(ids.get(i), values.get(i), CounterValue::merge);
+    }
+    finished.incrementAndGet();
+  }
+
+  long size() {
+    return cache.estimatedSize();
+  }
+}

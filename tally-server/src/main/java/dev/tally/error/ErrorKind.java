@@ -1,0 +1,35 @@
+package dev.tally.error;
+
+/** What went wrong, as far as a client cares. Each kind maps to one HTTP status. */
+public enum ErrorKind {
+  /** The request is malformed: bad JSON, bad post id, bad header. */
+  BAD_REQUEST(false),
+  /** No such resource: unknown path or counter name. */
+  NOT_FOUND(false),
+  /** The path exists but not with this method. */
+  METHOD_NOT_ALLOWED(false),
+  /** The body or a list in it is larger than allowed. */
+  TOO_LARGE(false),
+  /** The body is not JSON. */
+  UNSUPPORTED_MEDIA_TYPE(false),
+  /** An idempotency key was reused for a different request. */
+  IDEMPOTENCY_CONFLICT(false),
+  /** The write would overflow the counter. */
+  UNPROCESSABLE(false),
+  /** Too many writes are waiting: try again shortly. */
+  OVERLOADED(true),
+  /** The store cannot take writes now (disk full, I/O error, closing). */
+  UNAVAILABLE(true),
+  /** A bug: never expected. */
+  INTERNAL(true);
+
+  private final boolean retriable;
+
+  ErrorKind(boolean retriable) {
+    this.retriable = retriable;
+  }
+
+  public boolean retriable() {
+    return retriable;
+  }
+}

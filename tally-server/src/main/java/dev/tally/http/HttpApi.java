@@ -1,0 +1,466 @@
+package dev.tally.http;
+
+import dev.tally.counter.CounterId;
+import dev.tally.counter.CounterNames;
+import dev.tally.counter.CounterValue;
+import dev.tally.engine.Aggregator;
+import dev.tally.engine.ReadCache;
+import dev.tally.engine.Write;
+import dev.tally.engine.WriteResult;
+import dev.tally.error.ErrorKind;
+import dev.tally.error.TallyException;
+import dev.tally.http.HttpMetrics.Endpoint;
+import dev.tally.metrics.Health;
+import dev.tally.metrics.Metrics;
+import io.vertx.core.Context;
+import io.vertx.core.Handler;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP API: routes requests, validates them, hands writes to the {@link Aggregator} and
+ * answers when they are durable. See docs/api.md for the contract.
+ *
+ * <p>Concurrency: one instance serves every event loop; it holds no per-request state. Handlers
+ * never block: writes go to the aggregator's queue, reads of counters not in memory go to the
+ * bounded {@code readExecutor}, and every answer is written back on the request's own event loop.
+ */
+public final class HttpApi implements Handler<HttpServerRequest> {
+
+  private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
+
+  /** Largest body of a single write; the API's own bodies are a few dozen bytes. */
+  static final int MAX_SINGLE_BODY_BYTES = 4096;
+
+  private static final CharSequence JSON = HttpHeaders.createOptimized("application/json");
+  private static final CharSequence PROBLEM = HttpHeaders.createOptimized(Problems.CONTENT_TYPE);
+  private static final CharSequence PROMETHEUS =
+      HttpHeaders.createOptimized("text/plain; version=0.0.4; charset=utf-8");
+  private static final CharSequence IDEMPOTENCY_KEY = HttpHeaders.createOptimized("Idempotency-Key");
+  private static final CharSequence REPLAYED = HttpHeaders.createOptimized("Idempotent-Replayed");
+
+  private final CounterNames names;
+  private final Aggregator aggregator;
+  private final ReadCache reads;
+  private final Executor readExecutor;
+  private final Health health;
+  private final Metrics metrics;
+  private final HttpMetrics httpMetrics;
+  private final int maxBodyBytes;
+  private final int maxBatchItems;
+
+  public HttpApi(
+      CounterNames names,
+      Aggregator aggregator,
+      ReadCache reads,
+      Executor readExecutor,
+      Health health,
+      Metrics metrics,
+      int maxBodyBytes,
+      int maxBatchItems) {
+    this.names = names;
+    this.aggregator = aggregator;
+    this.reads = reads;
+    this.readExecutor = readExecutor;
+    this.health = health;
+    this.metrics = metrics;
+    this.httpMetrics = new HttpMetrics(metrics.registry());
+    this.maxBodyBytes = maxBodyBytes;
+    this.maxBatchItems = maxBatchItems;
+  }
+
+  @Override
+  public void handle(HttpServerRequest req) {
+    Call call = new Call(req, System.nanoTime());
+    try {
+      route(call);
+    } catch (TallyException e) {
+      call.problem(e);
+    } catch (RuntimeException e) {
+      log.error("unexpected failure handling a request", e);
+      call.problem(new TallyException(ErrorKind.INTERNAL, "internal error"));
+    }
+  }
+
+  private void route(Call call) {
+    String path = call.req.path();
+    HttpMethod method = call.req.method();
+    if (path.startsWith("/v1/")) {
+      String rest = path.substring(4);
+      if (rest.equals("counts")) {
+        if (method == HttpMethod.GET) {
+          batchReadQuery(call.at(Endpoint.BATCH_READ));
+        } else if (method == HttpMethod.POST) {
+          batchWrite(call.at(Endpoint.BATCH_WRITE));
+        } else {
+          call.notAllowed("GET, POST");
+        }
+        return;
+      }
+      if (rest.equals("counts/query")) {
+        if (method == HttpMethod.POST) {
+          batchReadBody(call.at(Endpoint.BATCH_READ));
+        } else {
+          call.notAllowed("POST");
+        }
+        return;
+      }
+      int slash = rest.indexOf('/');
+      if (slash > 0 && rest.indexOf('/', slash + 1) < 0) {
+        String post = rest.substring(0, slash);
+        String counter = rest.substring(slash + 1);
+        if (method == HttpMethod.GET) {
+          read(call.at(Endpoint.READ), post, counter);
+        } else if (method == HttpMethod.PUT) {
+          write(call.at(Endpoint.WRITE), post, counter);
+        } else {
+          call.notAllowed("GET, PUT");
+        }
+        return;
+      }
+    } else if (path.equals("/health/live") || path.equals("/health/ready")) {
+      call.at(Endpoint.HEALTH);
+      if (method != HttpMethod.GET) {
+        call.notAllowed("GET");
+      } else if (path.equals("/health/live")) {
+        call.ok(JSON, "{\"status\":\"UP\"}");
+      } else {
+        health(call);
+      }
+      return;
+    } else if (path.equals("/metrics")) {
+      call.at(Endpoint.METRICS);
+      if (method != HttpMethod.GET) {
+        call.notAllowed("GET");
+      } else {
+        scrape(call);
+      }
+      return;
+    }
+    throw new TallyException(ErrorKind.NOT_FOUND, "no such resource; see docs/api.md");
+  }
+
+  // ---- single counter
+
+  private CounterId counterId(String post, String counter) {
+    long postId = Requests.postId(post);
+    return new CounterId(postId, Requests.counterCode(names, counter));
+  }
+
+  private void write(Call call, String post, String counter) {
+    CounterId id = counterId(post, counter);
+    String key = Requests.idempotencyKey(call.req.getHeader(IDEMPOTENCY_KEY));
+    checkContentType(call.req);
+    call.body(
+        Math.min(MAX_SINGLE_BODY_BYTES, maxBodyBytes),
+        body -> {
+          Write w = new Write(id, Requests.action(body), key);
+          Context ctx = Vertx.currentContext();
+          aggregator.submit(
+              new Write[] {w}, results -> ctx.runOnContext(v -> answerWrite(call, results[0])));
+        });
+  }
+
+  private void answerWrite(Call call, WriteResult r) {
+    switch (r.outcome()) {
+      case APPLIED -> call.ok(JSON, Json.appendCount(new StringBuilder(64), r.count(), r.updatedAtSecond()).toString());
+      case REPLAYED -> {
+        call.req.response().putHeader(REPLAYED, "true");
+        call.ok(JSON, Json.appendCount(new StringBuilder(64), r.count(), r.updatedAtSecond()).toString());
+      }
+      case FAILED -> call.problem(r.error());
+    }
+  }
+
+  private void read(Call call, String post, String counter) {
+    CounterId id = counterId(post, counter);
+    CounterValue v = reads.peek(id);
+    if (v != null) {
+      answerRead(call, v);
+      return;
+    }
+    offload(call, () -> reads.read(id), value -> answerRead(call, value));
+  }
+
+  private void answerRead(Call call, CounterValue v) {
+    call.ok(JSON, Json.appendCount(new StringBuilder(64), v.count(), v.updatedAtSecond()).toString());
+  }
+
+  // ---- batches
+
+  private void batchReadQuery(Call call) {
+    Requests.ReadQuery q =
+        Requests.readQuery(
+            call.req.getParam("posts"), call.req.getParam("counters"), names, maxBatchItems);
+    batchRead(call, q);
+  }
+
+  private void batchReadBody(Call call) {
+    checkContentType(call.req);
+    call.body(maxBodyBytes, body -> batchRead(call, Requests.readQuery(body, names, maxBatchItems)));
+  }
+
+  private void batchRead(Call call, Requests.ReadQuery q) {
+    List<CounterId> ids = new ArrayList<>(q.size());
+    for (long post : q.posts()) {
+      for (int code : q.codes()) {
+        ids.add(new CounterId(post, code));
+      }
+    }
+    List<CounterValue> cached = new ArrayList<>(ids.size());
+    for (CounterId id : ids) {
+      CounterValue v = reads.peek(id);
+      if (v == null) {
+        offload(call, () -> reads.readAll(ids), values -> answerBatchRead(call, q, values));
+        return;
+      }
+      cached.add(v);
+    }
+    answerBatchRead(call, q, cached);
+  }
+
+  private void answerBatchRead(Call call, Requests.ReadQuery q, List<CounterValue> values) {
+    StringBuilder sb = new StringBuilder(64 + values.size() * 64).append("{\"counts\":{");
+    int i = 0;
+    for (int p = 0; p < q.posts().length; p++) {
+      if (p > 0) {
+        sb.append(',');
+      }
+      sb.append('"').append(q.posts()[p]).append("\":{");
+      for (int c = 0; c < q.codes().length; c++) {
+        if (c > 0) {
+          sb.append(',');
+        }
+        CounterValue v = values.get(i++);
+        sb.append('"').append(names.name(q.codes()[c])).append("\":");
+        Json.appendCount(sb, v.count(), v.updatedAtSecond());
+      }
+      sb.append('}');
+    }
+    call.ok(JSON, sb.append("}}").toString());
+  }
+
+  private void batchWrite(Call call) {
+    checkContentType(call.req);
+    call.body(
+        maxBodyBytes,
+        body -> {
+          List<Requests.Item> items = Requests.batchWrites(body, names, maxBatchItems);
+          List<Write> valid = new ArrayList<>(items.size());
+          for (Requests.Item item : items) {
+            if (item.write() != null) {
+              valid.add(item.write());
+            }
+          }
+          if (valid.isEmpty()) {
+            answerBatchWrite(call, items, new WriteResult[0]);
+            return;
+          }
+          Context ctx = Vertx.currentContext();
+          aggregator.submit(
+              valid.toArray(new Write[0]),
+              results -> ctx.runOnContext(v -> answerBatchWrite(call, items, results)));
+        });
+  }
+
+  private void answerBatchWrite(Call call, List<Requests.Item> items, WriteResult[] results) {
+    StringBuilder sb = new StringBuilder(32 + items.size() * 80).append("{\"results\":[");
+    int r = 0;
+    for (int i = 0; i < items.size(); i++) {
+      if (i > 0) {
+        sb.append(',');
+      }
+      Requests.Item item = items.get(i);
+      TallyException error = item.error();
+      WriteResult result = null;
+      if (error == null) {
+        result = results[r++];
+        error = result.error();
+      }
+      if (error != null) {
+        sb.append(Problems.body(error.kind(), error.getMessage()));
+        continue;
+      }
+      sb.append("{\"status\":200,");
+      if (result.outcome() == WriteResult.Outcome.REPLAYED) {
+        sb.append("\"replayed\":true,");
+      }
+      int len = sb.length();
+      Json.appendCount(sb, result.count(), result.updatedAtSecond());
+      sb.deleteCharAt(len); // merge the count object into this one
+    }
+    call.ok(JSON, sb.append("]}").toString());
+  }
+
+  // ---- operations
+
+  private void health(Call call) {
+    boolean ready = health.ready();
+    StringBuilder sb = new StringBuilder("{\"status\":\"").append(ready ? "UP" : "DOWN");
+    sb.append("\",\"checks\":{");
+    boolean first = true;
+    for (Map.Entry<String, Boolean> e : health.details().entrySet()) {
+      if (!first) {
+        sb.append(',');
+      }
+      first = false;
+      Json.appendString(sb, e.getKey());
+      sb.append(':').append(e.getValue());
+    }
+    sb.append("},\"pending_writes\":").append(aggregator.pendingWrites()).append('}');
+    call.send(ready ? 200 : 503, JSON, sb.toString());
+  }
+
+  private void scrape(Call call) {
+    offload(call, metrics::scrape, text -> call.ok(PROMETHEUS, text));
+  }
+
+  /** Runs {@code work} on the read executor, then {@code then} back on this event loop. */
+  private <T> void offload(Call call, java.util.function.Supplier<T> work, Consumer<T> then) {
+    Context ctx = Vertx.currentContext();
+    try {
+      readExecutor.execute(
+          () -> {
+            T value;
+            try {
+              value = work.get();
+            } catch (TallyException e) {
+              ctx.runOnContext(v -> call.problem(e));
+              return;
+            } catch (RuntimeException e) {
+              log.error("read failed", e);
+              ctx.runOnContext(v -> call.problem(new TallyException(ErrorKind.INTERNAL, "internal error")));
+              return;
+            }
+            ctx.runOnContext(v -> then.accept(value));
+          });
+    } catch (RejectedExecutionException e) {
+      throw new TallyException(ErrorKind.OVERLOADED, "too many reads are waiting; retry shortly");
+    }
+  }
+
+  private static void checkContentType(HttpServerRequest req) {
+    String ct = req.getHeader(HttpHeaders.CONTENT_TYPE);
+    if (ct == null) {
+      return;
+    }
+    int semi = ct.indexOf(';');
+    String media = (semi < 0 ? ct : ct.substring(0, semi)).trim().toLowerCase(Locale.ROOT);
+    // curl -d sends form encoding by default; the body is parsed as JSON either way
+    if (!media.equals("application/json")
+        && !media.endsWith("+json")
+        && !media.equals("application/x-www-form-urlencoded")) {
+      throw new TallyException(
+          ErrorKind.UNSUPPORTED_MEDIA_TYPE, "send the body as application/json");
+    }
+  }
+
+  /** One request in flight: its endpoint for metrics, its start time, and how to answer it. */
+  private final class Call {
+    final HttpServerRequest req;
+    final long startNanos;
+    Endpoint endpoint = Endpoint.OTHER;
+
+    Call(HttpServerRequest req, long startNanos) {
+      this.req = req;
+      this.startNanos = startNanos;
+    }
+
+    Call at(Endpoint e) {
+      endpoint = e;
+      return this;
+    }
+
+    void ok(CharSequence contentType, String body) {
+      send(200, contentType, body);
+    }
+
+    void send(int status, CharSequence contentType, String body) {
+      HttpServerResponse resp = req.response();
+      if (resp.ended() || resp.closed()) {
+        return;
+      }
+      resp.setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, contentType).end(body);
+      httpMetrics.record(endpoint, status, System.nanoTime() - startNanos);
+    }
+
+    void problem(TallyException e) {
+      int retryAfter = Problems.retryAfterSeconds(e.kind());
+      if (retryAfter > 0) {
+        req.response().putHeader(HttpHeaders.RETRY_AFTER, Integer.toString(retryAfter));
+      }
+      send(Problems.status(e.kind()), PROBLEM, Problems.body(e.kind(), e.getMessage()));
+    }
+
+    void notAllowed(String allow) {
+      req.response().putHeader(HttpHeaders.ALLOW, allow);
+      throw new TallyException(ErrorKind.METHOD_NOT_ALLOWED, "allowed methods: " + allow);
+    }
+
+    /** Collects the body up to {@code limit} bytes, then calls {@code then} on the event loop. */
+    void body(int limit, Consumer<byte[]> then) {
+      String declared = req.getHeader(HttpHeaders.CONTENT_LENGTH);
+      if (declared != null) {
+        long n;
+        try {
+          n = Long.parseLong(declared.trim());
+        } catch (NumberFormatException e) {
+          throw new TallyException(ErrorKind.BAD_REQUEST, "Content-Length is not a number");
+        }
+        if (n > limit) {
+          tooLarge(limit);
+          return;
+        }
+      }
+      Buffer acc = Buffer.buffer(declared != null ? Math.max(16, Integer.parseInt(declared.trim())) : 256);
+      boolean[] over = {false};
+      req.handler(
+          chunk -> {
+            if (over[0]) {
+              return;
+            }
+            if (acc.length() + chunk.length() > limit) {
+              over[0] = true;
+              tooLarge(limit);
+            } else {
+              acc.appendBuffer(chunk);
+            }
+          });
+      req.exceptionHandler(e -> log.debug("request body failed: {}", e.toString()));
+      req.endHandler(
+          v -> {
+            if (over[0]) {
+              return;
+            }
+            try {
+              then.accept(acc.getBytes());
+            } catch (TallyException e) {
+              problem(e);
+            } catch (RuntimeException e) {
+              log.error("unexpected failure handling a request", e);
+              problem(new TallyException(ErrorKind.INTERNAL, "internal error"));
+            }
+          });
+    }
+
+    private void tooLarge(int limit) {
+      // the rest of the body is not read: close the connection after answering
+      req.response().putHeader(HttpHeaders.CONNECTION, "close");
+      problem(new TallyException(ErrorKind.TOO_LARGE, "body is larger than " + limit + " bytes"));
+      req.response().closeHandler(null);
+    }
+  }
+}

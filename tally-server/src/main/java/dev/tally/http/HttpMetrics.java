@@ -1,0 +1,53 @@
+package dev.tally.http;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Request count and latency by endpoint and status, as one Micrometer timer per pair ({@code
+ * tally_http_requests_seconds}). Thread-safe; meters are created on first use and then reused.
+ */
+final class HttpMetrics {
+
+  /** The API's endpoints, as metric tags. */
+  enum Endpoint {
+    WRITE,
+    READ,
+    BATCH_WRITE,
+    BATCH_READ,
+    HEALTH,
+    METRICS,
+    OTHER;
+
+    final String tag = name().toLowerCase(java.util.Locale.ROOT);
+  }
+
+  private final MeterRegistry registry;
+  private final ConcurrentHashMap<Integer, Timer> timers = new ConcurrentHashMap<>();
+
+  HttpMetrics(MeterRegistry registry) {
+    this.registry = registry;
+  }
+
+  void record(Endpoint endpoint, int status, long nanos) {
+    int key = endpoint.ordinal() * 1000 + status;
+    Timer t = timers.get(key);
+    if (t == null) {
+      t = timers.computeIfAbsent(key, k -> timer(endpoint, status));
+    }
+    t.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+  }
+
+  private Timer timer(Endpoint endpoint, int status) {
+    return Timer.builder("tally.http.requests")
+        .description("HTTP requests by endpoint and status, with latency")
+        .tag("endpoint", endpoint.tag)
+        .tag("status", Integer.toString(status))
+        .publishPercentileHistogram()
+        .minimumExpectedValue(Duration.ofNanos(50_000))
+        .maximumExpectedValue(Duration.ofSeconds(10))
+        .register(registry);
+  }
+}

@@ -1,0 +1,49 @@
+package dev.tally.http;
+
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import java.time.Duration;
+import java.util.concurrent.ConcurrentLinkedQueue;
+
+/**
+ * One HTTP server on one event loop; the node deploys one per event loop on the same port, and
+ * Vert.x spreads connections over them. Lifecycle owned by the Vert.x deployment.
+ */
+public final class HttpServerVerticle extends VerticleBase {
+
+  private final HttpServerOptions options;
+  private final HttpApi api;
+  private final ConcurrentLinkedQueue<HttpServer> started;
+
+  public HttpServerVerticle(
+      HttpServerOptions options, HttpApi api, ConcurrentLinkedQueue<HttpServer> started) {
+    this.options = options;
+    this.api = api;
+    this.started = started;
+  }
+
+  /** Server options shared by every instance: limits, compression, keep-alive. */
+  public static HttpServerOptions options(String host, int port) {
+    return new HttpServerOptions()
+        .setHost(host)
+        .setPort(port)
+        .setCompressionSupported(true)
+        .setCompressionLevel(1)
+        .setMaxInitialLineLength(16 * 1024)
+        .setMaxHeaderSize(16 * 1024)
+        .setTcpNoDelay(true)
+        .setIdleTimeout((int) Duration.ofMinutes(5).toSeconds())
+        .setHandle100ContinueAutomatically(true);
+  }
+
+  @Override
+  public Future<?> start() {
+    return vertx
+        .createHttpServer(options)
+        .requestHandler(api)
+        .listen()
+        .onSuccess(started::add);
+  }
+}

@@ -1,0 +1,72 @@
+package dev.tally.http;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import java.time.Instant;
+import java.time.format.DateTimeFormatter;
+
+/**
+ * JSON in and out of the API: a strict, bounded Jackson parser factory, and hand-written output
+ * for the few small response shapes. Stateless and thread-safe.
+ */
+final class Json {
+
+  /** Strict: duplicate keys rejected; depth, string and number sizes bounded. */
+  static final JsonFactory FACTORY =
+      JsonFactory.builder()
+          .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+          .streamReadConstraints(
+              StreamReadConstraints.builder()
+                  .maxNestingDepth(8)
+                  .maxNumberLength(32)
+                  .maxStringLength(4096)
+                  .maxNameLength(256)
+                  .build())
+          .build();
+
+  private Json() {}
+
+  static JsonParser parser(byte[] body) throws java.io.IOException {
+    return FACTORY.createParser(body);
+  }
+
+  /** {@code {"count":N,"updated_at":"…"|null}} into {@code sb}. */
+  static StringBuilder appendCount(StringBuilder sb, long count, long updatedAtSecond) {
+    sb.append("{\"count\":").append(count).append(",\"updated_at\":");
+    if (updatedAtSecond <= 0) {
+      sb.append("null");
+    } else {
+      sb.append('"').append(timestamp(updatedAtSecond)).append('"');
+    }
+    return sb.append('}');
+  }
+
+  static String timestamp(long epochSecond) {
+    return DateTimeFormatter.ISO_INSTANT.format(Instant.ofEpochSecond(epochSecond));
+  }
+
+  /** A JSON string literal of {@code s}, escaped. */
+  static void appendString(StringBuilder sb, String s) {
+    sb.append('"');
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      switch (c) {
+        case '"' -> sb.append("\\\"");
+        case '\\' -> sb.append("\\\\");
+        case '\n' -> sb.append("\\n");
+        case '\r' -> sb.append("\\r");
+        case '\t' -> sb.append("\\t");
+        default -> {
+          if (c < 0x20) {
+            sb.append(String.format("\\u%04x", (int) c));
+          } else {
+            sb.append(c);
+          }
+        }
+      }
+    }
+    sb.append('"');
+  }
+}

@@ -1,0 +1,139 @@
+package dev.tally.store.local;
+
+import dev.tally.counter.CounterId;
+import dev.tally.counter.CounterValue;
+import dev.tally.counter.Slot;
+import dev.tally.store.IdempotencyRecord;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Byte layouts of {@link RocksCounterStore}. Stateless; every method is safe from any thread.
+ *
+ * <pre>
+ * column family "counters"
+ *   key   : post id (8 bytes, big-endian) | counter code (1 byte)           = 9 bytes
+ *   value : varint P | varint N | varint updated-at (epoch seconds)         = 3..30 bytes
+ *
+ * column family "idempotency"
+ *   key   : the Idempotency-Key header, US-ASCII (1..255 bytes)
+ *   value : varint post id | code (1 byte) | zigzag delta | zigzag count
+ *           | varint updated-at | varint expires-at
+ *
+ * column family "idempotency-expiry"   (an index to forget keys in expiry order)
+ *   key   : expires-at (8 bytes, big-endian) | the Idempotency-Key
+ *   value : empty
+ * </pre>
+ *
+ * Varints are unsigned LEB128: a typical counter (P below 2^21, N below 2^7, a 2020s timestamp)
+ * takes 3 + 1 + 5 = 9 value bytes before compression.
+ */
+final class Codec {
+
+  private Codec() {}
+
+  static byte[] counterValue(CounterValue v) {
+    byte[] buf = new byte[30];
+    int pos = putVarint(buf, 0, v.slot().p());
+    pos = putVarint(buf, pos, v.slot().n());
+    pos = putVarint(buf, pos, v.updatedAtSecond());
+    return java.util.Arrays.copyOf(buf, pos);
+  }
+
+  static CounterValue counterValue(byte[] b) {
+    int[] pos = {0};
+    long p = getVarint(b, pos);
+    long n = getVarint(b, pos);
+    long at = getVarint(b, pos);
+    if (pos[0] != b.length) {
+      throw new IllegalStateException("corrupt counter value: " + b.length + " bytes");
+    }
+    return new CounterValue(new Slot(p, n), at);
+  }
+
+  static byte[] keyBytes(String key) {
+    return key.getBytes(StandardCharsets.US_ASCII);
+  }
+
+  static byte[] idempotencyRecord(IdempotencyRecord r) {
+    byte[] buf = new byte[60];
+    int pos = putVarint(buf, 0, r.counter().postId());
+    buf[pos++] = (byte) r.counter().code();
+    pos = putVarint(buf, pos, zigzag(r.delta()));
+    pos = putVarint(buf, pos, zigzag(r.count()));
+    pos = putVarint(buf, pos, r.updatedAtSecond());
+    pos = putVarint(buf, pos, r.expiresAtSecond());
+    return java.util.Arrays.copyOf(buf, pos);
+  }
+
+  static IdempotencyRecord idempotencyRecord(byte[] b) {
+    int[] pos = {0};
+    long postId = getVarint(b, pos);
+    if (pos[0] >= b.length) {
+      throw new IllegalStateException("corrupt idempotency record");
+    }
+    int code = b[pos[0]++] & 0xFF;
+    long delta = unzigzag(getVarint(b, pos));
+    long count = unzigzag(getVarint(b, pos));
+    long at = getVarint(b, pos);
+    long expires = getVarint(b, pos);
+    if (pos[0] != b.length) {
+      throw new IllegalStateException("corrupt idempotency record: " + b.length + " bytes");
+    }
+    return new IdempotencyRecord(new CounterId(postId, code), delta, count, at, expires);
+  }
+
+  static byte[] expiryKey(long expiresAtSecond, byte[] key) {
+    byte[] b = new byte[8 + key.length];
+    long v = expiresAtSecond;
+    for (int i = 7; i >= 0; i--) {
+      b[i] = (byte) v;
+      v >>>= 8;
+    }
+    System.arraycopy(key, 0, b, 8, key.length);
+    return b;
+  }
+
+  static long expiryOf(byte[] expiryKey) {
+    long v = 0;
+    for (int i = 0; i < 8; i++) {
+      v = (v << 8) | (expiryKey[i] & 0xFF);
+    }
+    return v;
+  }
+
+  static byte[] keyOfExpiry(byte[] expiryKey) {
+    return java.util.Arrays.copyOfRange(expiryKey, 8, expiryKey.length);
+  }
+
+  static int putVarint(byte[] buf, int pos, long v) {
+    while ((v & ~0x7FL) != 0) {
+      buf[pos++] = (byte) ((v & 0x7F) | 0x80);
+      v >>>= 7;
+    }
+    buf[pos++] = (byte) v;
+    return pos;
+  }
+
+  static long getVarint(byte[] b, int[] pos) {
+    long v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos[0] >= b.length) {
+        throw new IllegalStateException("truncated varint");
+      }
+      byte x = b[pos[0]++];
+      v |= (long) (x & 0x7F) << shift;
+      if (x >= 0) {
+        return v;
+      }
+    }
+    throw new IllegalStateException("varint longer than 10 bytes");
+  }
+
+  static long zigzag(long v) {
+    return (v << 1) ^ (v >> 63);
+  }
+
+  static long unzigzag(long v) {
+    return (v >>> 1) ^ -(v & 1);
+  }
+}

@@ -1,0 +1,386 @@
+package dev.tally.store.local;
+
+import dev.tally.counter.CounterId;
+import dev.tally.counter.CounterNames;
+import dev.tally.counter.CounterValue;
+import dev.tally.error.ErrorKind;
+import dev.tally.error.TallyException;
+import dev.tally.store.Commit;
+import dev.tally.store.CounterStore;
+import dev.tally.store.IdempotencyRecord;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.rocksdb.BlockBasedTableConfig;
+import org.rocksdb.BloomFilter;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.CompressionType;
+import org.rocksdb.DBOptions;
+import org.rocksdb.LRUCache;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.Status;
+import org.rocksdb.WriteBatch;
+import org.rocksdb.WriteOptions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The embedded durable store: RocksDB in {@code <data-dir>/store}.
+ *
+ * <p>Durability: every {@link #commit} is one RocksDB write batch written with {@code sync=true},
+ * so the write-ahead log is fsync'ed before the call returns. Counter values and the idempotency
+ * keys of the writes that made them are in the same batch: a crash keeps both or neither. Byte
+ * layouts are drawn in {@link Codec}.
+ *
+ * <p>Concurrency: RocksDB reads are thread-safe; commits come from one thread (the aggregator's
+ * committer). After a failed write {@link #writable()} is false until a write succeeds again;
+ * RocksDB recovers by itself from a full disk once space is freed.
+ *
+ * <p>Counter codes: the meta column family maps each counter name to its one-byte code ({@code
+ * counter-code/<name>} → code). A name seen for the first time gets the lowest free code; a code
+ * never moves.
+ */
+public final class RocksCounterStore implements CounterStore {
+
+  private static final Logger log = LoggerFactory.getLogger(RocksCounterStore.class);
+
+  private static final String CF_COUNTERS = "counters";
+  private static final String CF_KEYS = "idempotency";
+  private static final String CF_EXPIRY = "idempotency-expiry";
+  private static final String CODE_PREFIX = "counter-code/";
+
+  static {
+    RocksDB.loadLibrary();
+  }
+
+  private final Path dir;
+  private final LRUCache blockCache;
+  private final DBOptions dbOptions;
+  private final List<ColumnFamilyOptions> cfOptions = new ArrayList<>();
+  private final List<ColumnFamilyHandle> handles = new ArrayList<>();
+  private final RocksDB db;
+  private final ColumnFamilyHandle meta;
+  private final ColumnFamilyHandle counters;
+  private final ColumnFamilyHandle keys;
+  private final ColumnFamilyHandle expiry;
+  private final WriteOptions syncWrite;
+  private final WriteOptions asyncWrite;
+  private final CounterNames names;
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private volatile boolean writable = true;
+
+  private RocksCounterStore(Path dir, List<String> counterNames, long blockCacheBytes)
+      throws RocksDBException {
+    this.dir = dir;
+    this.blockCache = new LRUCache(blockCacheBytes);
+    this.dbOptions =
+        new DBOptions()
+            .setCreateIfMissing(true)
+            .setCreateMissingColumnFamilies(true)
+            .setMaxBackgroundJobs(2)
+            .setBytesPerSync(1 << 20)
+            .setKeepLogFileNum(5);
+    List<ColumnFamilyDescriptor> descriptors =
+        List.of(
+            new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, options(false)),
+            new ColumnFamilyDescriptor(bytes(CF_COUNTERS), options(true)),
+            new ColumnFamilyDescriptor(bytes(CF_KEYS), options(true)),
+            new ColumnFamilyDescriptor(bytes(CF_EXPIRY), options(false)));
+    this.db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
+    this.meta = handles.get(0);
+    this.counters = handles.get(1);
+    this.keys = handles.get(2);
+    this.expiry = handles.get(3);
+    this.syncWrite = new WriteOptions().setSync(true);
+    this.asyncWrite = new WriteOptions().setSync(false);
+    this.names = resolveNames(counterNames);
+  }
+
+  /**
+   * Opens (or creates) the store in {@code dir}, serving {@code counterNames}.
+   *
+   * @throws TallyException when the directory cannot be opened (in use by another process, not
+   *     writable, corrupt)
+   */
+  public static RocksCounterStore open(Path dir, List<String> counterNames, long blockCacheBytes) {
+    try {
+      Files.createDirectories(dir);
+      return new RocksCounterStore(dir, counterNames, blockCacheBytes);
+    } catch (RocksDBException e) {
+      throw new TallyException(
+          ErrorKind.UNAVAILABLE, "cannot open the store in " + dir + ": " + e.getMessage(), e);
+    } catch (java.io.IOException e) {
+      throw new TallyException(
+          ErrorKind.UNAVAILABLE, "cannot create the store directory " + dir + ": " + e, e);
+    }
+  }
+
+  private ColumnFamilyOptions options(boolean pointLookups) {
+    BlockBasedTableConfig table = new BlockBasedTableConfig().setBlockCache(blockCache);
+    if (pointLookups) {
+      table.setFilterPolicy(new BloomFilter(10, false)).setOptimizeFiltersForMemory(true);
+    }
+    ColumnFamilyOptions o =
+        new ColumnFamilyOptions()
+            .setTableFormatConfig(table)
+            .setCompressionType(CompressionType.LZ4_COMPRESSION)
+            .setBottommostCompressionType(CompressionType.ZSTD_COMPRESSION)
+            .setLevelCompactionDynamicLevelBytes(true);
+    cfOptions.add(o);
+    return o;
+  }
+
+  private CounterNames resolveNames(List<String> wanted) throws RocksDBException {
+    Map<String, Integer> known = new LinkedHashMap<>();
+    boolean[] used = new boolean[CounterNames.MAX_CODE + 1];
+    try (RocksIterator it = db.newIterator(meta)) {
+      byte[] prefix = bytes(CODE_PREFIX);
+      for (it.seek(prefix); it.isValid() && startsWith(it.key(), prefix); it.next()) {
+        String name = new String(it.key(), prefix.length, it.key().length - prefix.length, StandardCharsets.UTF_8);
+        int code = it.value()[0] & 0xFF;
+        known.put(name, code);
+        used[code] = true;
+      }
+    }
+    Map<String, Integer> served = new LinkedHashMap<>();
+    try (WriteBatch batch = new WriteBatch()) {
+      for (String name : wanted) {
+        Integer code = known.get(name);
+        if (code == null) {
+          int free = 1;
+          while (free <= CounterNames.MAX_CODE && used[free]) {
+            free++;
+          }
+          if (free > CounterNames.MAX_CODE) {
+            throw new TallyException(ErrorKind.UNAVAILABLE, "no free counter code left for " + name);
+          }
+          used[free] = true;
+          code = free;
+          batch.put(meta, bytes(CODE_PREFIX + name), new byte[] {(byte) free});
+          log.info("counter '{}' is new in this store: code {}", name, free);
+        }
+        served.put(name, code);
+      }
+      if (batch.count() > 0) {
+        db.write(syncWrite, batch);
+      }
+    }
+    return CounterNames.of(served);
+  }
+
+  @Override
+  public CounterNames names() {
+    return names;
+  }
+
+  @Override
+  public CounterValue get(CounterId id) {
+    try {
+      byte[] v = db.get(counters, id.toBytes());
+      return v == null ? CounterValue.NEVER_WRITTEN : Codec.counterValue(v);
+    } catch (RocksDBException e) {
+      throw readFailure(e);
+    }
+  }
+
+  @Override
+  public List<CounterValue> getAll(List<CounterId> ids) {
+    if (ids.isEmpty()) {
+      return List.of();
+    }
+    List<byte[]> rawKeys = new ArrayList<>(ids.size());
+    for (CounterId id : ids) {
+      rawKeys.add(id.toBytes());
+    }
+    try {
+      List<byte[]> values = db.multiGetAsList(Collections.nCopies(ids.size(), counters), rawKeys);
+      List<CounterValue> out = new ArrayList<>(values.size());
+      for (byte[] v : values) {
+        out.add(v == null ? CounterValue.NEVER_WRITTEN : Codec.counterValue(v));
+      }
+      return out;
+    } catch (RocksDBException e) {
+      throw readFailure(e);
+    }
+  }
+
+  @Override
+  public List<IdempotencyRecord> getKeys(List<String> wanted) {
+    if (wanted.isEmpty()) {
+      return List.of();
+    }
+    List<byte[]> rawKeys = new ArrayList<>(wanted.size());
+    for (String k : wanted) {
+      rawKeys.add(Codec.keyBytes(k));
+    }
+    try {
+      List<byte[]> values = db.multiGetAsList(Collections.nCopies(wanted.size(), keys), rawKeys);
+      List<IdempotencyRecord> out = new ArrayList<>(values.size());
+      for (byte[] v : values) {
+        out.add(v == null ? null : Codec.idempotencyRecord(v));
+      }
+      return out;
+    } catch (RocksDBException e) {
+      throw readFailure(e);
+    }
+  }
+
+  @Override
+  public void commit(Commit commit) {
+    if (commit.isEmpty()) {
+      return;
+    }
+    if (closed.get()) {
+      throw new TallyException(ErrorKind.UNAVAILABLE, "the store is closed");
+    }
+    try (WriteBatch batch = new WriteBatch()) {
+      for (int i = 0; i < commit.counterCount(); i++) {
+        batch.put(
+            counters, commit.counterId(i).toBytes(), Codec.counterValue(commit.counterValue(i)));
+      }
+      for (int i = 0; i < commit.keyCount(); i++) {
+        byte[] k = Codec.keyBytes(commit.key(i));
+        IdempotencyRecord r = commit.keyRecord(i);
+        batch.put(keys, k, Codec.idempotencyRecord(r));
+        batch.put(expiry, Codec.expiryKey(r.expiresAtSecond(), k), new byte[0]);
+      }
+      db.write(syncWrite, batch);
+      writable = true;
+    } catch (RocksDBException e) {
+      writable = false;
+      throw writeFailure(e);
+    }
+  }
+
+  @Override
+  public int purgeExpiredKeys(long nowSecond, int limit) {
+    int purged = 0;
+    try (ReadOptions ro = new ReadOptions();
+        RocksIterator it = db.newIterator(expiry, ro);
+        WriteBatch batch = new WriteBatch()) {
+      for (it.seekToFirst(); it.isValid() && purged < limit; it.next()) {
+        byte[] ek = it.key();
+        long expiresAt = Codec.expiryOf(ek);
+        if (expiresAt > nowSecond) {
+          break;
+        }
+        byte[] k = Codec.keyOfExpiry(ek);
+        byte[] current = db.get(keys, k);
+        // a key reused after it expired has a later expiry of its own: keep that record
+        if (current != null && Codec.idempotencyRecord(current).expiresAtSecond() <= nowSecond) {
+          batch.delete(keys, k);
+        }
+        batch.delete(expiry, ek);
+        purged++;
+      }
+      if (batch.count() > 0) {
+        db.write(asyncWrite, batch);
+      }
+    } catch (RocksDBException e) {
+      log.warn("purging expired idempotency keys failed: {}", e.getMessage());
+    }
+    return purged;
+  }
+
+  @Override
+  public boolean writable() {
+    return writable && !closed.get();
+  }
+
+  @Override
+  public long statistic(String name) {
+    try {
+      return switch (name) {
+        case "counters.estimated" -> db.getLongProperty(counters, "rocksdb.estimate-num-keys");
+        case "keys.estimated" -> db.getLongProperty(keys, "rocksdb.estimate-num-keys");
+        case "sst.bytes" -> db.getLongProperty("rocksdb.total-sst-files-size");
+        case "counters.sst.bytes" -> db.getLongProperty(counters, "rocksdb.total-sst-files-size");
+        case "memtable.bytes" -> db.getLongProperty("rocksdb.cur-size-all-mem-tables");
+        case "live.bytes" -> db.getLongProperty("rocksdb.estimate-live-data-size");
+        default -> -1;
+      };
+    } catch (RocksDBException e) {
+      return -1;
+    }
+  }
+
+  /** Flushes memtables and compacts every column family fully; for measurements and tools. */
+  public void compact() {
+    try {
+      for (ColumnFamilyHandle h : handles) {
+        db.flush(new org.rocksdb.FlushOptions().setWaitForFlush(true), h);
+        db.compactRange(h);
+      }
+    } catch (RocksDBException e) {
+      throw new TallyException(ErrorKind.UNAVAILABLE, "compaction failed: " + e.getMessage(), e);
+    }
+  }
+
+  public Path directory() {
+    return dir;
+  }
+
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      db.syncWal();
+    } catch (RocksDBException e) {
+      log.warn("final WAL sync failed: {}", e.getMessage());
+    }
+    for (ColumnFamilyHandle h : handles) {
+      h.close();
+    }
+    db.close();
+    syncWrite.close();
+    asyncWrite.close();
+    dbOptions.close();
+    cfOptions.forEach(ColumnFamilyOptions::close);
+    blockCache.close();
+  }
+
+  private static TallyException readFailure(RocksDBException e) {
+    return new TallyException(ErrorKind.UNAVAILABLE, "store read failed: " + describe(e), e);
+  }
+
+  private static TallyException writeFailure(RocksDBException e) {
+    return new TallyException(ErrorKind.UNAVAILABLE, "store write failed: " + describe(e), e);
+  }
+
+  private static String describe(RocksDBException e) {
+    Status s = e.getStatus();
+    if (s != null && s.getSubCode() == Status.SubCode.NoSpace) {
+      return "no space left on the data disk";
+    }
+    return s != null ? s.getCodeString() : e.getMessage();
+  }
+
+  private static boolean startsWith(byte[] b, byte[] prefix) {
+    if (b.length < prefix.length) {
+      return false;
+    }
+    for (int i = 0; i < prefix.length; i++) {
+      if (b[i] != prefix[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static byte[] bytes(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+}
