@@ -100,7 +100,8 @@ public final class Tally implements AutoCloseable {
     Gauge.builder("tally.store.counters.estimated", store, s -> s.statistic("counters.estimated"))
         .description("Counters in the store (RocksDB estimate)")
         .register(metrics.registry());
-    Gauge.builder("tally.store.idempotency.keys.estimated", store, s -> s.statistic("keys.estimated"))
+    Gauge.builder(
+            "tally.store.idempotency.keys.estimated", store, s -> s.statistic("keys.estimated"))
         .description("Idempotency keys remembered (RocksDB estimate)")
         .register(metrics.registry());
     Gauge.builder("tally.read.queue", readExecutor, e -> e.getQueue().size())
@@ -141,7 +142,9 @@ public final class Tally implements AutoCloseable {
             config.maxBatchItems());
     // the first instance binds (port 0 resolves here); the others share its port
     HttpServerOptions first = HttpServerVerticle.options(config.host(), config.port());
-    await(vertx.deployVerticle(() -> new HttpServerVerticle(first, api, servers), new DeploymentOptions()));
+    await(
+        vertx.deployVerticle(
+            () -> new HttpServerVerticle(first, api, servers), new DeploymentOptions()));
     port = servers.peek().actualPort();
     if (config.eventLoops() > 1) {
       HttpServerOptions rest = HttpServerVerticle.options(config.host(), port);
@@ -192,7 +195,10 @@ public final class Tally implements AutoCloseable {
     Duration grace = config.shutdownGrace();
     for (HttpServer s : servers) {
       try {
-        s.shutdown(grace).toCompletionStage().toCompletableFuture().get(grace.toMillis() + 1000, TimeUnit.MILLISECONDS);
+        s.shutdown(grace)
+            .toCompletionStage()
+            .toCompletableFuture()
+            .get(grace.toMillis() + 1000, TimeUnit.MILLISECONDS);
       } catch (Exception e) {
         log.warn("HTTP server did not stop cleanly: {}", e.toString());
       }

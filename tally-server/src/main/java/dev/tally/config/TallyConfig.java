@@ -49,7 +49,10 @@ public record TallyConfig(
       new Option<>("port", "8080", "HTTP port; 0 picks a free port", Parsers.intIn(0, 65535));
   public static final Option<Path> DATA_DIR =
       new Option<>(
-          "data-dir", "./data", "directory for the store and the node's id", s -> Path.of(Parsers.nonEmpty(s)));
+          "data-dir",
+          "./data",
+          "directory for the store and the node's id",
+          s -> Path.of(Parsers.nonEmpty(s)));
   public static final Option<List<String>> COUNTERS =
       new Option<>(
           "counters",
@@ -103,8 +106,7 @@ public record TallyConfig(
           "counters kept in memory by each of the write and the read cache",
           Parsers.intIn(1_000, 100_000_000));
   public static final Option<Integer> BLOCK_CACHE_MB =
-      new Option<>(
-          "block-cache-mb", "128", "RocksDB block cache, MiB", Parsers.intIn(8, 1 << 20));
+      new Option<>("block-cache-mb", "128", "RocksDB block cache, MiB", Parsers.intIn(8, 1 << 20));
   public static final Option<Integer> READ_THREADS =
       new Option<>(
           "read-threads",
@@ -214,7 +216,9 @@ public record TallyConfig(
             "usage: java -jar tally.jar [--option value]...\n\n"
                 + "Every option can also be set by its environment variable; a flag wins.\n\n");
     for (Option<?> o : OPTIONS) {
-      sb.append(String.format("  %-26s %-30s %s (default: %s)%n", o.flag(), o.env(), o.doc(), o.defaultValue()));
+      sb.append(
+          String.format(
+              "  %-26s %-30s %s (default: %s)%n", o.flag(), o.env(), o.doc(), o.defaultValue()));
     }
     return sb.toString();
   }

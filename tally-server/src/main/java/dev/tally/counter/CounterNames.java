@@ -44,7 +44,8 @@ public final class CounterNames {
         (name, code) -> {
           checkName(name);
           if (code < 1 || code > MAX_CODE) {
-            throw new IllegalArgumentException("code of counter '" + name + "' out of range: " + code);
+            throw new IllegalArgumentException(
+                "code of counter '" + name + "' out of range: " + code);
           }
           if (used[code]) {
             throw new IllegalArgumentException("code " + code + " is used twice");

@@ -11,7 +11,8 @@ public record Slot(long p, long n) {
 
   public Slot {
     if (p < 0 || n < 0) {
-      throw new IllegalArgumentException("slot components are sums and never negative: " + p + "," + n);
+      throw new IllegalArgumentException(
+          "slot components are sums and never negative: " + p + "," + n);
     }
   }
 

@@ -26,22 +26,22 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The write path: coalesces concurrent writes and commits them to the store in durable groups,
- * then answers each write with the count right after it.
+ * The write path: coalesces concurrent writes and commits them to the store in durable groups, then
+ * answers each write with the count right after it.
  *
  * <p>Concurrency: {@link #submit} is called from any thread (the HTTP event loops) and never
  * blocks: it puts the writes on a queue bounded by {@code maxPendingWrites} and returns, or throws
  * {@link ErrorKind#OVERLOADED} when the queue is full. One committer thread, owned by this object,
  * takes everything queued (up to {@code maxBatchWrites}), applies it in queue order to its private
  * copy of the counters, writes one batch to the store and then runs every callback. While it
- * writes, new requests queue up and form the next batch, so batches grow with load and a lone
- * write is committed at once. A hot counter costs one store update per batch, however many writes
- * it got. Callbacks run on the committer thread and must only hand off.
+ * writes, new requests queue up and form the next batch, so batches grow with load and a lone write
+ * is committed at once. A hot counter costs one store update per batch, however many writes it got.
+ * Callbacks run on the committer thread and must only hand off.
  *
  * <p>Durability: a callback reports {@code APPLIED} only after the store made the whole batch
  * durable. The idempotency key of each applied write is in the same batch as its effect. If the
- * store write fails, every write of the batch fails (retriable) and the committer drops the
- * batch's effects, so a retry applies them once.
+ * store write fails, every write of the batch fails (retriable) and the committer drops the batch's
+ * effects, so a retry applies them once.
  *
  * <p>Ordering: writes to one counter are applied in queue order, so N concurrent increments of a
  * counter at c are answered c+1 … c+N, each value once.

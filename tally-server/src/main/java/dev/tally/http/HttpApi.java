@@ -31,8 +31,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The HTTP API: routes requests, validates them, hands writes to the {@link Aggregator} and
- * answers when they are durable. See docs/api.md for the contract.
+ * The HTTP API: routes requests, validates them, hands writes to the {@link Aggregator} and answers
+ * when they are durable. See docs/api.md for the contract.
  *
  * <p>Concurrency: one instance serves every event loop; it holds no per-request state. Handlers
  * never block: writes go to the aggregator's queue, reads of counters not in memory go to the
@@ -49,7 +49,8 @@ public final class HttpApi implements Handler<HttpServerRequest> {
   private static final CharSequence PROBLEM = HttpHeaders.createOptimized(Problems.CONTENT_TYPE);
   private static final CharSequence PROMETHEUS =
       HttpHeaders.createOptimized("text/plain; version=0.0.4; charset=utf-8");
-  private static final CharSequence IDEMPOTENCY_KEY = HttpHeaders.createOptimized("Idempotency-Key");
+  private static final CharSequence IDEMPOTENCY_KEY =
+      HttpHeaders.createOptimized("Idempotency-Key");
   private static final CharSequence REPLAYED = HttpHeaders.createOptimized("Idempotent-Replayed");
 
   private final CounterNames names;
@@ -176,10 +177,15 @@ public final class HttpApi implements Handler<HttpServerRequest> {
 
   private void answerWrite(Call call, WriteResult r) {
     switch (r.outcome()) {
-      case APPLIED -> call.ok(JSON, Json.appendCount(new StringBuilder(64), r.count(), r.updatedAtSecond()).toString());
+      case APPLIED ->
+          call.ok(
+              JSON,
+              Json.appendCount(new StringBuilder(64), r.count(), r.updatedAtSecond()).toString());
       case REPLAYED -> {
         call.req.response().putHeader(REPLAYED, "true");
-        call.ok(JSON, Json.appendCount(new StringBuilder(64), r.count(), r.updatedAtSecond()).toString());
+        call.ok(
+            JSON,
+            Json.appendCount(new StringBuilder(64), r.count(), r.updatedAtSecond()).toString());
       }
       case FAILED -> call.problem(r.error());
     }
@@ -196,7 +202,8 @@ public final class HttpApi implements Handler<HttpServerRequest> {
   }
 
   private void answerRead(Call call, CounterValue v) {
-    call.ok(JSON, Json.appendCount(new StringBuilder(64), v.count(), v.updatedAtSecond()).toString());
+    call.ok(
+        JSON, Json.appendCount(new StringBuilder(64), v.count(), v.updatedAtSecond()).toString());
   }
 
   // ---- batches
@@ -210,7 +217,8 @@ public final class HttpApi implements Handler<HttpServerRequest> {
 
   private void batchReadBody(Call call) {
     checkContentType(call.req);
-    call.body(maxBodyBytes, body -> batchRead(call, Requests.readQuery(body, names, maxBatchItems)));
+    call.body(
+        maxBodyBytes, body -> batchRead(call, Requests.readQuery(body, names, maxBatchItems)));
   }
 
   private void batchRead(Call call, Requests.ReadQuery q) {
@@ -342,7 +350,8 @@ public final class HttpApi implements Handler<HttpServerRequest> {
               return;
             } catch (RuntimeException e) {
               log.error("read failed", e);
-              ctx.runOnContext(v -> call.problem(new TallyException(ErrorKind.INTERNAL, "internal error")));
+              ctx.runOnContext(
+                  v -> call.problem(new TallyException(ErrorKind.INTERNAL, "internal error")));
               return;
             }
             ctx.runOnContext(v -> then.accept(value));
@@ -425,7 +434,8 @@ public final class HttpApi implements Handler<HttpServerRequest> {
           return;
         }
       }
-      Buffer acc = Buffer.buffer(declared != null ? Math.max(16, Integer.parseInt(declared.trim())) : 256);
+      Buffer acc =
+          Buffer.buffer(declared != null ? Math.max(16, Integer.parseInt(declared.trim())) : 256);
       boolean[] over = {false};
       req.handler(
           chunk -> {

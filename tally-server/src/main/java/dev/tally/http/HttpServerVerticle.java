@@ -40,10 +40,6 @@ public final class HttpServerVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    return vertx
-        .createHttpServer(options)
-        .requestHandler(api)
-        .listen()
-        .onSuccess(started::add);
+    return vertx.createHttpServer(options).requestHandler(api).listen().onSuccess(started::add);
   }
 }

@@ -8,8 +8,8 @@ import java.time.Instant;
 import java.time.format.DateTimeFormatter;
 
 /**
- * JSON in and out of the API: a strict, bounded Jackson parser factory, and hand-written output
- * for the few small response shapes. Stateless and thread-safe.
+ * JSON in and out of the API: a strict, bounded Jackson parser factory, and hand-written output for
+ * the few small response shapes. Stateless and thread-safe.
  */
 final class Json {
 

@@ -61,7 +61,8 @@ final class Requests {
     int code = names.codeOrMinusOne(name);
     if (code < 0) {
       throw new TallyException(
-          ErrorKind.NOT_FOUND, "unknown counter; this node serves: " + String.join(", ", names.names()));
+          ErrorKind.NOT_FOUND,
+          "unknown counter; this node serves: " + String.join(", ", names.names()));
     }
     return code;
   }
@@ -194,7 +195,8 @@ final class Requests {
           key = v == JsonToken.VALUE_NULL ? null : p.getText();
         }
         default -> {
-          unknown = "unknown field in a write; fields are post_id, counter, action, idempotency_key";
+          unknown =
+              "unknown field in a write; fields are post_id, counter, action, idempotency_key";
           p.skipChildren();
         }
       }
@@ -218,7 +220,11 @@ final class Requests {
     if (posts == null || posts.isEmpty()) {
       throw new TallyException(ErrorKind.BAD_REQUEST, "query parameter 'posts' is missing");
     }
-    return readQuery(List.of(posts.split(",", -1)), counters == null ? null : List.of(counters.split(",", -1)), names, maxItems);
+    return readQuery(
+        List.of(posts.split(",", -1)),
+        counters == null ? null : List.of(counters.split(",", -1)),
+        names,
+        maxItems);
   }
 
   /** A batch-read body {@code {"posts":[1,2],"counters":["likes"]}} ({@code counters} optional). */

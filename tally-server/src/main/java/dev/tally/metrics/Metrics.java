@@ -11,8 +11,8 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 
 /**
- * The node's Prometheus registry with JVM and process meters bound (memory, GC, threads, CPU,
- * file descriptors, uptime). Thread-safe; owned by the node's main, closed at stop.
+ * The node's Prometheus registry with JVM and process meters bound (memory, GC, threads, CPU, file
+ * descriptors, uptime). Thread-safe; owned by the node's main, closed at stop.
  */
 public final class Metrics implements AutoCloseable {
 

@@ -4,8 +4,8 @@ import dev.tally.counter.CounterId;
 
 /**
  * What the store keeps for an applied write that carried an {@code Idempotency-Key}: the write
- * itself (to recognise a key reused for a different write), the answer it got, and when the key
- * may be forgotten. Immutable.
+ * itself (to recognise a key reused for a different write), the answer it got, and when the key may
+ * be forgotten. Immutable.
  *
  * @param counter the counter the write went to
  * @param delta the write's signed amount

@@ -147,7 +147,9 @@ public final class RocksCounterStore implements CounterStore {
     try (RocksIterator it = db.newIterator(meta)) {
       byte[] prefix = bytes(CODE_PREFIX);
       for (it.seek(prefix); it.isValid() && startsWith(it.key(), prefix); it.next()) {
-        String name = new String(it.key(), prefix.length, it.key().length - prefix.length, StandardCharsets.UTF_8);
+        String name =
+            new String(
+                it.key(), prefix.length, it.key().length - prefix.length, StandardCharsets.UTF_8);
         int code = it.value()[0] & 0xFF;
         known.put(name, code);
         used[code] = true;
@@ -163,7 +165,8 @@ public final class RocksCounterStore implements CounterStore {
             free++;
           }
           if (free > CounterNames.MAX_CODE) {
-            throw new TallyException(ErrorKind.UNAVAILABLE, "no free counter code left for " + name);
+            throw new TallyException(
+                ErrorKind.UNAVAILABLE, "no free counter code left for " + name);
           }
           used[free] = true;
           code = free;
