@@ -1,0 +1,59 @@
+package dev.tally.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class TallyConfigTest {
+
+  @Test
+  void defaults_areDocumentedValues() {
+    TallyConfig c = TallyConfig.defaults();
+    assertThat(c.port()).isEqualTo(8080);
+    assertThat(c.dataDir()).isEqualTo(Path.of("./data"));
+    assertThat(c.counters()).containsExactly("likes", "views");
+    assertThat(c.idempotencyRetention()).isEqualTo(Duration.ofHours(24));
+  }
+
+  @Test
+  void flags_winOverEnvironment_whichWinsOverDefaults() {
+    TallyConfig c =
+        TallyConfig.parse(
+            new String[] {"--port", "9000", "--counters=likes,shares"},
+            Map.of("TALLY_PORT", "7000", "TALLY_DATA_DIR", "/var/lib/tally"));
+    assertThat(c.port()).isEqualTo(9000);
+    assertThat(c.dataDir()).isEqualTo(Path.of("/var/lib/tally"));
+    assertThat(c.counters()).containsExactly("likes", "shares");
+  }
+
+  @Test
+  void badValues_failWithTheOptionAndReason() {
+    assertThatThrownBy(() -> TallyConfig.parse(new String[] {"--port", "70000"}, Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("invalid value '70000' for --port (TALLY_PORT): must be between 0 and 65535");
+    assertThatThrownBy(
+            () -> TallyConfig.parse(new String[0], Map.of("TALLY_IDEMPOTENCY_RETENTION", "1 day")))
+        .hasMessageContaining("--idempotency-retention");
+    assertThatThrownBy(() -> TallyConfig.parse(new String[] {"--counters", "likes,live"}, Map.of()))
+        .hasMessageContaining("reserved");
+    assertThatThrownBy(
+            () -> TallyConfig.parse(new String[] {"--counters", "likes,likes"}, Map.of()))
+        .hasMessageContaining("twice");
+    assertThatThrownBy(() -> TallyConfig.parse(new String[] {"--nope", "1"}, Map.of()))
+        .hasMessageContaining("unknown option --nope");
+    assertThatThrownBy(() -> TallyConfig.parse(new String[] {"--port"}, Map.of()))
+        .hasMessageContaining("needs a value");
+  }
+
+  @Test
+  void help_listsEveryOptionWithItsVariable() {
+    String help = TallyConfig.help();
+    for (Option<?> o : TallyConfig.OPTIONS) {
+      assertThat(help).contains(o.flag()).contains(o.env());
+    }
+  }
+}

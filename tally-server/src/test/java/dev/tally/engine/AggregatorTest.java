@@ -1,0 +1,223 @@
+package dev.tally.engine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.tally.counter.CounterId;
+import dev.tally.engine.WriteResult.Outcome;
+import dev.tally.error.ErrorKind;
+import dev.tally.error.TallyException;
+import dev.tally.store.local.RocksCounterStore;
+import dev.tally.testing.FaultyStore;
+import dev.tally.testing.ManualClock;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class AggregatorTest {
+
+  @TempDir Path dir;
+
+  private final ManualClock clock = new ManualClock(Instant.parse("2030-10-10T12:11:42Z"));
+  private FaultyStore store;
+  private ReadCache reads;
+  private Aggregator aggregator;
+
+  @BeforeEach
+  void open() {
+    store = new FaultyStore(RocksCounterStore.open(dir, List.of("likes", "views"), 8 << 20));
+    start(settings(10_000, 100_000));
+  }
+
+  private void start(Aggregator.Settings s) {
+    reads = new ReadCache(store, 10_000);
+    aggregator = new Aggregator(store, reads, clock, s, new SimpleMeterRegistry());
+    aggregator.start();
+  }
+
+  private static Aggregator.Settings settings(int maxBatch, int maxPending) {
+    return new Aggregator.Settings(
+        maxBatch, maxPending, 10_000, Duration.ofHours(24), Duration.ofSeconds(1));
+  }
+
+  @AfterEach
+  void close() {
+    aggregator.close();
+    store.close();
+  }
+
+  private static CounterId likes(long post) {
+    return new CounterId(post, 1);
+  }
+
+  private WriteResult[] submit(Write... writes) throws Exception {
+    CompletableFuture<WriteResult[]> f = new CompletableFuture<>();
+    aggregator.submit(writes, f::complete);
+    return f.get(10, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void write_answersTheCountAfterIt_withTheClockTime() throws Exception {
+    WriteResult r = submit(new Write(likes(1), 1, null))[0];
+    assertThat(r.outcome()).isEqualTo(Outcome.APPLIED);
+    assertThat(r.count()).isEqualTo(1);
+    assertThat(r.updatedAtSecond()).isEqualTo(clock.instant().getEpochSecond());
+    assertThat(submit(new Write(likes(1), -1, null))[0].count()).isZero();
+    assertThat(store.get(likes(1)).slot().p()).isEqualTo(1);
+    assertThat(store.get(likes(1)).slot().n()).isEqualTo(1);
+  }
+
+  @Test
+  void concurrentWrites_toOneCounter_answerEachCountOnce_andLandExactly() throws Exception {
+    int threads = 8;
+    int perThread = 2_000;
+    List<Long> answers = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<CompletableFuture<Void>> done = new ArrayList<>();
+    List<Thread> ts = new ArrayList<>();
+    for (int t = 0; t < threads; t++) {
+      CompletableFuture<Void> f = new CompletableFuture<>();
+      done.add(f);
+      ts.add(
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    java.util.concurrent.atomic.AtomicInteger left =
+                        new java.util.concurrent.atomic.AtomicInteger(perThread);
+                    for (int i = 0; i < perThread; i++) {
+                      aggregator.submit(
+                          new Write[] {new Write(likes(7), 1, null)},
+                          r -> {
+                            answers.add(r[0].count());
+                            if (left.decrementAndGet() == 0) {
+                              f.complete(null);
+                            }
+                          });
+                    }
+                  }));
+    }
+    CompletableFuture.allOf(done.toArray(new CompletableFuture[0])).get(30, TimeUnit.SECONDS);
+    int n = threads * perThread;
+    assertThat(answers).hasSize(n);
+    assertThat(answers.stream().sorted().toList())
+        .isEqualTo(java.util.stream.LongStream.rangeClosed(1, n).boxed().toList());
+    assertThat(store.get(likes(7)).count()).isEqualTo(n);
+    // coalescing: far fewer store commits than writes
+    assertThat(store.commits()).isLessThan(n);
+  }
+
+  @Test
+  void idempotencyKey_appliesOnce_andRepeatsTheFirstAnswer() throws Exception {
+    WriteResult first = submit(new Write(likes(1), 1, "k1"))[0];
+    submit(new Write(likes(1), 1, null));
+    clock.advance(Duration.ofMinutes(5));
+    WriteResult again = submit(new Write(likes(1), 1, "k1"))[0];
+    assertThat(first.outcome()).isEqualTo(Outcome.APPLIED);
+    assertThat(again.outcome()).isEqualTo(Outcome.REPLAYED);
+    assertThat(again.count()).isEqualTo(first.count());
+    assertThat(again.updatedAtSecond()).isEqualTo(first.updatedAtSecond());
+    assertThat(store.get(likes(1)).count()).isEqualTo(2);
+  }
+
+  @Test
+  void idempotencyKey_repeatedInTheSameBatch_appliesOnce() throws Exception {
+    WriteResult[] r =
+        submit(
+            new Write(likes(1), 1, "same"),
+            new Write(likes(1), 1, "same"),
+            new Write(likes(1), 1, "other"));
+    assertThat(r)
+        .extracting(WriteResult::outcome)
+        .containsExactly(Outcome.APPLIED, Outcome.REPLAYED, Outcome.APPLIED);
+    assertThat(r[1].count()).isEqualTo(1);
+    assertThat(store.get(likes(1)).count()).isEqualTo(2);
+  }
+
+  @Test
+  void idempotencyKey_reusedForADifferentWrite_isAConflict_andChangesNothing() throws Exception {
+    submit(new Write(likes(1), 1, "k"));
+    WriteResult otherAction = submit(new Write(likes(1), -1, "k"))[0];
+    WriteResult otherCounter = submit(new Write(likes(2), 1, "k"))[0];
+    assertThat(otherAction.outcome()).isEqualTo(Outcome.FAILED);
+    assertThat(otherAction.error().kind()).isEqualTo(ErrorKind.IDEMPOTENCY_CONFLICT);
+    assertThat(otherCounter.error().kind()).isEqualTo(ErrorKind.IDEMPOTENCY_CONFLICT);
+    assertThat(store.get(likes(1)).count()).isEqualTo(1);
+    assertThat(store.get(likes(2)).count()).isZero();
+  }
+
+  @Test
+  void idempotencyKey_isForgottenAfterRetention() throws Exception {
+    submit(new Write(likes(1), 1, "k"));
+    clock.advance(Duration.ofHours(24).plusSeconds(1));
+    WriteResult r = submit(new Write(likes(1), 1, "k"))[0];
+    assertThat(r.outcome()).isEqualTo(Outcome.APPLIED);
+    assertThat(r.count()).isEqualTo(2);
+  }
+
+  @Test
+  void failedCommit_failsEveryWriteOfTheBatch_andARetryAppliesOnce() throws Exception {
+    submit(new Write(likes(1), 1, "a"));
+    store.failNextCommits(1);
+    WriteResult[] failed = submit(new Write(likes(1), 1, "b"), new Write(likes(2), 1, null));
+    assertThat(failed)
+        .allSatisfy(
+            r -> {
+              assertThat(r.outcome()).isEqualTo(Outcome.FAILED);
+              assertThat(r.error().retriable()).isTrue();
+            });
+    assertThat(store.get(likes(1)).count()).isEqualTo(1);
+    // the committer dropped the failed batch's effects: the retry counts from the stored value
+    WriteResult retry = submit(new Write(likes(1), 1, "b"))[0];
+    assertThat(retry.outcome()).isEqualTo(Outcome.APPLIED);
+    assertThat(retry.count()).isEqualTo(2);
+    assertThat(reads.read(likes(1)).count()).isEqualTo(2);
+  }
+
+  @Test
+  void submit_beyondThePendingBound_isRejectedAsOverloaded() {
+    aggregator.close();
+    start(settings(10, 3));
+    // the committer may take some of these at once; the bound counts unanswered writes
+    Write[] four = new Write[4];
+    java.util.Arrays.fill(four, new Write(likes(1), 1, null));
+    assertThatThrownBy(() -> aggregator.submit(four, r -> {}))
+        .isInstanceOf(TallyException.class)
+        .extracting(e -> ((TallyException) e).kind())
+        .isEqualTo(ErrorKind.OVERLOADED);
+    assertThat(aggregator.pendingWrites()).isZero();
+  }
+
+  @Test
+  void close_answersQueuedWrites_thenRefusesNewOnes() throws Exception {
+    List<CompletableFuture<WriteResult[]>> futures = new ArrayList<>();
+    for (int i = 0; i < 1_000; i++) {
+      CompletableFuture<WriteResult[]> f = new CompletableFuture<>();
+      aggregator.submit(new Write[] {new Write(likes(3), 1, null)}, f::complete);
+      futures.add(f);
+    }
+    aggregator.close();
+    for (CompletableFuture<WriteResult[]> f : futures) {
+      assertThat(f.get(1, TimeUnit.SECONDS)[0].outcome()).isEqualTo(Outcome.APPLIED);
+    }
+    assertThat(store.get(likes(3)).count()).isEqualTo(1_000);
+    assertThatThrownBy(() -> aggregator.submit(new Write[] {new Write(likes(3), 1, null)}, r -> {}))
+        .extracting(e -> ((TallyException) e).kind())
+        .isEqualTo(ErrorKind.UNAVAILABLE);
+  }
+
+  @Test
+  void readCache_seesEveryAcknowledgedWrite() throws Exception {
+    assertThat(reads.read(likes(9)).count()).isZero();
+    submit(new Write(likes(9), 1, null));
+    assertThat(reads.peek(likes(9)).count()).isEqualTo(1);
+    assertThat(reads.read(likes(9)).count()).isEqualTo(1);
+  }
+}

@@ -1,0 +1,138 @@
+package dev.tally.store.local;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.tally.counter.CounterId;
+import dev.tally.counter.CounterValue;
+import dev.tally.counter.Slot;
+import dev.tally.error.TallyException;
+import dev.tally.store.Commit;
+import dev.tally.store.IdempotencyRecord;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class RocksCounterStoreTest {
+
+  private static final long CACHE = 8 << 20;
+
+  @TempDir Path dir;
+
+  @Test
+  void commit_isReadBack_andSurvivesReopen() {
+    CounterId likes42;
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes", "views"), CACHE)) {
+      likes42 = new CounterId(42, s.names().code("likes").orElseThrow());
+      Commit c = new Commit();
+      c.putCounter(likes42, new CounterValue(new Slot(5, 2), 1_900_000_000L));
+      s.commit(c);
+      assertThat(s.get(likes42).count()).isEqualTo(3);
+    }
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes", "views"), CACHE)) {
+      assertThat(s.get(likes42)).isEqualTo(new CounterValue(new Slot(5, 2), 1_900_000_000L));
+      assertThat(s.get(new CounterId(43, likes42.code()))).isEqualTo(CounterValue.NEVER_WRITTEN);
+    }
+  }
+
+  @Test
+  void names_keepTheirCodes_whenTheListIsReorderedOrExtended() {
+    int likes;
+    int views;
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes", "views"), CACHE)) {
+      likes = s.names().code("likes").orElseThrow();
+      views = s.names().code("views").orElseThrow();
+    }
+    try (RocksCounterStore s =
+        RocksCounterStore.open(dir, List.of("shares", "views", "likes"), CACHE)) {
+      assertThat(s.names().code("likes")).contains(likes);
+      assertThat(s.names().code("views")).contains(views);
+      assertThat(s.names().code("shares").orElseThrow()).isNotIn(likes, views);
+      assertThat(s.names().names()).containsExactly("shares", "views", "likes");
+    }
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
+      assertThat(s.names().names()).containsExactly("likes");
+      assertThat(s.names().code("likes")).contains(likes);
+    }
+  }
+
+  @Test
+  void getAll_returnsValuesInRequestOrder() {
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
+      Commit c = new Commit();
+      for (long post = 1; post <= 10; post++) {
+        c.putCounter(new CounterId(post, 1), new CounterValue(new Slot(post, 0), 1));
+      }
+      s.commit(c);
+      List<CounterValue> got =
+          s.getAll(List.of(new CounterId(7, 1), new CounterId(99, 1), new CounterId(2, 1)));
+      assertThat(got).extracting(CounterValue::count).containsExactly(7L, 0L, 2L);
+    }
+  }
+
+  @Test
+  void keys_areStoredWithTheirWrite_andPurgedAfterExpiry() {
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
+      CounterId id = new CounterId(1, 1);
+      Commit c = new Commit();
+      c.putCounter(id, new CounterValue(new Slot(1, 0), 100));
+      c.putKey("k-old", new IdempotencyRecord(id, 1, 1, 100, 200));
+      c.putKey("k-new", new IdempotencyRecord(id, 1, 1, 100, 10_000));
+      s.commit(c);
+      assertThat(s.getKeys(List.of("k-old", "nope", "k-new")))
+          .extracting(r -> r == null ? null : r.expiresAtSecond())
+          .containsExactly(200L, null, 10_000L);
+
+      assertThat(s.purgeExpiredKeys(199, 100)).isZero();
+      assertThat(s.purgeExpiredKeys(200, 100)).isEqualTo(1);
+      assertThat(s.getKeys(List.of("k-old", "k-new")))
+          .extracting(r -> r == null ? null : r.expiresAtSecond())
+          .containsExactly(null, 10_000L);
+    }
+  }
+
+  @Test
+  void purge_keepsAKeyThatWasReusedAfterItExpired() {
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
+      CounterId id = new CounterId(1, 1);
+      Commit c = new Commit();
+      c.putKey("k", new IdempotencyRecord(id, 1, 1, 100, 200));
+      s.commit(c);
+      c.clear();
+      c.putKey("k", new IdempotencyRecord(id, 1, 2, 300, 400));
+      s.commit(c);
+      assertThat(s.purgeExpiredKeys(250, 100)).isEqualTo(1);
+      assertThat(s.getKeys(List.of("k")).getFirst().expiresAtSecond()).isEqualTo(400);
+    }
+  }
+
+  @Test
+  void open_failsClearly_whenAnotherStoreHoldsTheDirectory() {
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
+      assertThatThrownBy(() -> RocksCounterStore.open(dir, List.of("likes"), CACHE))
+          .isInstanceOf(TallyException.class)
+          .hasMessageContaining("cannot open the store");
+    }
+  }
+
+  @Test
+  void compaction_keepsCountersSmallOnDisk() {
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
+      Commit c = new Commit();
+      int n = 100_000;
+      for (long post = 1; post <= n; post++) {
+        c.putCounter(
+            new CounterId(post, 1), new CounterValue(new Slot(post % 1000, 0), 1_900_000_000L));
+        if (c.counterCount() == 10_000) {
+          s.commit(c);
+          c.clear();
+        }
+      }
+      s.compact();
+      long bytes = s.statistic("counters.sst.bytes");
+      // raw key+value is ~14 bytes; prefix-delta keys and compression take it well below that
+      assertThat(bytes).isPositive().isLessThan(14L * n);
+    }
+  }
+}
