@@ -140,20 +140,39 @@ public final class Tally implements AutoCloseable {
             metrics,
             config.maxBodyBytes(),
             config.maxBatchItems());
-    // the first instance binds (port 0 resolves here); the others share its port
-    HttpServerOptions first = HttpServerVerticle.options(config.host(), config.port());
-    await(
-        vertx.deployVerticle(
-            () -> new HttpServerVerticle(first, api, servers), new DeploymentOptions()));
-    port = servers.peek().actualPort();
-    if (config.eventLoops() > 1) {
-      HttpServerOptions rest = HttpServerVerticle.options(config.host(), port);
-      await(
-          vertx.deployVerticle(
-              () -> new HttpServerVerticle(rest, api, servers),
-              new DeploymentOptions().setInstances(config.eventLoops() - 1)));
+    // one server per event loop on one port; Vert.x shares the listening socket between them.
+    // Port 0 is resolved first, because instances asking for port 0 would each get their own.
+    for (int attempt = 1; ; attempt++) {
+      int wanted = config.port() != 0 ? config.port() : freePort(config.host());
+      HttpServerOptions options = HttpServerVerticle.options(config.host(), wanted);
+      try {
+        await(
+            vertx.deployVerticle(
+                () -> new HttpServerVerticle(options, api, servers),
+                new DeploymentOptions().setInstances(config.eventLoops())));
+        port = wanted;
+        break;
+      } catch (TallyException e) {
+        if (config.port() != 0 || attempt == 3) {
+          throw e;
+        }
+        log.debug("free port {} was taken meanwhile; trying another", wanted);
+      }
     }
     health.accepting(true);
+  }
+
+  private static int freePort(String host) {
+    try (java.net.ServerSocket s = new java.net.ServerSocket()) {
+      s.setReuseAddress(true);
+      s.bind(new java.net.InetSocketAddress(host, 0));
+      return s.getLocalPort();
+    } catch (IOException e) {
+      throw new TallyException(
+          dev.tally.error.ErrorKind.UNAVAILABLE,
+          "cannot find a free port on " + host + ": " + e,
+          e);
+    }
   }
 
   private static <T> T await(Future<T> f) {
@@ -252,7 +271,21 @@ public final class Tally implements AutoCloseable {
       System.exit(1);
       return;
     }
+    // SIGTERM/SIGINT: stop gracefully and exit 0; the hook covers every other way out
     Runtime.getRuntime().addShutdownHook(new Thread(node::close, "tally-shutdown"));
+    for (String signal : List.of("TERM", "INT")) {
+      sun.misc.Signal.handle(
+          new sun.misc.Signal(signal),
+          sig ->
+              Thread.ofPlatform()
+                  .name("tally-stop")
+                  .start(
+                      () -> {
+                        log.info("SIG{} received: stopping", sig.getName());
+                        node.close();
+                        System.exit(0);
+                      }));
+    }
     log.info(
         "tally {} started: port={} data-dir={} store=rocksdb counters={} node-id={} event-loops={}",
         version(),

@@ -95,7 +95,8 @@ class RequestsTest {
   void counterCode_unknownNameIsNotFound_withoutEchoingIt() {
     assertKind(() -> Requests.counterCode(NAMES, "<script>"), ErrorKind.NOT_FOUND)
         .hasMessageNotContaining("<script>")
-        .hasMessageContaining("likes, views");
+        .hasMessageContaining("likes")
+        .hasMessageContaining("views");
   }
 
   @Test

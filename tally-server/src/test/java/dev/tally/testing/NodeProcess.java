@@ -1,0 +1,125 @@
+package dev.tally.testing;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A tally node as a real OS process, from the built {@code tally.jar} (system property {@code
+ * tally.jar}, set by the build): started on port 0, its port read from the start line, stopped with
+ * SIGTERM or killed with SIGKILL. The log goes to {@code <data-dir>/../node-N.log}.
+ */
+public final class NodeProcess implements AutoCloseable {
+
+  private static final Pattern STARTED = Pattern.compile("started: port=(\\d+)");
+
+  private final Process process;
+  private final int port;
+
+  private NodeProcess(Process process, int port) {
+    this.process = process;
+    this.port = port;
+  }
+
+  public static Path jar() {
+    String p = System.getProperty("tally.jar");
+    if (p == null || !Files.exists(Path.of(p))) {
+      throw new IllegalStateException("tally.jar not found (" + p + "): run through `mvn verify`");
+    }
+    return Path.of(p);
+  }
+
+  public static NodeProcess start(Path dataDir, Path log, String... extraArgs) throws IOException {
+    String javaBin = ProcessHandle.current().info().command().orElse("java");
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                javaBin,
+                "-Xmx512m",
+                "-jar",
+                jar().toString(),
+                "--port",
+                "0",
+                "--host",
+                "127.0.0.1",
+                "--data-dir",
+                dataDir.toString()));
+    cmd.addAll(List.of(extraArgs));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    CompletableFuture<Integer> port = new CompletableFuture<>();
+    Thread.ofPlatform()
+        .daemon()
+        .start(
+            () -> {
+              try (BufferedReader r =
+                      new BufferedReader(
+                          new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+                  var out =
+                      Files.newBufferedWriter(
+                          log,
+                          StandardCharsets.UTF_8,
+                          java.nio.file.StandardOpenOption.CREATE,
+                          java.nio.file.StandardOpenOption.APPEND)) {
+                for (String line; (line = r.readLine()) != null; ) {
+                  out.write(line);
+                  out.newLine();
+                  out.flush();
+                  Matcher m = STARTED.matcher(line);
+                  if (m.find()) {
+                    port.complete(Integer.parseInt(m.group(1)));
+                  }
+                }
+              } catch (IOException e) {
+                port.completeExceptionally(e);
+              }
+              port.completeExceptionally(
+                  new IOException("node exited before it started; see " + log));
+            });
+    try {
+      return new NodeProcess(p, port.get(60, TimeUnit.SECONDS));
+    } catch (Exception e) {
+      p.destroyForcibly();
+      throw new IOException("node did not start: " + e.getMessage() + "; log: " + log, e);
+    }
+  }
+
+  public int port() {
+    return port;
+  }
+
+  public long pid() {
+    return process.pid();
+  }
+
+  /** SIGKILL: the process gets no chance to flush or close anything. */
+  public void kill() throws InterruptedException {
+    process.destroyForcibly();
+    process.waitFor(30, TimeUnit.SECONDS);
+  }
+
+  /** SIGTERM, then waits for the exit code. */
+  public int stop() throws InterruptedException {
+    process.destroy();
+    if (!process.waitFor(60, TimeUnit.SECONDS)) {
+      process.destroyForcibly();
+      throw new IllegalStateException("node did not stop within 60 s of SIGTERM");
+    }
+    return process.exitValue();
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    if (process.isAlive()) {
+      kill();
+    }
+  }
+}
