@@ -73,6 +73,8 @@ public final class Aggregator implements AutoCloseable {
   private final LinkedBlockingQueue<Submission> queue = new LinkedBlockingQueue<>();
   private final AtomicInteger pendingWrites = new AtomicInteger();
   private final Thread committer;
+  private final java.util.concurrent.CopyOnWriteArrayList<CommitListener> listeners =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
   private volatile boolean closing;
 
   // committer-thread state
@@ -150,6 +152,11 @@ public final class Aggregator implements AutoCloseable {
         .description("Writes by outcome: applied, replayed (idempotent repeat), failed, rejected")
         .tag("outcome", outcome)
         .register(registry);
+  }
+
+  /** Adds a listener for durable commits; see {@link CommitListener} for its threading rules. */
+  public void addListener(CommitListener listener) {
+    listeners.add(listener);
   }
 
   public void start() {
@@ -271,6 +278,13 @@ public final class Aggregator implements AutoCloseable {
       state.putAll(touched);
       batchWrites.record(total);
       batchCounters.record(ids.size());
+      for (CommitListener l : listeners) {
+        try {
+          l.committed(ids, values);
+        } catch (RuntimeException e) {
+          log.error("commit listener failed", e);
+        }
+      }
     }
     for (int b = 0; b < batch.size(); b++) {
       WriteResult[] results = answers.get(b);

@@ -220,4 +220,20 @@ class AggregatorTest {
     assertThat(reads.peek(likes(9)).count()).isEqualTo(1);
     assertThat(reads.read(likes(9)).count()).isEqualTo(1);
   }
+
+  @Test
+  void listeners_hearEveryDurableCommit_butNotFailedOnes() throws Exception {
+    List<String> heard = java.util.Collections.synchronizedList(new ArrayList<>());
+    aggregator.addListener(
+        (ids, values) -> {
+          for (int i = 0; i < ids.size(); i++) {
+            heard.add(ids.get(i).postId() + "=" + values.get(i).count());
+          }
+        });
+    submit(
+        new Write(likes(4), 1, null), new Write(likes(4), 1, null), new Write(likes(5), -1, null));
+    store.failNextCommits(1);
+    submit(new Write(likes(4), 1, null));
+    assertThat(heard).containsExactly("4=2", "5=-1");
+  }
 }
