@@ -1,0 +1,375 @@
+package dev.tally.bench;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.HdrHistogram.Histogram;
+
+/**
+ * Drives HTTP/1.1 keep-alive connections with one request in flight each, from a few I/O threads
+ * (one selector each), like wrk: little client CPU per request, so the server is what is measured.
+ *
+ * <p>Closed loop ({@code ratePerSecond == 0}): each connection sends its next request as soon as
+ * the previous answer is in. Fixed rate: each connection has a schedule of intended send times;
+ * latency is measured from the intended time, not the actual send, so a stalled server shows up in
+ * the percentiles instead of silently lowering the request rate (coordinated omission).
+ *
+ * <p>Concurrency: each connection belongs to one I/O thread; per-thread histograms and counters are
+ * merged after the run. The {@link History} is thread-safe.
+ */
+public final class LoadEngine {
+
+  /** Settings of one run. */
+  public record Settings(
+      List<InetSocketAddress> targets,
+      int connections,
+      int threads,
+      long warmupNanos,
+      long durationNanos,
+      double ratePerSecond,
+      long seed) {}
+
+  /** Merged results of a run's measured window. */
+  public static final class Result {
+    public final Histogram write = histogram();
+    public final Histogram read = histogram();
+    public final Histogram batch = histogram();
+    public long requests;
+    public long items;
+    public long errors;
+    public long status2xx;
+    public long status4xx;
+    public long status5xx;
+    public long measuredNanos;
+
+    static Histogram histogram() {
+      return new Histogram(3_600_000_000L, 3); // µs, up to an hour
+    }
+
+    void add(Result o) {
+      write.add(o.write);
+      read.add(o.read);
+      batch.add(o.batch);
+      requests += o.requests;
+      items += o.items;
+      errors += o.errors;
+      status2xx += o.status2xx;
+      status4xx += o.status4xx;
+      status5xx += o.status5xx;
+    }
+  }
+
+  private final Settings settings;
+  private final Workload workload;
+  private final History history;
+
+  public LoadEngine(Settings settings, Workload workload, History history) {
+    this.settings = settings;
+    this.workload = workload;
+    this.history = history;
+  }
+
+  public Result run() throws InterruptedException {
+    long start = System.nanoTime();
+    long measureFrom = start + settings.warmupNanos();
+    long end = measureFrom + settings.durationNanos();
+    List<Worker> workers = new ArrayList<>();
+    List<Thread> threads = new ArrayList<>();
+    for (int t = 0; t < settings.threads(); t++) {
+      Worker w = new Worker(t, start, measureFrom, end);
+      workers.add(w);
+      threads.add(Thread.ofPlatform().name("load-" + t).start(w));
+    }
+    for (Thread t : threads) {
+      t.join();
+    }
+    Result total = new Result();
+    for (Worker w : workers) {
+      total.add(w.result);
+    }
+    total.measuredNanos = settings.durationNanos();
+    return total;
+  }
+
+  private final class Conn {
+    final int id;
+    final InetSocketAddress target;
+    SocketChannel ch;
+    SelectionKey key;
+    ByteBuffer out;
+    final ByteBuffer in = ByteBuffer.allocate(1 << 20);
+    Workload.Request req;
+    long intended;
+    long nextDue;
+    long interval;
+    long seq;
+    boolean busy;
+    long reconnectAt;
+
+    Conn(int id, InetSocketAddress target) {
+      this.id = id;
+      this.target = target;
+    }
+  }
+
+  private final class Worker implements Runnable {
+    final int index;
+    final long start;
+    final long measureFrom;
+    final long end;
+    final Result result = new Result();
+    final SplittableRandom random;
+    final List<Conn> conns = new ArrayList<>();
+
+    Worker(int index, long start, long measureFrom, long end) {
+      this.index = index;
+      this.start = start;
+      this.measureFrom = measureFrom;
+      this.end = end;
+      this.random = new SplittableRandom(settings.seed() * 31 + index);
+    }
+
+    @Override
+    public void run() {
+      try (Selector selector = Selector.open()) {
+        int total = settings.connections();
+        for (int c = index; c < total; c += settings.threads()) {
+          Conn conn = new Conn(c, settings.targets().get(c % settings.targets().size()));
+          if (settings.ratePerSecond() > 0) {
+            conn.interval = (long) (1e9 * total / settings.ratePerSecond());
+            conn.nextDue = start + conn.interval * c / total;
+          } else {
+            conn.nextDue = start;
+          }
+          connect(selector, conn);
+          conns.add(conn);
+        }
+        loop(selector);
+      } catch (IOException e) {
+        throw new IllegalStateException("load thread failed: " + e, e);
+      }
+    }
+
+    private void connect(Selector selector, Conn c) {
+      try {
+        c.ch = SocketChannel.open();
+        c.ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+        c.ch.connect(c.target);
+        c.ch.configureBlocking(false);
+        c.key = c.ch.register(selector, SelectionKey.OP_READ, c);
+        c.in.clear();
+        c.busy = false;
+      } catch (IOException e) {
+        c.ch = null;
+        c.reconnectAt = System.nanoTime() + 100_000_000L;
+      }
+    }
+
+    private void loop(Selector selector) throws IOException {
+      long drainUntil = end + 5_000_000_000L;
+      while (true) {
+        long now = System.nanoTime();
+        boolean sending = now < end;
+        int busy = 0;
+        long wake = Long.MAX_VALUE;
+        for (Conn c : conns) {
+          if (c.ch == null) {
+            if (sending && now >= c.reconnectAt) {
+              connect(selector, c);
+            } else {
+              wake = Math.min(wake, c.reconnectAt);
+            }
+            continue;
+          }
+          if (!c.busy && sending) {
+            if (c.nextDue <= now) {
+              send(c, now);
+            } else {
+              wake = Math.min(wake, c.nextDue);
+            }
+          }
+          if (c.busy) {
+            busy++;
+          }
+        }
+        if (!sending && (busy == 0 || now > drainUntil)) {
+          for (Conn c : conns) {
+            if (c.ch != null) {
+              c.ch.close();
+            }
+          }
+          return;
+        }
+        long waitNanos = wake == Long.MAX_VALUE ? 10_000_000L : wake - System.nanoTime();
+        if (waitNanos > 1_000_000L) {
+          selector.select(Math.min(10, waitNanos / 1_000_000L));
+        } else {
+          selector.selectNow();
+        }
+        var it = selector.selectedKeys().iterator();
+        while (it.hasNext()) {
+          SelectionKey k = it.next();
+          it.remove();
+          Conn c = (Conn) k.attachment();
+          if (!k.isValid()) {
+            continue;
+          }
+          try {
+            if (k.isWritable()) {
+              flush(c);
+            }
+            if (k.isReadable()) {
+              read(c);
+            }
+          } catch (IOException e) {
+            fail(c);
+          }
+        }
+      }
+    }
+
+    private void send(Conn c, long now) {
+      c.req = workload.next(random, c.id, c.seq++);
+      c.intended = settings.ratePerSecond() > 0 ? c.nextDue : now;
+      c.out = ByteBuffer.wrap(c.req.bytes());
+      c.busy = true;
+      for (History.Op op : c.req.ops()) {
+        history.sent(op);
+      }
+      try {
+        flush(c);
+      } catch (IOException e) {
+        fail(c);
+      }
+    }
+
+    private void flush(Conn c) throws IOException {
+      c.ch.write(c.out);
+      c.key.interestOps(
+          c.out.hasRemaining()
+              ? SelectionKey.OP_READ | SelectionKey.OP_WRITE
+              : SelectionKey.OP_READ);
+    }
+
+    private void read(Conn c) throws IOException {
+      int n = c.ch.read(c.in);
+      if (n < 0) {
+        throw new IOException("connection closed by the server");
+      }
+      int headerEnd = headerEnd(c.in);
+      if (headerEnd < 0) {
+        return;
+      }
+      byte[] buf = c.in.array();
+      int status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+      int length = contentLength(buf, headerEnd);
+      int total = headerEnd + 4 + length;
+      if (c.in.position() < total) {
+        return;
+      }
+      long done = System.nanoTime();
+      complete(c, status, new String(buf, headerEnd + 4, length, StandardCharsets.US_ASCII), done);
+      // one request in flight: anything after this answer would be a protocol error
+      c.in.clear();
+    }
+
+    private void complete(Conn c, int status, String body, long done) {
+      boolean measured = c.intended >= measureFrom && c.intended < end;
+      Workload.Request r = c.req;
+      if (measured) {
+        long micros = Math.max(1, (done - c.intended) / 1_000);
+        switch (r.kind()) {
+          case WRITE -> result.write.recordValue(micros);
+          case READ -> result.read.recordValue(micros);
+          default -> result.batch.recordValue(micros);
+        }
+        result.requests++;
+        result.items += workload.itemsPerRequest(r.kind());
+        if (status < 300) {
+          result.status2xx++;
+        } else if (status < 500) {
+          result.status4xx++;
+        } else {
+          result.status5xx++;
+        }
+      }
+      if (r.ops().length > 0) {
+        acknowledge(r, status, body);
+      }
+      c.busy = false;
+      c.nextDue = settings.ratePerSecond() > 0 ? c.nextDue + c.interval : done;
+    }
+
+    private void acknowledge(Workload.Request r, int status, String body) {
+      if (status != 200) {
+        return;
+      }
+      if (r.kind() != Workload.Kind.BATCH) {
+        history.acknowledged(r.ops()[0]);
+        return;
+      }
+      // batch: one {"status":N,...} per item, in order
+      int from = 0;
+      for (History.Op op : r.ops()) {
+        int at = body.indexOf("\"status\":", from);
+        if (at < 0) {
+          return;
+        }
+        int s = Integer.parseInt(body.substring(at + 9, at + 12));
+        if (s == 200) {
+          history.acknowledged(op);
+        }
+        from = at + 12;
+      }
+    }
+
+    private void fail(Conn c) {
+      if (c.intended >= measureFrom && c.intended < end) {
+        result.errors++;
+      }
+      try {
+        c.ch.close();
+      } catch (IOException ignored) {
+        // closing a broken connection: nothing to do
+      }
+      c.ch = null;
+      c.busy = false;
+      c.reconnectAt = System.nanoTime() + 100_000_000L;
+      c.nextDue = Math.max(c.nextDue, c.reconnectAt);
+    }
+  }
+
+  static int headerEnd(ByteBuffer in) {
+    byte[] b = in.array();
+    for (int i = 3; i < in.position(); i++) {
+      if (b[i] == '\n' && b[i - 1] == '\r' && b[i - 2] == '\n' && b[i - 3] == '\r') {
+        return i - 3;
+      }
+    }
+    return -1;
+  }
+
+  static int contentLength(byte[] b, int headerEnd) {
+    String head = new String(b, 0, headerEnd, StandardCharsets.US_ASCII);
+    int i = 0;
+    while (true) {
+      int eol = head.indexOf("\r\n", i);
+      String line = eol < 0 ? head.substring(i) : head.substring(i, eol);
+      if (line.regionMatches(true, 0, "content-length:", 0, 15)) {
+        return Integer.parseInt(line.substring(15).trim());
+      }
+      if (eol < 0) {
+        return 0;
+      }
+      i = eol + 2;
+    }
+  }
+}
