@@ -109,7 +109,15 @@ public final class Tally implements AutoCloseable {
         .register(metrics.registry());
     health.check("store", store::writable);
     health.check("committer", aggregator::healthy);
-    this.vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()));
+    this.vertx =
+        Vertx.vertx(
+            new VertxOptions()
+                .setEventLoopPoolSize(config.eventLoops())
+                .setPreferNativeTransport(true));
+    if (!vertx.isNativeTransportEnabled()) {
+      log.info(
+          "native transport unavailable, using NIO: {}", vertx.unavailableNativeTransportCause());
+    }
   }
 
   /**

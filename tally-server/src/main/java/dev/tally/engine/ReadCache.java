@@ -33,9 +33,22 @@ public final class ReadCache {
     this.cache = Caffeine.newBuilder().maximumSize(maxCounters).build();
   }
 
-  /** The cached value of {@code id}, or null: never blocks, safe on an event loop. */
+  /**
+   * The committed value of {@code id} if it is in memory (this cache, or the store's memory), else
+   * null: never blocks on the disk, safe on an event loop.
+   */
   public CounterValue peek(CounterId id) {
-    return cache.getIfPresent(id);
+    CounterValue v = cache.getIfPresent(id);
+    if (v != null) {
+      return v;
+    }
+    long f = finished.get();
+    long s = started.get();
+    v = store.getIfInMemory(id);
+    if (v != null) {
+      remember(id, v, s, f);
+    }
+    return v;
   }
 
   /** The committed value of {@code id}; may read the store (disk): call off the event loop. */

@@ -62,6 +62,8 @@ public final class HttpApi implements Handler<HttpServerRequest> {
   private final HttpMetrics httpMetrics;
   private final int maxBodyBytes;
   private final int maxBatchItems;
+  private final java.util.concurrent.ConcurrentHashMap<Context, Handoff> handoffs =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   public HttpApi(
       CounterNames names,
@@ -154,6 +156,13 @@ public final class HttpApi implements Handler<HttpServerRequest> {
     throw new TallyException(ErrorKind.NOT_FOUND, "no such resource; see docs/api.md");
   }
 
+  /** The hand-off back to the calling event loop. */
+  private Handoff handoff() {
+    Context ctx = Vertx.currentContext();
+    Handoff h = handoffs.get(ctx);
+    return h != null ? h : handoffs.computeIfAbsent(ctx, Handoff::new);
+  }
+
   // ---- single counter
 
   private CounterId counterId(String post, String counter) {
@@ -169,9 +178,9 @@ public final class HttpApi implements Handler<HttpServerRequest> {
         Math.min(MAX_SINGLE_BODY_BYTES, maxBodyBytes),
         body -> {
           Write w = new Write(id, Requests.action(body), key);
-          Context ctx = Vertx.currentContext();
+          Handoff back = handoff();
           aggregator.submit(
-              new Write[] {w}, results -> ctx.runOnContext(v -> answerWrite(call, results[0])));
+              new Write[] {w}, results -> back.run(() -> answerWrite(call, results[0])));
         });
   }
 
@@ -277,10 +286,10 @@ public final class HttpApi implements Handler<HttpServerRequest> {
             answerBatchWrite(call, items, new WriteResult[0]);
             return;
           }
-          Context ctx = Vertx.currentContext();
+          Handoff back = handoff();
           aggregator.submit(
               valid.toArray(new Write[0]),
-              results -> ctx.runOnContext(v -> answerBatchWrite(call, items, results)));
+              results -> back.run(() -> answerBatchWrite(call, items, results)));
         });
   }
 
@@ -338,7 +347,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
 
   /** Runs {@code work} on the read executor, then {@code then} back on this event loop. */
   private <T> void offload(Call call, java.util.function.Supplier<T> work, Consumer<T> then) {
-    Context ctx = Vertx.currentContext();
+    Handoff back = handoff();
     try {
       readExecutor.execute(
           () -> {
@@ -346,15 +355,15 @@ public final class HttpApi implements Handler<HttpServerRequest> {
             try {
               value = work.get();
             } catch (TallyException e) {
-              ctx.runOnContext(v -> call.problem(e));
+              back.run(() -> call.problem(e));
               return;
             } catch (RuntimeException e) {
               log.error("read failed", e);
-              ctx.runOnContext(
-                  v -> call.problem(new TallyException(ErrorKind.INTERNAL, "internal error")));
+              back.run(
+                  () -> call.problem(new TallyException(ErrorKind.INTERNAL, "internal error")));
               return;
             }
-            ctx.runOnContext(v -> then.accept(value));
+            back.run(() -> then.accept(value));
           });
     } catch (RejectedExecutionException e) {
       throw new TallyException(ErrorKind.OVERLOADED, "too many reads are waiting; retry shortly");

@@ -34,6 +34,9 @@ public final class HttpServerVerticle extends VerticleBase {
         .setMaxInitialLineLength(16 * 1024)
         .setMaxHeaderSize(16 * 1024)
         .setTcpNoDelay(true)
+        // tally speaks no WebSocket: keep the extension handler out of every pipeline
+        .setPerFrameWebSocketCompressionSupported(false)
+        .setPerMessageWebSocketCompressionSupported(false)
         .setIdleTimeout((int) Duration.ofMinutes(5).toSeconds())
         .setHandle100ContinueAutomatically(true);
   }

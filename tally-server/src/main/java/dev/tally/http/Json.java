@@ -43,8 +43,17 @@ final class Json {
     return sb.append('}');
   }
 
+  /** The last formatted second of each thread: most answers in a second share it. */
+  private static final ThreadLocal<Object[]> LAST_TIMESTAMP =
+      ThreadLocal.withInitial(() -> new Object[] {-1L, ""});
+
   static String timestamp(long epochSecond) {
-    return DateTimeFormatter.ISO_INSTANT.format(Instant.ofEpochSecond(epochSecond));
+    Object[] last = LAST_TIMESTAMP.get();
+    if ((long) last[0] != epochSecond) {
+      last[1] = DateTimeFormatter.ISO_INSTANT.format(Instant.ofEpochSecond(epochSecond));
+      last[0] = epochSecond;
+    }
+    return (String) last[1];
   }
 
   /** A JSON string literal of {@code s}, escaped. */

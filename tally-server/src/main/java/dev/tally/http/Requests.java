@@ -93,8 +93,20 @@ final class Requests {
     return true;
   }
 
+  private static final byte[] INCREMENT =
+      "{\"action\":\"increment\"}".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final byte[] DECREMENT =
+      "{\"action\":\"decrement\"}".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
   /** The delta of a single-write body {@code {"action":"increment"|"decrement"}}. */
   static long action(byte[] body) {
+    // the two bodies nearly every client sends, byte for byte: no parser needed
+    if (java.util.Arrays.equals(body, INCREMENT)) {
+      return 1;
+    }
+    if (java.util.Arrays.equals(body, DECREMENT)) {
+      return -1;
+    }
     if (body.length == 0) {
       throw new TallyException(
           ErrorKind.BAD_REQUEST, "body is empty: send {\"action\":\"increment\"} or \"decrement\"");

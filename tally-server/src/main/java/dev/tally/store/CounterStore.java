@@ -21,6 +21,12 @@ public interface CounterStore extends AutoCloseable {
   /** The stored value of {@code id}, or {@link CounterValue#NEVER_WRITTEN}. */
   CounterValue get(CounterId id);
 
+  /**
+   * The stored value of {@code id} if the store can tell without disk I/O (from memory: write
+   * buffers, block cache), else null. Never blocks on the disk: safe on an event loop.
+   */
+  CounterValue getIfInMemory(CounterId id);
+
   /** The stored values of {@code ids}, in the same order. */
   List<CounterValue> getAll(List<CounterId> ids);
 

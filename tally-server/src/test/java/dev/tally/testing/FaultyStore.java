@@ -53,6 +53,11 @@ public final class FaultyStore implements CounterStore {
   }
 
   @Override
+  public CounterValue getIfInMemory(CounterId id) {
+    return inner.getIfInMemory(id);
+  }
+
+  @Override
   public List<CounterValue> getAll(List<CounterId> ids) {
     return inner.getAll(ids);
   }

@@ -26,6 +26,7 @@ import org.rocksdb.CompressionType;
 import org.rocksdb.DBOptions;
 import org.rocksdb.LRUCache;
 import org.rocksdb.ReadOptions;
+import org.rocksdb.ReadTier;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
@@ -76,6 +77,7 @@ public final class RocksCounterStore implements CounterStore {
   private final ColumnFamilyHandle expiry;
   private final WriteOptions syncWrite;
   private final WriteOptions asyncWrite;
+  private final ReadOptions memoryOnly;
   private final CounterNames names;
   private final AtomicBoolean closed = new AtomicBoolean();
   private volatile boolean writable = true;
@@ -104,6 +106,7 @@ public final class RocksCounterStore implements CounterStore {
     this.expiry = handles.get(3);
     this.syncWrite = new WriteOptions().setSync(true);
     this.asyncWrite = new WriteOptions().setSync(false);
+    this.memoryOnly = new ReadOptions().setReadTier(ReadTier.BLOCK_CACHE_TIER);
     this.names = resolveNames(counterNames);
   }
 
@@ -193,6 +196,19 @@ public final class RocksCounterStore implements CounterStore {
       byte[] v = db.get(counters, id.toBytes());
       return v == null ? CounterValue.NEVER_WRITTEN : Codec.counterValue(v);
     } catch (RocksDBException e) {
+      throw readFailure(e);
+    }
+  }
+
+  @Override
+  public CounterValue getIfInMemory(CounterId id) {
+    try {
+      byte[] v = db.get(counters, memoryOnly, id.toBytes());
+      return v == null ? CounterValue.NEVER_WRITTEN : Codec.counterValue(v);
+    } catch (RocksDBException e) {
+      if (e.getStatus() != null && e.getStatus().getCode() == Status.Code.Incomplete) {
+        return null; // would need to read a table block from disk
+      }
       throw readFailure(e);
     }
   }
@@ -350,6 +366,7 @@ public final class RocksCounterStore implements CounterStore {
     db.close();
     syncWrite.close();
     asyncWrite.close();
+    memoryOnly.close();
     dbOptions.close();
     cfOptions.forEach(ColumnFamilyOptions::close);
     blockCache.close();

@@ -135,4 +135,22 @@ class RocksCounterStoreTest {
       assertThat(bytes).isPositive().isLessThan(14L * n);
     }
   }
+
+  @Test
+  void getIfInMemory_answersFromMemory_andNullWhenItWouldReadTheDisk() {
+    CounterId id = new CounterId(5, 1);
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
+      Commit c = new Commit();
+      c.putCounter(id, new CounterValue(new Slot(3, 0), 1));
+      s.commit(c);
+      assertThat(s.getIfInMemory(id).count()).isEqualTo(3); // in the memtable
+      s.compact();
+    }
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
+      // freshly opened: the table block holding the counter is not cached yet
+      assertThat(s.getIfInMemory(id)).isNull();
+      assertThat(s.get(id).count()).isEqualTo(3);
+      assertThat(s.getIfInMemory(id).count()).isEqualTo(3); // now in the block cache
+    }
+  }
 }
