@@ -43,7 +43,17 @@ public final class LoadGenerator {
 
   private LoadGenerator() {}
 
+  /** A finished run: its report as JSON, and whether the exactness check (if any) passed. */
+  public record Outcome(String json, boolean ok) {}
+
   public static void main(String[] args) throws Exception {
+    Outcome outcome = run(args);
+    System.out.println(outcome.json());
+    System.exit(outcome.ok() ? 0 : 1);
+  }
+
+  /** Runs the load described by {@code args} (see the class comment) and reports. */
+  public static Outcome run(String[] args) throws Exception {
     Map<String, String> o = parse(args);
     List<InetSocketAddress> targets = new ArrayList<>();
     for (String t : o.getOrDefault("target", "127.0.0.1:8080").split(",")) {
@@ -135,11 +145,10 @@ public final class LoadGenerator {
       ok = check(base, keys, counter, history, before, report);
     }
     String json = toJson(report);
-    System.out.println(json);
     if (o.containsKey("json")) {
       Files.writeString(Path.of(o.get("json")), json + "\n");
     }
-    System.exit(ok ? 0 : 1);
+    return new Outcome(json, ok);
   }
 
   private static boolean check(

@@ -1,0 +1,99 @@
+package dev.tally.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tally.Tally;
+import dev.tally.config.TallyConfig;
+import java.nio.file.Path;
+import java.time.Clock;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The load generator and its history check against a real node, briefly. */
+class LoadGeneratorIT {
+
+  @TempDir Path dir;
+
+  private static String[] args(int port, String... more) {
+    String[] base = {
+      "--target",
+      "127.0.0.1:" + port,
+      "--connections",
+      "8",
+      "--duration",
+      "1500ms",
+      "--warmup",
+      "300ms"
+    };
+    String[] all = new String[base.length + more.length];
+    System.arraycopy(base, 0, all, 0, base.length);
+    System.arraycopy(more, 0, all, base.length, more.length);
+    return all;
+  }
+
+  @Test
+  void writeAndBatchRuns_passTheExactnessCheck() throws Exception {
+    try (Tally node =
+        Tally.start(TallyConfig.defaults().withPortAndDataDir(0, dir), Clock.systemUTC())) {
+      LoadGenerator.Outcome single =
+          LoadGenerator.run(
+              args(
+                  node.port(),
+                  "--workload",
+                  "write",
+                  "--keys",
+                  "zipf",
+                  "--posts",
+                  "200",
+                  "--first-post",
+                  "1000",
+                  "--check"));
+      assertThat(single.ok()).as(single.json()).isTrue();
+      assertThat(single.json())
+          .contains("\"check_lost\":0")
+          .contains("\"check_duplicated\":0")
+          .contains("\"status_5xx\":0");
+
+      LoadGenerator.Outcome batch =
+          LoadGenerator.run(
+              args(
+                  node.port(),
+                  "--workload",
+                  "batch",
+                  "--batch-size",
+                  "50",
+                  "--keys",
+                  "uniform",
+                  "--posts",
+                  "300",
+                  "--first-post",
+                  "5000",
+                  "--check"));
+      assertThat(batch.ok()).as(batch.json()).isTrue();
+      assertThat(batch.json()).matches(".*\"items_per_s\":[1-9].*");
+    }
+  }
+
+  @Test
+  void readsAndMix_reportLatencies() throws Exception {
+    try (Tally node =
+        Tally.start(TallyConfig.defaults().withPortAndDataDir(0, dir), Clock.systemUTC())) {
+      LoadGenerator.Outcome mix =
+          LoadGenerator.run(
+              args(
+                  node.port(),
+                  "--workload",
+                  "mix",
+                  "--keys",
+                  "uniform",
+                  "--posts",
+                  "1000",
+                  "--rate",
+                  "2000"));
+      assertThat(mix.json())
+          .contains("\"read_latency\"")
+          .contains("\"write_latency\"")
+          .contains("\"status_4xx\":0");
+    }
+  }
+}
