@@ -4,6 +4,10 @@ package dev.tally.error;
 public enum ErrorKind {
   /** The request is malformed: bad JSON, bad post id, bad header. */
   BAD_REQUEST(false),
+  /** No valid credentials: missing, malformed, forged or expired. */
+  UNAUTHORIZED(false),
+  /** Valid credentials that do not allow this request. */
+  FORBIDDEN(false),
   /** No such resource: unknown path or counter name. */
   NOT_FOUND(false),
   /** The path exists but not with this method. */
@@ -16,6 +20,8 @@ public enum ErrorKind {
   IDEMPOTENCY_CONFLICT(false),
   /** The write would overflow the counter. */
   UNPROCESSABLE(false),
+  /** This client or post is over its rate limit: try again after the advertised delay. */
+  RATE_LIMITED(true),
   /** Too many writes are waiting: try again shortly. */
   OVERLOADED(true),
   /** The store cannot take writes now (disk full, I/O error, closing). */

@@ -15,11 +15,14 @@ final class Problems {
   static int status(ErrorKind kind) {
     return switch (kind) {
       case BAD_REQUEST -> 400;
+      case UNAUTHORIZED -> 401;
+      case FORBIDDEN -> 403;
       case NOT_FOUND -> 404;
       case METHOD_NOT_ALLOWED -> 405;
       case TOO_LARGE -> 413;
       case UNSUPPORTED_MEDIA_TYPE -> 415;
       case IDEMPOTENCY_CONFLICT, UNPROCESSABLE -> 422;
+      case RATE_LIMITED -> 429;
       case OVERLOADED, UNAVAILABLE -> 503;
       case INTERNAL -> 500;
     };
@@ -28,12 +31,15 @@ final class Problems {
   static String title(ErrorKind kind) {
     return switch (kind) {
       case BAD_REQUEST -> "Bad request";
+      case UNAUTHORIZED -> "Unauthorized";
+      case FORBIDDEN -> "Forbidden";
       case NOT_FOUND -> "Not found";
       case METHOD_NOT_ALLOWED -> "Method not allowed";
       case TOO_LARGE -> "Request too large";
       case UNSUPPORTED_MEDIA_TYPE -> "Unsupported media type";
       case IDEMPOTENCY_CONFLICT -> "Idempotency key reused";
       case UNPROCESSABLE -> "Write cannot be applied";
+      case RATE_LIMITED -> "Too many requests";
       case OVERLOADED -> "Overloaded";
       case UNAVAILABLE -> "Unavailable";
       case INTERNAL -> "Internal error";
