@@ -184,38 +184,45 @@ final class Requests {
     String counter = null;
     long delta = 0;
     String key = null;
-    String unknown = null;
+    TallyException itemError = null;
     for (JsonToken t = p.nextToken(); t != JsonToken.END_OBJECT; t = p.nextToken()) {
       String field = p.currentName();
       JsonToken v = p.nextToken();
-      switch (field) {
-        case "post_id" -> {
-          expect(
-              v == JsonToken.VALUE_NUMBER_INT || v == JsonToken.VALUE_STRING,
-              "\"post_id\" must be an integer or a string of digits");
-          postText = p.getText();
+      try {
+        switch (field) {
+          case "post_id" -> {
+            expect(
+                v == JsonToken.VALUE_NUMBER_INT || v == JsonToken.VALUE_STRING,
+                "\"post_id\" must be an integer or a string of digits");
+            postText = p.getText();
+          }
+          case "counter" -> {
+            expect(v == JsonToken.VALUE_STRING, "\"counter\" must be a string");
+            counter = p.getText();
+          }
+          case "action" -> delta = delta(p);
+          case "idempotency_key" -> {
+            expect(
+                v == JsonToken.VALUE_STRING || v == JsonToken.VALUE_NULL,
+                "\"idempotency_key\" must be a string");
+            key = v == JsonToken.VALUE_NULL ? null : p.getText();
+          }
+          default ->
+              throw new TallyException(
+                  ErrorKind.BAD_REQUEST,
+                  "unknown field in a write; fields are post_id, counter, action, idempotency_key");
         }
-        case "counter" -> {
-          expect(v == JsonToken.VALUE_STRING, "\"counter\" must be a string");
-          counter = p.getText();
+      } catch (TallyException e) {
+        // the item is invalid; keep reading the stream past its value
+        if (itemError == null) {
+          itemError = e;
         }
-        case "action" -> delta = delta(p);
-        case "idempotency_key" -> {
-          expect(
-              v == JsonToken.VALUE_STRING || v == JsonToken.VALUE_NULL,
-              "\"idempotency_key\" must be a string");
-          key = v == JsonToken.VALUE_NULL ? null : p.getText();
-        }
-        default -> {
-          unknown =
-              "unknown field in a write; fields are post_id, counter, action, idempotency_key";
-          p.skipChildren();
-        }
+        p.skipChildren();
       }
     }
     try {
-      if (unknown != null) {
-        throw new TallyException(ErrorKind.BAD_REQUEST, unknown);
+      if (itemError != null) {
+        throw itemError;
       }
       expect(postText != null, "\"post_id\" is missing");
       expect(counter != null, "\"counter\" is missing");

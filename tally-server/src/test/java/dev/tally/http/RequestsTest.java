@@ -107,10 +107,14 @@ class RequestsTest {
                 "{\"writes\":[{\"post_id\":1,\"counter\":\"likes\",\"action\":\"increment\",\"idempotency_key\":\"k\"},"
                     + "{\"post_id\":\"2\",\"counter\":\"nope\",\"action\":\"increment\"},"
                     + "{\"post_id\":0,\"counter\":\"likes\",\"action\":\"increment\"},"
-                    + "{\"post_id\":3,\"counter\":\"views\",\"action\":\"decrement\",\"x\":{\"y\":1}}]}"),
+                    + "{\"post_id\":3,\"counter\":\"views\",\"action\":\"decrement\",\"x\":{\"y\":1}},"
+                    + "{\"post_id\":[1,2],\"counter\":\"views\",\"action\":\"twice\"},"
+                    + "{\"post_id\":4,\"counter\":\"views\",\"action\":\"increment\"}]}"),
             NAMES,
             10);
-    assertThat(items).hasSize(4);
+    assertThat(items).hasSize(6);
+    assertThat(items.get(4).error().kind()).isEqualTo(ErrorKind.BAD_REQUEST);
+    assertThat(items.get(5).write().counter().postId()).isEqualTo(4);
     assertThat(items.get(0).write().idempotencyKey()).isEqualTo("k");
     assertThat(items.get(1).error().kind()).isEqualTo(ErrorKind.NOT_FOUND);
     assertThat(items.get(2).error().kind()).isEqualTo(ErrorKind.BAD_REQUEST);
