@@ -7,8 +7,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * Runs tasks from other threads (the committer, the read pool) on one event loop, waking it once
  * for everything queued meanwhile rather than once per task: a group commit answering 500 writes
- * costs each event loop one wake-up. Thread-safe; one per event-loop context, owned by {@link
- * HttpApi}.
+ * costs each event loop one wake-up. Thread-safe; one per event-loop thread, owned by {@link
+ * HttpApi}. Tasks run on the context it was made with, which may be another request's duplicate of
+ * the same event loop's context: what matters is the thread.
  */
 final class Handoff {
 

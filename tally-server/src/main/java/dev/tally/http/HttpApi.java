@@ -62,8 +62,12 @@ public final class HttpApi implements Handler<HttpServerRequest> {
   private final HttpMetrics httpMetrics;
   private final int maxBodyBytes;
   private final int maxBatchItems;
-  private final java.util.concurrent.ConcurrentHashMap<Context, Handoff> handoffs =
-      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * One hand-off per event-loop thread. Not per {@link Context}: Vert.x gives every request its own
+   * duplicate of its event loop's context, so a map keyed by context would grow with every request.
+   */
+  private final ThreadLocal<Handoff> handoffs = new ThreadLocal<>();
 
   public HttpApi(
       CounterNames names,
@@ -158,9 +162,12 @@ public final class HttpApi implements Handler<HttpServerRequest> {
 
   /** The hand-off back to the calling event loop. */
   private Handoff handoff() {
-    Context ctx = Vertx.currentContext();
-    Handoff h = handoffs.get(ctx);
-    return h != null ? h : handoffs.computeIfAbsent(ctx, Handoff::new);
+    Handoff h = handoffs.get();
+    if (h == null) {
+      h = new Handoff(Vertx.currentContext());
+      handoffs.set(h);
+    }
+    return h;
   }
 
   // ---- single counter
