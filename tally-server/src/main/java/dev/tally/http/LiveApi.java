@@ -65,7 +65,9 @@ public final class LiveApi {
   private final long heartbeatTtlSeconds;
   private final HttpMetrics httpMetrics;
   private final WebAssets assets = new WebAssets();
-  private final ConcurrentHashMap<Context, VertxLoop> loops = new ConcurrentHashMap<>();
+
+  /** One loop per event-loop thread (requests run on per-request duplicates of its context). */
+  private final ConcurrentHashMap<Thread, VertxLoop> loops = new ConcurrentHashMap<>();
 
   public LiveApi(
       CounterNames names,
@@ -186,14 +188,20 @@ public final class LiveApi {
     HttpConnection conn = req.connection();
     LiveHub.Subscription sub =
         live.hub()
-            .open(postId, loops.computeIfAbsent(ctx, VertxLoop::new), new SseSink(resp, conn));
+            .open(
+                postId,
+                loops.computeIfAbsent(Thread.currentThread(), t -> new VertxLoop(ctx)),
+                new SseSink(resp, conn));
     resp.setStatusCode(200)
         .setChunked(true)
         .putHeader(HttpHeaders.CONTENT_TYPE, EVENT_STREAM)
         .putHeader(HttpHeaders.CACHE_CONTROL, "no-store")
         // events are small and must not wait in a compressor's buffer
         .putHeader(HttpHeaders.CONTENT_ENCODING, HttpHeaders.IDENTITY)
-        .putHeader("X-Accel-Buffering", "no");
+        .putHeader("X-Accel-Buffering", "no")
+        // a stream's connection is never reused: without this, a browser that leaves the page may
+        // keep the socket open to drain it for reuse, and the viewer would still count as live
+        .putHeader(HttpHeaders.CONNECTION, HttpHeaders.CLOSE);
     resp.setWriteQueueMaxSize(streamBufferBytes);
     resp.closeHandler(v -> sub.close());
     resp.exceptionHandler(

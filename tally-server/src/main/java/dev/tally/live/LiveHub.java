@@ -151,7 +151,7 @@ public final class LiveHub implements CommitListener {
   void liveChanged(long postId) {
     Topic topic = topics.get(postId);
     if (topic != null) {
-      topic.stamps.set(liveSlot, topic.version.incrementAndGet());
+      topic.stamp(liveSlot);
       topic.signal(System.nanoTime());
     }
   }
@@ -221,7 +221,16 @@ public final class LiveHub implements CommitListener {
 
     void set(int slot, CounterValue v) {
       values.accumulateAndGet(slot, v, LiveHub::mergeNullable);
-      stamps.set(slot, version.incrementAndGet());
+      stamp(slot);
+    }
+
+    /**
+     * Marks {@code slot} changed at the next version. Several threads change the live slot at once,
+     * so the stamp only ever moves up: a thread that drew an older version must not hide a newer
+     * stamp that a flush may already have seen.
+     */
+    void stamp(int slot) {
+      stamps.accumulateAndGet(slot, version.incrementAndGet(), Math::max);
     }
 
     void signal(long nanos) {

@@ -1,7 +1,6 @@
 package dev.tally.live;
 
 import io.vertx.core.Context;
-import io.vertx.core.Vertx;
 
 /**
  * A {@link Loop} on a Vert.x event-loop context: tasks and timers run on that context's thread.
@@ -10,9 +9,12 @@ import io.vertx.core.Vertx;
 public final class VertxLoop implements Loop {
 
   private final Context context;
+  private final Thread thread;
 
+  /** A loop on {@code context}'s event-loop thread; create it on that thread. */
   public VertxLoop(Context context) {
     this.context = context;
+    this.thread = Thread.currentThread();
   }
 
   @Override
@@ -22,8 +24,8 @@ public final class VertxLoop implements Loop {
 
   @Override
   public void schedule(long delayMillis, Runnable task) {
-    if (Vertx.currentContext() == context) {
-      // a timer set on the context's own thread fires on it too
+    if (Thread.currentThread() == thread) {
+      // a timer set on an event-loop thread fires on that thread
       context.owner().setTimer(delayMillis, id -> task.run());
     } else {
       context.runOnContext(v -> context.owner().setTimer(delayMillis, id -> task.run()));
