@@ -9,6 +9,8 @@
   var base = '/v1/' + postId;
   var likedKey = 'tally:liked:' + postId;
   var viewerKey = 'tally:viewer';
+  // ?transport=polling skips EventSource, as a browser without it would
+  var forcePolling = /[?&]transport=polling(&|$)/.test(location.search);
   var POLL_MS = 3000;
   var SSE_RETRY_MS = 30000;
 
@@ -182,9 +184,10 @@
   var pollTimer = 0;
   var heartbeatTimer = 0;
   var retryTimer = 0;
+  var leaving = false;
 
   function connect() {
-    if (!window.EventSource) { startPolling(); return; }
+    if (!window.EventSource || forcePolling) { startPolling(); return; }
     stopPolling();
     setConn('connecting', 'Connecting…');
     source = new EventSource(base + '/stream');
@@ -196,20 +199,24 @@
     };
     source.onerror = function () {
       failures++;
-      if (source.readyState === EventSource.CLOSED || failures >= 3) {
-        source.close();
-        source = null;
-        startPolling();
-        clearTimeout(retryTimer);
-        retryTimer = setTimeout(connect, SSE_RETRY_MS);
-      } else {
-        setConn('connecting', 'Reconnecting…');
-      }
+      setConn('connecting', 'Reconnecting…');
+      // a page being left also sees its stream fail: decide a moment later, if still here
+      var failed = source;
+      setTimeout(function () {
+        if (leaving || source !== failed) return;
+        if (failed.readyState === EventSource.CLOSED || failures >= 3) {
+          failed.close();
+          source = null;
+          startPolling();
+          clearTimeout(retryTimer);
+          retryTimer = setTimeout(connect, SSE_RETRY_MS);
+        }
+      }, 1000);
     };
   }
 
   function startPolling() {
-    if (pollTimer) return;
+    if (pollTimer || leaving) return;
     setConn('polling', 'Updating every few seconds');
     poll();
     heartbeat();
@@ -259,6 +266,19 @@
   write('views', 'increment').then(function (body) {
     if (server.views === null || body.count > server.views) { server.views = body.count; render(); }
   }, function () { /* a lost view is not worth bothering the reader */ });
+
+  // leaving the page ends the stream at once, so this viewer stops counting as watching
+  function leave() {
+    leaving = true;
+    if (source) { source.close(); source = null; }
+    clearTimeout(retryTimer);
+    stopPolling();
+  }
+  window.addEventListener('beforeunload', leave);
+  window.addEventListener('pagehide', leave);
+  window.addEventListener('pageshow', function (e) {
+    if (e.persisted) { leaving = false; connect(); } // back from the back/forward cache
+  });
 
   render();
   connect();
