@@ -44,6 +44,7 @@ public final class LiveFanOutBench {
 
   private LiveFanOutBench() {}
 
+  @SuppressWarnings("try") // NodeProcess.close may be interrupted; fine for a command-line tool
   public static void main(String[] args) throws Exception {
     int subscribers = intArg(args, "--subscribers", 10_000);
     int posts = intArg(args, "--posts", 20);
@@ -71,6 +72,10 @@ public final class LiveFanOutBench {
         run(vertx, node, port, subscribers, posts, writesPerSec, seconds, connectSeconds);
       } finally {
         vertx.close().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
+      }
+    } finally {
+      try (var files = Files.walk(work)) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
       }
     }
   }
