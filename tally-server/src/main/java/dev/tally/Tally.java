@@ -7,6 +7,9 @@ import dev.tally.engine.ReadCache;
 import dev.tally.error.TallyException;
 import dev.tally.http.HttpApi;
 import dev.tally.http.HttpServerVerticle;
+import dev.tally.http.LiveApi;
+import dev.tally.live.LiveHub;
+import dev.tally.live.LiveService;
 import dev.tally.metrics.Health;
 import dev.tally.metrics.Metrics;
 import dev.tally.store.local.DataDir;
@@ -54,6 +57,7 @@ public final class Tally implements AutoCloseable {
   private final ReadCache readCache;
   private final Aggregator aggregator;
   private final ThreadPoolExecutor readExecutor;
+  private final LiveService live;
   private final Health health = new Health();
   private final Vertx vertx;
   private final ConcurrentLinkedQueue<HttpServer> servers = new ConcurrentLinkedQueue<>();
@@ -107,6 +111,16 @@ public final class Tally implements AutoCloseable {
     Gauge.builder("tally.read.queue", readExecutor, e -> e.getQueue().size())
         .description("Reads waiting for the store")
         .register(metrics.registry());
+    this.live =
+        new LiveService(
+            store.names(),
+            aggregator,
+            new LiveHub.Settings(
+                config.streamCoalesce(), config.streamKeepAlive(), config.maxStreams()),
+            config.heartbeatTtl(),
+            config.maxHeartbeatViewers(),
+            clock,
+            metrics.registry());
     health.check("store", store::writable);
     health.check("committer", aggregator::healthy);
     this.vertx =
@@ -138,6 +152,7 @@ public final class Tally implements AutoCloseable {
 
   private void startServing() {
     aggregator.start();
+    live.start();
     HttpApi api =
         new HttpApi(
             store.names(),
@@ -147,7 +162,14 @@ public final class Tally implements AutoCloseable {
             health,
             metrics,
             config.maxBodyBytes(),
-            config.maxBatchItems());
+            config.maxBatchItems(),
+            new LiveApi(
+                store.names(),
+                live,
+                readCache,
+                readExecutor,
+                config.streamBufferBytes(),
+                metrics.registry()));
     // one server per event loop on one port; Vert.x shares the listening socket between them.
     // Port 0 is resolved first, because instances asking for port 0 would each get their own.
     for (int attempt = 1; ; attempt++) {
@@ -230,6 +252,7 @@ public final class Tally implements AutoCloseable {
         log.warn("HTTP server did not stop cleanly: {}", e.toString());
       }
     }
+    live.close();
     aggregator.close(grace.plusSeconds(5));
     readExecutor.shutdown();
     try {

@@ -26,6 +26,13 @@ import java.util.Map;
  * @param blockCacheMb RocksDB block cache size, MiB
  * @param readThreads threads that read the store when a counter is not cached
  * @param shutdownGrace how long a stop waits for in-flight requests
+ * @param streamCoalesce least time between two events of one post's stream (changes in between are
+ *     merged; the latest value is always sent)
+ * @param streamKeepAlive how often an idle stream gets a keep-alive comment
+ * @param maxStreams most open streams on the node; more get 503
+ * @param streamBufferBytes bytes a stream may have waiting to be sent before it is dropped
+ * @param heartbeatTtl how long one heartbeat counts a viewer as watching
+ * @param maxHeartbeatViewers most heartbeat viewers remembered at once; new ones beyond get 503
  */
 public record TallyConfig(
     String host,
@@ -41,7 +48,13 @@ public record TallyConfig(
     int cacheCounters,
     int blockCacheMb,
     int readThreads,
-    Duration shutdownGrace) {
+    Duration shutdownGrace,
+    Duration streamCoalesce,
+    Duration streamKeepAlive,
+    int maxStreams,
+    int streamBufferBytes,
+    Duration heartbeatTtl,
+    int maxHeartbeatViewers) {
 
   public static final Option<String> HOST =
       new Option<>("host", "0.0.0.0", "address to listen on", Parsers::nonEmpty);
@@ -120,6 +133,44 @@ public record TallyConfig(
           "how long a stop (SIGTERM) waits for in-flight requests",
           Parsers.durationIn(Duration.ZERO, Duration.ofMinutes(10)));
 
+  public static final Option<Duration> STREAM_COALESCE =
+      new Option<>(
+          "stream-coalesce",
+          "250ms",
+          "least time between two events of one post's stream; changes in between are merged",
+          Parsers.durationIn(Duration.ofMillis(10), Duration.ofSeconds(10)));
+  public static final Option<Duration> STREAM_KEEPALIVE =
+      new Option<>(
+          "stream-keepalive",
+          "15s",
+          "how often an idle event stream gets a keep-alive comment",
+          Parsers.durationIn(Duration.ofSeconds(1), Duration.ofMinutes(5)));
+  public static final Option<Integer> MAX_STREAMS =
+      new Option<>(
+          "max-streams",
+          "20000",
+          "most open event streams on the node; more are answered 503",
+          Parsers.intIn(1, 1_000_000));
+  public static final Option<Integer> STREAM_BUFFER_BYTES =
+      new Option<>(
+          "stream-buffer-bytes",
+          "65536",
+          "bytes a stream may have waiting to be sent; a client that falls further behind is"
+              + " dropped",
+          Parsers.intIn(1024, 16 << 20));
+  public static final Option<Duration> HEARTBEAT_TTL =
+      new Option<>(
+          "heartbeat-ttl",
+          "30s",
+          "how long one heartbeat counts a viewer as watching",
+          Parsers.durationIn(Duration.ofSeconds(1), Duration.ofHours(1)));
+  public static final Option<Integer> MAX_HEARTBEAT_VIEWERS =
+      new Option<>(
+          "max-heartbeat-viewers",
+          "200000",
+          "most heartbeat viewers remembered at once; heartbeats of new viewers beyond get 503",
+          Parsers.intIn(1, 10_000_000));
+
   /** Every option, in the order {@code --help} lists them. */
   public static final List<Option<?>> OPTIONS =
       List.of(
@@ -136,7 +187,13 @@ public record TallyConfig(
           CACHE_COUNTERS,
           BLOCK_CACHE_MB,
           READ_THREADS,
-          SHUTDOWN_GRACE);
+          SHUTDOWN_GRACE,
+          STREAM_COALESCE,
+          STREAM_KEEPALIVE,
+          MAX_STREAMS,
+          STREAM_BUFFER_BYTES,
+          HEARTBEAT_TTL,
+          MAX_HEARTBEAT_VIEWERS);
 
   /** The defaults, as if started with no flags and an empty environment. */
   public static TallyConfig defaults() {
@@ -187,7 +244,13 @@ public record TallyConfig(
         v.get(CACHE_COUNTERS),
         v.get(BLOCK_CACHE_MB),
         v.get(READ_THREADS),
-        v.get(SHUTDOWN_GRACE));
+        v.get(SHUTDOWN_GRACE),
+        v.get(STREAM_COALESCE),
+        v.get(STREAM_KEEPALIVE),
+        v.get(MAX_STREAMS),
+        v.get(STREAM_BUFFER_BYTES),
+        v.get(HEARTBEAT_TTL),
+        v.get(MAX_HEARTBEAT_VIEWERS));
   }
 
   /** A copy with another port and data dir; for tests and tools. */
@@ -206,7 +269,13 @@ public record TallyConfig(
         cacheCounters,
         blockCacheMb,
         readThreads,
-        shutdownGrace);
+        shutdownGrace,
+        streamCoalesce,
+        streamKeepAlive,
+        maxStreams,
+        streamBufferBytes,
+        heartbeatTtl,
+        maxHeartbeatViewers);
   }
 
   /** The {@code --help} text: every option with its variable, default and meaning. */

@@ -62,6 +62,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
   private final HttpMetrics httpMetrics;
   private final int maxBodyBytes;
   private final int maxBatchItems;
+  private final LiveApi live;
 
   /**
    * One hand-off per event-loop thread. Not per {@link Context}: Vert.x gives every request its own
@@ -77,7 +78,8 @@ public final class HttpApi implements Handler<HttpServerRequest> {
       Health health,
       Metrics metrics,
       int maxBodyBytes,
-      int maxBatchItems) {
+      int maxBatchItems,
+      LiveApi live) {
     this.names = names;
     this.aggregator = aggregator;
     this.reads = reads;
@@ -87,6 +89,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
     this.httpMetrics = new HttpMetrics(metrics.registry());
     this.maxBodyBytes = maxBodyBytes;
     this.maxBatchItems = maxBatchItems;
+    this.live = live;
   }
 
   @Override
@@ -129,7 +132,9 @@ public final class HttpApi implements Handler<HttpServerRequest> {
       if (slash > 0 && rest.indexOf('/', slash + 1) < 0) {
         String post = rest.substring(0, slash);
         String counter = rest.substring(slash + 1);
-        if (method == HttpMethod.GET) {
+        if (LiveApi.isLiveResource(counter)) {
+          live.resource(call.req, post, counter, call.startNanos);
+        } else if (method == HttpMethod.GET) {
           read(call.at(Endpoint.READ), post, counter);
         } else if (method == HttpMethod.PUT) {
           write(call.at(Endpoint.WRITE), post, counter);
@@ -155,6 +160,8 @@ public final class HttpApi implements Handler<HttpServerRequest> {
       } else {
         scrape(call);
       }
+      return;
+    } else if (live.page(call.req, path, call.startNanos)) {
       return;
     }
     throw new TallyException(ErrorKind.NOT_FOUND, "no such resource; see docs/api.md");

@@ -19,6 +19,10 @@ final class HttpMetrics {
     BATCH_READ,
     HEALTH,
     METRICS,
+    STREAM,
+    HEARTBEAT,
+    LIVE,
+    PAGE,
     OTHER;
 
     final String tag = name().toLowerCase(java.util.Locale.ROOT);

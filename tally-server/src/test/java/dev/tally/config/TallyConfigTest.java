@@ -17,6 +17,16 @@ class TallyConfigTest {
     assertThat(c.dataDir()).isEqualTo(Path.of("./data"));
     assertThat(c.counters()).containsExactly("likes", "views");
     assertThat(c.idempotencyRetention()).isEqualTo(Duration.ofHours(24));
+    assertThat(c.streamCoalesce()).isEqualTo(Duration.ofMillis(250));
+    assertThat(c.streamKeepAlive()).isEqualTo(Duration.ofSeconds(15));
+    assertThat(c.heartbeatTtl()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(c.maxStreams()).isEqualTo(20_000);
+  }
+
+  @Test
+  void streamCoalesce_belowTenMillis_isRejected() {
+    assertThatThrownBy(() -> TallyConfig.parse(new String[] {"--stream-coalesce", "5ms"}, Map.of()))
+        .hasMessageContaining("--stream-coalesce (TALLY_STREAM_COALESCE)");
   }
 
   @Test
