@@ -1,5 +1,8 @@
 package dev.tally;
 
+import dev.tally.access.AccessControl;
+import dev.tally.access.Credentials;
+import dev.tally.access.RateLimiter;
 import dev.tally.config.ConfigException;
 import dev.tally.config.TallyConfig;
 import dev.tally.engine.Aggregator;
@@ -23,6 +26,8 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -51,6 +56,7 @@ public final class Tally implements AutoCloseable {
   private static final int READ_QUEUE = 10_000;
 
   private final TallyConfig config;
+  private final Clock clock;
   private final long nodeId;
   private final Metrics metrics;
   private final RocksCounterStore store;
@@ -66,6 +72,7 @@ public final class Tally implements AutoCloseable {
 
   private Tally(TallyConfig config, Clock clock) {
     this.config = config;
+    this.clock = clock;
     DataDir dataDir = new DataDir(config.dataDir());
     this.nodeId = dataDir.nodeId();
     this.metrics = new Metrics();
@@ -169,12 +176,15 @@ public final class Tally implements AutoCloseable {
                 readCache,
                 readExecutor,
                 config.streamBufferBytes(),
-                metrics.registry()));
+                metrics.registry()),
+            accessControl(config, clock, metrics));
     // one server per event loop on one port; Vert.x shares the listening socket between them.
     // Port 0 is resolved first, because instances asking for port 0 would each get their own.
     for (int attempt = 1; ; attempt++) {
       int wanted = config.port() != 0 ? config.port() : freePort(config.host());
-      HttpServerOptions options = HttpServerVerticle.options(config.host(), wanted);
+      HttpServerOptions options =
+          HttpServerVerticle.options(
+              config.host(), wanted, config.idleTimeout(), config.tlsCert(), config.tlsKey());
       try {
         await(
             vertx.deployVerticle(
@@ -190,6 +200,67 @@ public final class Tally implements AutoCloseable {
       }
     }
     health.accepting(true);
+  }
+
+  /**
+   * Builds access control from the configuration. Secrets are read here, from their files or the
+   * {@code TALLY_AUTH_SECRET} variable, and kept only inside {@link Credentials}.
+   */
+  static AccessControl accessControl(TallyConfig config, Clock clock, Metrics metrics) {
+    byte[] secret = null;
+    Map<String, String> keys = new java.util.LinkedHashMap<>();
+    try {
+      if (config.authSecretFile() != null) {
+        secret = Files.readString(config.authSecretFile()).strip().getBytes(StandardCharsets.UTF_8);
+      } else if (System.getenv("TALLY_AUTH_SECRET") != null) {
+        secret = System.getenv("TALLY_AUTH_SECRET").strip().getBytes(StandardCharsets.UTF_8);
+      }
+      if (config.apiKeysFile() != null) {
+        int n = 0;
+        for (String line : Files.readAllLines(config.apiKeysFile())) {
+          n++;
+          String l = line.strip();
+          if (l.isEmpty() || l.startsWith("#")) {
+            continue;
+          }
+          int colon = l.indexOf(':');
+          if (colon <= 0 || colon == l.length() - 1) {
+            throw new ConfigException(
+                "line " + n + " of --api-keys-file is not name:key (the line is not shown)");
+          }
+          keys.put(l.substring(0, colon).strip(), l.substring(colon + 1).strip());
+        }
+      }
+      RateLimiter perClient =
+          config.rateLimitClient() > 0
+              ? new RateLimiter(
+                  config.rateLimitClient(),
+                  burst(config.rateLimitClientBurst(), config.rateLimitClient()),
+                  1_000_000)
+              : null;
+      RateLimiter perPost =
+          config.rateLimitPost() > 0
+              ? new RateLimiter(
+                  config.rateLimitPost(),
+                  burst(config.rateLimitPostBurst(), config.rateLimitPost()),
+                  1_000_000)
+              : null;
+      return new AccessControl(
+          AccessControl.Mode.valueOf(config.auth().toUpperCase(java.util.Locale.ROOT)),
+          new Credentials(secret, keys),
+          perClient,
+          perPost,
+          clock,
+          metrics.registry());
+    } catch (IOException e) {
+      throw new ConfigException("cannot read a credentials file: " + e.getMessage());
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException("invalid access settings: " + e.getMessage());
+    }
+  }
+
+  private static int burst(int configured, double rate) {
+    return configured > 0 ? configured : (int) Math.max(1, Math.ceil(rate * 2));
   }
 
   private static int freePort(String host) {

@@ -66,6 +66,27 @@ final class Parsers {
     };
   }
 
+  /** A path, or null for the empty string (the option is off). */
+  static java.nio.file.Path optionalPath(String s) {
+    return s.isEmpty() ? null : java.nio.file.Path.of(s);
+  }
+
+  /** A non-negative rate per second. */
+  static Function<String, Double> rate() {
+    return s -> {
+      double v;
+      try {
+        v = Double.parseDouble(s);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("not a number");
+      }
+      if (!(v >= 0) || v > 1e9) {
+        throw new IllegalArgumentException("must be between 0 and 1e9");
+      }
+      return v;
+    };
+  }
+
   static String nonEmpty(String s) {
     if (s.isEmpty()) {
       throw new IllegalArgumentException("must not be empty");

@@ -33,6 +33,16 @@ import java.util.Map;
  * @param streamBufferBytes bytes a stream may have waiting to be sent before it is dropped
  * @param heartbeatTtl how long one heartbeat counts a viewer as watching
  * @param maxHeartbeatViewers most heartbeat viewers remembered at once; new ones beyond get 503
+ * @param auth who needs credentials: off, writes or all
+ * @param authSecretFile file with the HMAC secret of signed tokens, or null
+ * @param apiKeysFile file of {@code name:key} API keys, or null
+ * @param rateLimitClient requests per second per client, 0 for none
+ * @param rateLimitClientBurst burst per client, 0 for twice the rate
+ * @param rateLimitPost increments per second per post, 0 for none
+ * @param rateLimitPostBurst burst per post, 0 for twice the rate
+ * @param idleTimeout idle connections are closed after this long
+ * @param tlsCert PEM certificate for HTTPS, or null for plain HTTP
+ * @param tlsKey PEM private key for HTTPS, or null
  */
 public record TallyConfig(
     String host,
@@ -54,7 +64,23 @@ public record TallyConfig(
     int maxStreams,
     int streamBufferBytes,
     Duration heartbeatTtl,
-    int maxHeartbeatViewers) {
+    int maxHeartbeatViewers,
+    String auth,
+    Path authSecretFile,
+    Path apiKeysFile,
+    double rateLimitClient,
+    int rateLimitClientBurst,
+    double rateLimitPost,
+    int rateLimitPostBurst,
+    Duration idleTimeout,
+    Path tlsCert,
+    Path tlsKey) {
+
+  public TallyConfig {
+    if ((tlsCert == null) != (tlsKey == null)) {
+      throw new ConfigException("--tls-cert and --tls-key go together: give both or neither");
+    }
+  }
 
   public static final Option<String> HOST =
       new Option<>("host", "0.0.0.0", "address to listen on", Parsers::nonEmpty);
@@ -171,6 +197,65 @@ public record TallyConfig(
           "most heartbeat viewers remembered at once; heartbeats of new viewers beyond get 503",
           Parsers.intIn(1, 10_000_000));
 
+  public static final Option<String> AUTH =
+      new Option<>(
+          "auth",
+          "off",
+          "who needs credentials: off, writes (writes need them) or all (reads too); see docs/security.md",
+          s -> {
+            if (!s.equals("off") && !s.equals("writes") && !s.equals("all")) {
+              throw new IllegalArgumentException("must be off, writes or all");
+            }
+            return s;
+          });
+  public static final Option<Path> AUTH_SECRET_FILE =
+      new Option<>(
+          "auth-secret-file",
+          "",
+          "file holding the HMAC secret of signed tokens (or set TALLY_AUTH_SECRET)",
+          Parsers::optionalPath);
+  public static final Option<Path> API_KEYS_FILE =
+      new Option<>(
+          "api-keys-file",
+          "",
+          "file of name:key lines, the API keys that may write",
+          Parsers::optionalPath);
+  public static final Option<Double> RATE_LIMIT_CLIENT =
+      new Option<>(
+          "rate-limit-client",
+          "0",
+          "requests per second per client (credential subject, else address); 0 = no limit",
+          Parsers.rate());
+  public static final Option<Integer> RATE_LIMIT_CLIENT_BURST =
+      new Option<>(
+          "rate-limit-client-burst",
+          "0",
+          "requests a client may make at once; 0 = twice the rate",
+          Parsers.intIn(0, 10_000_000));
+  public static final Option<Double> RATE_LIMIT_POST =
+      new Option<>(
+          "rate-limit-post", "0", "increments per second per post; 0 = no limit", Parsers.rate());
+  public static final Option<Integer> RATE_LIMIT_POST_BURST =
+      new Option<>(
+          "rate-limit-post-burst",
+          "0",
+          "increments a post may take at once; 0 = twice the rate",
+          Parsers.intIn(0, 10_000_000));
+  public static final Option<Duration> IDLE_TIMEOUT =
+      new Option<>(
+          "idle-timeout",
+          "60s",
+          "close connections (not event streams) that send and receive nothing for this long",
+          Parsers.durationIn(Duration.ofSeconds(1), Duration.ofHours(1)));
+  public static final Option<Path> TLS_CERT =
+      new Option<>(
+          "tls-cert",
+          "",
+          "PEM certificate (chain): serve HTTPS instead of HTTP",
+          Parsers::optionalPath);
+  public static final Option<Path> TLS_KEY =
+      new Option<>("tls-key", "", "PEM private key of --tls-cert", Parsers::optionalPath);
+
   /** Every option, in the order {@code --help} lists them. */
   public static final List<Option<?>> OPTIONS =
       List.of(
@@ -193,7 +278,17 @@ public record TallyConfig(
           MAX_STREAMS,
           STREAM_BUFFER_BYTES,
           HEARTBEAT_TTL,
-          MAX_HEARTBEAT_VIEWERS);
+          MAX_HEARTBEAT_VIEWERS,
+          AUTH,
+          AUTH_SECRET_FILE,
+          API_KEYS_FILE,
+          RATE_LIMIT_CLIENT,
+          RATE_LIMIT_CLIENT_BURST,
+          RATE_LIMIT_POST,
+          RATE_LIMIT_POST_BURST,
+          IDLE_TIMEOUT,
+          TLS_CERT,
+          TLS_KEY);
 
   /** The defaults, as if started with no flags and an empty environment. */
   public static TallyConfig defaults() {
@@ -250,7 +345,17 @@ public record TallyConfig(
         v.get(MAX_STREAMS),
         v.get(STREAM_BUFFER_BYTES),
         v.get(HEARTBEAT_TTL),
-        v.get(MAX_HEARTBEAT_VIEWERS));
+        v.get(MAX_HEARTBEAT_VIEWERS),
+        v.get(AUTH),
+        v.get(AUTH_SECRET_FILE),
+        v.get(API_KEYS_FILE),
+        v.get(RATE_LIMIT_CLIENT),
+        v.get(RATE_LIMIT_CLIENT_BURST),
+        v.get(RATE_LIMIT_POST),
+        v.get(RATE_LIMIT_POST_BURST),
+        v.get(IDLE_TIMEOUT),
+        v.get(TLS_CERT),
+        v.get(TLS_KEY));
   }
 
   /** A copy with another port and data dir; for tests and tools. */
@@ -275,7 +380,17 @@ public record TallyConfig(
         maxStreams,
         streamBufferBytes,
         heartbeatTtl,
-        maxHeartbeatViewers);
+        maxHeartbeatViewers,
+        auth,
+        authSecretFile,
+        apiKeysFile,
+        rateLimitClient,
+        rateLimitClientBurst,
+        rateLimitPost,
+        rateLimitPostBurst,
+        idleTimeout,
+        tlsCert,
+        tlsKey);
   }
 
   /** The {@code --help} text: every option with its variable, default and meaning. */

@@ -1,5 +1,6 @@
 package dev.tally.http;
 
+import dev.tally.access.AccessControl;
 import dev.tally.counter.CounterId;
 import dev.tally.counter.CounterNames;
 import dev.tally.counter.CounterValue;
@@ -63,6 +64,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
   private final int maxBodyBytes;
   private final int maxBatchItems;
   private final LiveApi live;
+  private final AccessControl access;
 
   /**
    * One hand-off per event-loop thread. Not per {@link Context}: Vert.x gives every request its own
@@ -79,7 +81,8 @@ public final class HttpApi implements Handler<HttpServerRequest> {
       Metrics metrics,
       int maxBodyBytes,
       int maxBatchItems,
-      LiveApi live) {
+      LiveApi live,
+      AccessControl access) {
     this.names = names;
     this.aggregator = aggregator;
     this.reads = reads;
@@ -90,6 +93,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
     this.maxBodyBytes = maxBodyBytes;
     this.maxBatchItems = maxBatchItems;
     this.live = live;
+    this.access = access;
   }
 
   @Override
@@ -99,7 +103,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
       route(call);
     } catch (TallyException e) {
       call.problem(e);
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | LinkageError e) {
       log.error("unexpected failure handling a request", e);
       call.problem(new TallyException(ErrorKind.INTERNAL, "internal error"));
     }
@@ -133,6 +137,11 @@ public final class HttpApi implements Handler<HttpServerRequest> {
         String post = rest.substring(0, slash);
         String counter = rest.substring(slash + 1);
         if (LiveApi.isLiveResource(counter)) {
+          if (counter.equals("heartbeat")) {
+            access.checkWrite(authorization(call.req), address(call.req), 1);
+          } else {
+            access.checkRead(authorization(call.req), address(call.req));
+          }
           live.resource(call.req, post, counter, call.startNanos);
         } else if (method == HttpMethod.GET) {
           read(call.at(Endpoint.READ), post, counter);
@@ -188,6 +197,8 @@ public final class HttpApi implements Handler<HttpServerRequest> {
     CounterId id = counterId(post, counter);
     String key = Requests.idempotencyKey(call.req.getHeader(IDEMPOTENCY_KEY));
     checkContentType(call.req);
+    access.checkWrite(authorization(call.req), address(call.req), 1);
+    access.checkPost(id.postId(), 1);
     call.body(
         Math.min(MAX_SINGLE_BODY_BYTES, maxBodyBytes),
         body -> {
@@ -216,6 +227,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
 
   private void read(Call call, String post, String counter) {
     CounterId id = counterId(post, counter);
+    access.checkRead(authorization(call.req), address(call.req));
     CounterValue v = reads.peek(id);
     if (v != null) {
       answerRead(call, v);
@@ -232,6 +244,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
   // ---- batches
 
   private void batchReadQuery(Call call) {
+    access.checkRead(authorization(call.req), address(call.req));
     Requests.ReadQuery q =
         Requests.readQuery(
             call.req.getParam("posts"), call.req.getParam("counters"), names, maxBatchItems);
@@ -240,6 +253,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
 
   private void batchReadBody(Call call) {
     checkContentType(call.req);
+    access.checkRead(authorization(call.req), address(call.req));
     call.body(
         maxBodyBytes, body -> batchRead(call, Requests.readQuery(body, names, maxBatchItems)));
   }
@@ -286,14 +300,26 @@ public final class HttpApi implements Handler<HttpServerRequest> {
 
   private void batchWrite(Call call) {
     checkContentType(call.req);
+    String authorization = authorization(call.req);
+    String address = address(call.req);
+    access.checkWrite(authorization, address, 0);
     call.body(
         maxBodyBytes,
         body -> {
           List<Requests.Item> items = Requests.batchWrites(body, names, maxBatchItems);
+          // the client pays for every item; a post over its own limit fails just its items
+          access.checkWrite(authorization, address, items.size());
           List<Write> valid = new ArrayList<>(items.size());
-          for (Requests.Item item : items) {
-            if (item.write() != null) {
+          for (int i = 0; i < items.size(); i++) {
+            Requests.Item item = items.get(i);
+            if (item.write() == null) {
+              continue;
+            }
+            try {
+              access.checkPost(item.write().counter().postId(), 1);
               valid.add(item.write());
+            } catch (TallyException e) {
+              items.set(i, new Requests.Item(null, e));
             }
           }
           if (valid.isEmpty()) {
@@ -384,6 +410,15 @@ public final class HttpApi implements Handler<HttpServerRequest> {
     }
   }
 
+  private static String authorization(HttpServerRequest req) {
+    return req.getHeader(HttpHeaders.AUTHORIZATION);
+  }
+
+  private static String address(HttpServerRequest req) {
+    var a = req.remoteAddress();
+    return a == null ? "unknown" : a.hostAddress();
+  }
+
   private static void checkContentType(HttpServerRequest req) {
     String ct = req.getHeader(HttpHeaders.CONTENT_TYPE);
     if (ct == null) {
@@ -430,7 +465,13 @@ public final class HttpApi implements Handler<HttpServerRequest> {
     }
 
     void problem(TallyException e) {
-      int retryAfter = Problems.retryAfterSeconds(e.kind());
+      int retryAfter =
+          e instanceof AccessControl.RateLimitedException limited
+              ? limited.retryAfterSeconds()
+              : Problems.retryAfterSeconds(e.kind());
+      if (e.kind() == ErrorKind.UNAUTHORIZED) {
+        req.response().putHeader("WWW-Authenticate", "Bearer realm=\"tally\"");
+      }
       if (retryAfter > 0) {
         req.response().putHeader(HttpHeaders.RETRY_AFTER, Integer.toString(retryAfter));
       }
@@ -482,7 +523,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
               then.accept(acc.getBytes());
             } catch (TallyException e) {
               problem(e);
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | LinkageError e) {
               log.error("unexpected failure handling a request", e);
               problem(new TallyException(ErrorKind.INTERNAL, "internal error"));
             }

@@ -24,21 +24,38 @@ public final class HttpServerVerticle extends VerticleBase {
     this.started = started;
   }
 
-  /** Server options shared by every instance: limits, compression, keep-alive. */
-  public static HttpServerOptions options(String host, int port) {
-    return new HttpServerOptions()
-        .setHost(host)
-        .setPort(port)
-        .setCompressionSupported(true)
-        .setCompressionLevel(1)
-        .setMaxInitialLineLength(16 * 1024)
-        .setMaxHeaderSize(16 * 1024)
-        .setTcpNoDelay(true)
-        // tally speaks no WebSocket: keep the extension handler out of every pipeline
-        .setPerFrameWebSocketCompressionSupported(false)
-        .setPerMessageWebSocketCompressionSupported(false)
-        .setIdleTimeout((int) Duration.ofMinutes(5).toSeconds())
-        .setHandle100ContinueAutomatically(true);
+  /**
+   * Server options shared by every instance: limits, compression, keep-alive, idle timeout, and
+   * HTTPS when a PEM certificate and key are given (else null).
+   */
+  public static HttpServerOptions options(
+      String host,
+      int port,
+      Duration idleTimeout,
+      java.nio.file.Path tlsCert,
+      java.nio.file.Path tlsKey) {
+    HttpServerOptions o =
+        new HttpServerOptions()
+            .setHost(host)
+            .setPort(port)
+            .setCompressionSupported(true)
+            .setCompressionLevel(1)
+            .setMaxInitialLineLength(16 * 1024)
+            .setMaxHeaderSize(16 * 1024)
+            .setTcpNoDelay(true)
+            // tally speaks no WebSocket: keep the extension handler out of every pipeline
+            .setPerFrameWebSocketCompressionSupported(false)
+            .setPerMessageWebSocketCompressionSupported(false)
+            .setIdleTimeout((int) Math.max(1, idleTimeout.toSeconds()))
+            .setHandle100ContinueAutomatically(true);
+    if (tlsCert != null) {
+      o.setSsl(true)
+          .setKeyCertOptions(
+              new io.vertx.core.net.PemKeyCertOptions()
+                  .setCertPath(tlsCert.toString())
+                  .setKeyPath(tlsKey.toString()));
+    }
+    return o;
   }
 
   @Override
