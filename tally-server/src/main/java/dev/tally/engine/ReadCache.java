@@ -30,7 +30,9 @@ public final class ReadCache {
 
   public ReadCache(CounterStore store, long maxCounters) {
     this.store = store;
-    this.cache = Caffeine.newBuilder().maximumSize(maxCounters).build();
+    // maintenance (eviction) on the calling threads: handing it to the common pool cost the
+    // committer a thread wake-up per commit (about 5% of a write's CPU when profiled)
+    this.cache = Caffeine.newBuilder().maximumSize(maxCounters).executor(Runnable::run).build();
   }
 
   /**
