@@ -28,7 +28,7 @@ import org.HdrHistogram.Recorder;
 /**
  * Holds many concurrent SSE subscribers on one node (a separate process from the built jar) while
  * counters change, and reports how long updates take to reach them, with the node's memory. Not a
- * test: run it with {@code bin/bench-live} (see BENCHMARKS-live.md). Loopback only; bounded in
+ * test: run it with {@code bin/bench-live} (see BENCHMARKS.md). Loopback only; bounded in
  * subscribers, writes and time. Single-threaded setup; the Vert.x client's event loops deliver
  * events.
  *
