@@ -16,7 +16,6 @@ import dev.tally.metrics.Metrics;
 import io.vertx.core.Context;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
@@ -485,56 +484,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
 
     /** Collects the body up to {@code limit} bytes, then calls {@code then} on the event loop. */
     void body(int limit, Consumer<byte[]> then) {
-      String declared = req.getHeader(HttpHeaders.CONTENT_LENGTH);
-      if (declared != null) {
-        long n;
-        try {
-          n = Long.parseLong(declared.trim());
-        } catch (NumberFormatException e) {
-          throw new TallyException(ErrorKind.BAD_REQUEST, "Content-Length is not a number");
-        }
-        if (n > limit) {
-          tooLarge(limit);
-          return;
-        }
-      }
-      Buffer acc =
-          Buffer.buffer(declared != null ? Math.max(16, Integer.parseInt(declared.trim())) : 256);
-      boolean[] over = {false};
-      req.handler(
-          chunk -> {
-            if (over[0]) {
-              return;
-            }
-            if (acc.length() + chunk.length() > limit) {
-              over[0] = true;
-              tooLarge(limit);
-            } else {
-              acc.appendBuffer(chunk);
-            }
-          });
-      req.exceptionHandler(e -> log.debug("request body failed: {}", e.toString()));
-      req.endHandler(
-          v -> {
-            if (over[0]) {
-              return;
-            }
-            try {
-              then.accept(acc.getBytes());
-            } catch (TallyException e) {
-              problem(e);
-            } catch (RuntimeException | LinkageError e) {
-              log.error("unexpected failure handling a request", e);
-              problem(new TallyException(ErrorKind.INTERNAL, "internal error"));
-            }
-          });
-    }
-
-    private void tooLarge(int limit) {
-      // the rest of the body is not read: close the connection after answering
-      req.response().putHeader(HttpHeaders.CONNECTION, "close");
-      problem(new TallyException(ErrorKind.TOO_LARGE, "body is larger than " + limit + " bytes"));
-      req.response().closeHandler(null);
+      BodyReader.read(req, limit, then, this::problem);
     }
   }
 }

@@ -17,7 +17,6 @@ import dev.tally.live.VertxLoop;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
@@ -390,45 +389,8 @@ public final class LiveApi {
 
   /** Collects a small body, then runs {@code then} on the event loop, answering its errors. */
   private void body(HttpServerRequest req, long startNanos, Consumer<byte[]> then) {
-    Buffer acc = Buffer.buffer(64);
-    boolean[] over = {false};
-    req.handler(
-        chunk -> {
-          if (over[0]) {
-            return;
-          }
-          if (acc.length() + chunk.length() > MAX_HEARTBEAT_BODY) {
-            over[0] = true;
-            req.response().putHeader(HttpHeaders.CONNECTION, "close");
-            problem(
-                req,
-                Endpoint.HEARTBEAT,
-                startNanos,
-                new TallyException(
-                    ErrorKind.TOO_LARGE, "body is larger than " + MAX_HEARTBEAT_BODY + " bytes"));
-          } else {
-            acc.appendBuffer(chunk);
-          }
-        });
-    req.exceptionHandler(e -> log.debug("request body failed: {}", e.toString()));
-    req.endHandler(
-        v -> {
-          if (over[0]) {
-            return;
-          }
-          try {
-            then.accept(acc.getBytes());
-          } catch (TallyException e) {
-            problem(req, Endpoint.HEARTBEAT, startNanos, e);
-          } catch (RuntimeException e) {
-            log.error("unexpected failure handling a request", e);
-            problem(
-                req,
-                Endpoint.HEARTBEAT,
-                startNanos,
-                new TallyException(ErrorKind.INTERNAL, "internal error"));
-          }
-        });
+    BodyReader.read(
+        req, MAX_HEARTBEAT_BODY, then, e -> problem(req, Endpoint.HEARTBEAT, startNanos, e));
   }
 
   private void send(
