@@ -151,7 +151,13 @@ public final class LoadGenerator {
     return new Outcome(json, ok);
   }
 
-  private static boolean check(
+  /**
+   * Retries every in-doubt write of {@code history} with its key, reads the counters, and puts the
+   * exactness figures into {@code report}.
+   *
+   * @return true when no counter lost or duplicated an increment and every retry was answered
+   */
+  public static boolean check(
       String base,
       KeyChooser keys,
       String counter,
@@ -207,7 +213,7 @@ public final class LoadGenerator {
   }
 
   /** Current counts of every post the chooser can pick, by {@code post/counter}. */
-  static Map<String, Long> readCounts(String base, KeyChooser keys, String counter)
+  public static Map<String, Long> readCounts(String base, KeyChooser keys, String counter)
       throws IOException, InterruptedException {
     HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     Map<String, Long> out = new HashMap<>();
