@@ -45,8 +45,9 @@ import org.slf4j.LoggerFactory;
  * layouts are drawn in {@link Codec}.
  *
  * <p>Concurrency: RocksDB reads are thread-safe; commits come from one thread (the aggregator's
- * committer). After a failed write {@link #writable()} is false until a write succeeds again;
- * RocksDB recovers by itself from a full disk once space is freed.
+ * committer). After a failed write {@link #writable()} is false until a write succeeds again. After
+ * a failed log write (a full disk) RocksDB refuses further writes until the store is reopened: the
+ * node must be restarted once space is back (tested by DiskFullIT).
  *
  * <p>Counter codes: the meta column family maps each counter name to its one-byte code ({@code
  * counter-code/<name>} → code). A name seen for the first time gets the lowest free code; a code

@@ -1,0 +1,122 @@
+package dev.tally;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.tally.config.TallyConfig;
+import dev.tally.testing.TallyClient;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Fault scenario 6: the data disk fills up under a node. Writes must stop being acknowledged (503,
+ * retriable), readiness must drop, nothing acknowledged may be lost, and once space returns and the
+ * node is restarted (the store does not yet resume by itself after a failed log write) the same
+ * writes retried with their keys must land exactly once. The disk is a size-limited tmpfs mounted
+ * for the test (needs root, as CI has).
+ */
+@Tag("fault")
+class DiskFullIT {
+
+  @TempDir Path tmp;
+
+  private static int run(String... cmd) throws Exception {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    p.getInputStream().readAllBytes();
+    return p.waitFor();
+  }
+
+  @Test
+  void diskFull_stopsAcknowledging_losesNothing_andRecoversWhenSpaceReturns() throws Exception {
+    Path mnt = tmp.resolve("disk");
+    Files.createDirectories(mnt);
+    assumeTrue(
+        run("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", mnt.toString()) == 0,
+        "needs root to mount a tmpfs");
+    Tally node = null;
+    try {
+      Path data = mnt.resolve("data");
+      node = Tally.start(TallyConfig.defaults().withPortAndDataDir(0, data), Clock.systemUTC());
+      TallyClient c = new TallyClient(node.port());
+      for (int i = 0; i < 50; i++) {
+        assertThat(c.write(1, "likes", "increment", "before-" + i).statusCode()).isEqualTo(200);
+      }
+
+      // fill the disk
+      Path filler = mnt.resolve("filler");
+      try (OutputStream out = Files.newOutputStream(filler)) {
+        byte[] mb = new byte[1 << 20];
+        while (true) {
+          out.write(mb);
+        }
+      } catch (IOException expected) {
+        // no space left
+      }
+
+      List<String> refused = new ArrayList<>();
+      int acknowledgedWhileFull = 0;
+      HttpResponse<String> last = null;
+      for (int i = 0; i < 200; i++) {
+        String key = "full-" + i;
+        last = c.write(1, "likes", "increment", key);
+        if (last.statusCode() == 200) {
+          acknowledgedWhileFull++; // a write that still fit is durable like any other
+        } else {
+          assertThat(last.statusCode()).isEqualTo(503);
+          assertThat(last.headers().firstValue("retry-after")).isPresent();
+          refused.add(key);
+        }
+      }
+      assertThat(refused).as("writes are refused once the disk is full").isNotEmpty();
+      assertThat(last.body()).contains("urn:tally:problem:unavailable");
+      assertThat(c.get("/health/ready").statusCode()).isEqualTo(503);
+
+      // space returns; the node is restarted (readiness was down, so a load balancer had already
+      // taken it out); the refused writes, retried with their keys, land once
+      Files.delete(filler);
+      node.close();
+      node = Tally.start(TallyConfig.defaults().withPortAndDataDir(0, data), Clock.systemUTC());
+      c = new TallyClient(node.port());
+      assertThat(c.count(1, "likes"))
+          .as("every acknowledged write survived")
+          .isEqualTo(50 + acknowledgedWhileFull);
+      long deadline = System.nanoTime() + 60_000_000_000L;
+      for (String key : refused) {
+        int status;
+        do {
+          status = c.write(1, "likes", "increment", key).statusCode();
+          if (status != 200) {
+            Thread.sleep(100);
+          }
+        } while (status != 200 && System.nanoTime() < deadline);
+        assertThat(status).as("retry of %s after space returned", key).isEqualTo(200);
+      }
+      assertThat(c.get("/health/ready").statusCode()).isEqualTo(200);
+      long expected = 50 + acknowledgedWhileFull + refused.size();
+      assertThat(c.count(1, "likes")).isEqualTo(expected);
+
+      node.close();
+      node = Tally.start(TallyConfig.defaults().withPortAndDataDir(0, data), Clock.systemUTC());
+      assertThat(new TallyClient(node.port()).count(1, "likes"))
+          .as("after a restart")
+          .isEqualTo(expected);
+      System.out.printf(
+          "disk full: acknowledged before=50, while full=%d, refused=%d then retried, lost=0, duplicated=0%n",
+          acknowledgedWhileFull, refused.size());
+    } finally {
+      if (node != null) {
+        node.close();
+      }
+      run("umount", "-l", mnt.toString());
+    }
+  }
+}
