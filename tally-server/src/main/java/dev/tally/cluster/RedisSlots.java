@@ -1,0 +1,253 @@
+package dev.tally.cluster;
+
+import dev.tally.counter.CounterId;
+import dev.tally.counter.Slot;
+import io.lettuce.core.RedisNoScriptException;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.cluster.ClusterClientOptions;
+import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
+import io.lettuce.core.cluster.api.async.RedisAdvancedClusterAsyncCommands;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * One node's view of the counters' shared state in Redis Cluster: pushes this writer's PN slots and
+ * reads counters' totals. Thread-safe; open from construction until {@link #close()}, after which
+ * every call fails.
+ *
+ * <p>Redis key layout (one hash per counter; post ids and codes in base 36, the writer id in hex):
+ *
+ * <pre>
+ *   key  t:{&lt;postId&gt;}:&lt;code&gt;          e.g. post 812, code 1 → "t:{mk}:1"
+ *        └┬┘ └────┬────┘ └─┬──┘
+ *         │   hash tag:    counter code, so all counters of a post share one cluster slot
+ *         │   the post
+ *         └ tally namespace
+ *   ┌───────────┬──────────────────────────────────────────────────┐
+ *   │ field     │ value                                            │
+ *   ├───────────┼──────────────────────────────────────────────────┤
+ *   │ t         │ total = Σ (P − N) over all writer fields         │
+ *   │ &lt;writer&gt;  │ "P:N", or just "P" when N = 0  (writer id, hex)   │
+ *   └───────────┴──────────────────────────────────────────────────┘
+ * </pre>
+ *
+ * Hex writer ids never spell {@code t}, so the total's field cannot clash with a writer's. A small
+ * hash is stored by Redis as one listpack, so a counter costs one key plus a few bytes per writer.
+ *
+ * <p>A push runs a Lua script per counter (EVALSHA, falling back to EVAL when a node does not have
+ * the script cached, e.g. after a failover or restart) that raises the writer's P and N to the
+ * maximum of the stored and pushed values and adds the increase to {@code t}. Because the merge is
+ * a maximum, a push may be retried, duplicated or overtaken by a newer one without changing the
+ * result. Slot components must stay below 2<sup>53</sup> so Lua's double arithmetic is exact.
+ *
+ * <p>Concurrency: all commands go over one thread-safe Lettuce cluster connection; a call sends its
+ * commands without waiting for replies (pipelined, one command per counter) and returns at once.
+ * Replies complete on Lettuce's I/O threads: callers must not block in the returned stages'
+ * callbacks.
+ */
+public final class RedisSlots implements AutoCloseable {
+
+  /** Largest slot component the merge script handles exactly (Lua numbers are doubles). */
+  public static final long MAX_COMPONENT = (1L << 53) - 1;
+
+  /** Field of a counter's hash that holds its total. */
+  public static final String TOTAL_FIELD = "t";
+
+  static final String SCRIPT = loadScript();
+  static final String SCRIPT_SHA = sha1Hex(SCRIPT);
+
+  private final RedisClusterClient client;
+  private final StatefulRedisClusterConnection<String, String> connection;
+  private final RedisAdvancedClusterAsyncCommands<String, String> redis;
+  private final String writerField;
+
+  /**
+   * Connects to the cluster through any of {@code seeds} ("host:port").
+   *
+   * @param writerId this node's stable writer id
+   * @param timeout bound on every command and on connecting
+   * @throws io.lettuce.core.RedisException when no seed answers
+   */
+  public RedisSlots(List<String> seeds, long writerId, Duration timeout) {
+    if (seeds.isEmpty()) {
+      throw new IllegalArgumentException("at least one Redis seed address is needed");
+    }
+    List<RedisURI> uris = new ArrayList<>(seeds.size());
+    for (String seed : seeds) {
+      int colon = seed.lastIndexOf(':');
+      if (colon <= 0) {
+        throw new IllegalArgumentException("Redis seed must be host:port, got '" + seed + "'");
+      }
+      uris.add(
+          RedisURI.builder()
+              .withHost(seed.substring(0, colon))
+              .withPort(Integer.parseInt(seed.substring(colon + 1)))
+              .withTimeout(timeout)
+              .build());
+    }
+    this.writerField = writerField(writerId);
+    this.client = RedisClusterClient.create(uris);
+    client.setOptions(
+        ClusterClientOptions.builder()
+            .timeoutOptions(TimeoutOptions.enabled(timeout))
+            .topologyRefreshOptions(
+                ClusterTopologyRefreshOptions.builder()
+                    .enablePeriodicRefresh(Duration.ofSeconds(10))
+                    .enableAllAdaptiveRefreshTriggers()
+                    .build())
+            .build());
+    try {
+      this.connection = client.connect();
+    } catch (RuntimeException e) {
+      client.shutdown();
+      throw e;
+    }
+    this.redis = connection.async();
+  }
+
+  /** The Redis key of a counter's hash. */
+  public static String key(CounterId id) {
+    return "t:{" + Long.toString(id.postId(), 36) + "}:" + Integer.toString(id.code(), 36);
+  }
+
+  /** The hash field under which {@code writerId}'s slot is stored. */
+  public static String writerField(long writerId) {
+    return Long.toHexString(writerId);
+  }
+
+  /** The stored form of a slot: "P:N", or "P" when N is 0. */
+  public static String encode(Slot slot) {
+    return slot.n() == 0 ? Long.toString(slot.p()) : slot.p() + ":" + slot.n();
+  }
+
+  /**
+   * Merges this writer's {@code slots} into the counters {@code ids} (same order, same size): one
+   * script call per counter, pipelined. Completes when Redis has applied every merge, or
+   * exceptionally with the first failure; a failed push may simply be repeated.
+   *
+   * @throws IllegalArgumentException if the lists differ in size or a component exceeds {@link
+   *     #MAX_COMPONENT}
+   */
+  public CompletionStage<Void> push(List<CounterId> ids, List<Slot> slots) {
+    if (ids.size() != slots.size()) {
+      throw new IllegalArgumentException(ids.size() + " ids but " + slots.size() + " slots");
+    }
+    for (Slot s : slots) {
+      if (s.p() > MAX_COMPONENT || s.n() > MAX_COMPONENT) {
+        throw new IllegalArgumentException("slot component beyond 2^53-1: " + s);
+      }
+    }
+    if (ids.isEmpty()) {
+      return CompletableFuture.completedFuture(null);
+    }
+    CompletableFuture<?>[] merges = new CompletableFuture<?>[ids.size()];
+    for (int i = 0; i < ids.size(); i++) {
+      merges[i] = merge(key(ids.get(i)), slots.get(i));
+    }
+    return CompletableFuture.allOf(merges);
+  }
+
+  private CompletableFuture<Long> merge(String key, Slot slot) {
+    String[] keys = {key};
+    String p = Long.toString(slot.p());
+    String n = Long.toString(slot.n());
+    CompletableFuture<Long> first =
+        redis
+            .<Long>evalsha(SCRIPT_SHA, ScriptOutputType.INTEGER, keys, writerField, p, n)
+            .toCompletableFuture();
+    return first
+        .handle(
+            (total, error) -> {
+              if (error == null) {
+                return CompletableFuture.completedFuture(total);
+              }
+              if (unwrap(error) instanceof RedisNoScriptException) {
+                // the node has not cached the script (new, restarted or promoted): EVAL caches it
+                return evalNow(keys, p, n);
+              }
+              return CompletableFuture.<Long>failedFuture(unwrap(error));
+            })
+        .thenCompose(f -> f);
+  }
+
+  private CompletableFuture<Long> evalNow(String[] keys, String p, String n) {
+    return redis
+        .<Long>eval(SCRIPT, ScriptOutputType.INTEGER, keys, writerField, p, n)
+        .toCompletableFuture();
+  }
+
+  /**
+   * The totals of {@code ids} as stored in Redis (0 for a counter Redis has no hash for), in the
+   * order of {@code ids}.
+   */
+  public CompletionStage<Map<CounterId, Long>> totals(List<CounterId> ids) {
+    List<CompletableFuture<String>> gets = new ArrayList<>(ids.size());
+    for (CounterId id : ids) {
+      gets.add(redis.hget(key(id), TOTAL_FIELD).toCompletableFuture());
+    }
+    return CompletableFuture.allOf(gets.toArray(CompletableFuture<?>[]::new))
+        .thenApply(
+            ignored -> {
+              Map<CounterId, Long> totals = new LinkedHashMap<>();
+              for (int i = 0; i < ids.size(); i++) {
+                String v = gets.get(i).join();
+                totals.put(ids.get(i), v == null ? 0L : Long.parseLong(v));
+              }
+              return totals;
+            });
+  }
+
+  /** Closes the connection and the client's threads; commands still in flight fail. */
+  @Override
+  public void close() {
+    try {
+      connection.close();
+    } finally {
+      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    }
+  }
+
+  private static Throwable unwrap(Throwable t) {
+    while (t instanceof java.util.concurrent.CompletionException && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t;
+  }
+
+  private static String loadScript() {
+    try (InputStream in = RedisSlots.class.getResourceAsStream("merge-slot.lua")) {
+      if (in == null) {
+        throw new IllegalStateException("merge-slot.lua missing from the classpath");
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  static String sha1Hex(String text) {
+    try {
+      return HexFormat.of()
+          .formatHex(
+              MessageDigest.getInstance("SHA-1").digest(text.getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-1 is required of every JVM", e);
+    }
+  }
+}
