@@ -78,11 +78,15 @@ public final class RocksCounterStore implements CounterStore {
   private final DBOptions dbOptions;
   private final List<ColumnFamilyOptions> cfOptions = new ArrayList<>();
   private final List<ColumnFamilyHandle> handles = new ArrayList<>();
-  private final RocksDB db;
-  private final ColumnFamilyHandle meta;
-  private final ColumnFamilyHandle counters;
-  private final ColumnFamilyHandle keys;
-  private final ColumnFamilyHandle expiry;
+  private final List<ColumnFamilyDescriptor> descriptors;
+  // reopened after a failed log write (see reopenIfSpace): guarded by `lifecycle`
+  private RocksDB db;
+  private ColumnFamilyHandle meta;
+  private ColumnFamilyHandle counters;
+  private ColumnFamilyHandle keys;
+  private ColumnFamilyHandle expiry;
+  private final java.util.concurrent.locks.ReentrantReadWriteLock lifecycle =
+      new java.util.concurrent.locks.ReentrantReadWriteLock();
   private final WriteOptions syncWrite;
   private final WriteOptions asyncWrite;
   private final ReadOptions memoryOnly;
@@ -101,22 +105,74 @@ public final class RocksCounterStore implements CounterStore {
             .setMaxBackgroundJobs(2)
             .setBytesPerSync(1 << 20)
             .setKeepLogFileNum(5);
-    List<ColumnFamilyDescriptor> descriptors =
+    this.descriptors =
         List.of(
             new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, options(Family.PLAIN)),
             new ColumnFamilyDescriptor(bytes(CF_COUNTERS), options(Family.COUNTERS)),
             new ColumnFamilyDescriptor(bytes(CF_KEYS), options(Family.KEYS)),
             new ColumnFamilyDescriptor(bytes(CF_EXPIRY), options(Family.PLAIN)));
-    this.db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
-    this.meta = handles.get(0);
-    this.counters = handles.get(1);
-    this.keys = handles.get(2);
-    this.expiry = handles.get(3);
+    openDb();
     this.syncWrite = new WriteOptions().setSync(true);
     this.asyncWrite = new WriteOptions().setSync(false);
     this.memoryOnly = new ReadOptions().setReadTier(ReadTier.BLOCK_CACHE_TIER);
     this.names = resolveNames(counterNames);
   }
+
+  private void openDb() throws RocksDBException {
+    handles.clear();
+    this.db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
+    this.meta = handles.get(0);
+    this.counters = handles.get(1);
+    this.keys = handles.get(2);
+    this.expiry = handles.get(3);
+  }
+
+  private void closeDb() {
+    for (ColumnFamilyHandle h : handles) {
+      h.close();
+    }
+    db.close();
+  }
+
+  /**
+   * After a failed write RocksDB refuses every further write until it is reopened (a full disk
+   * stops its log for good). Once the disk has room again, reopen it: the log replays, nothing
+   * durable is lost. Readers are held off for the moment of the swap. Committer thread only.
+   */
+  private void reopenIfSpace() {
+    long usable;
+    try {
+      usable = Files.getFileStore(dir).getUsableSpace();
+    } catch (java.io.IOException e) {
+      return;
+    }
+    if (usable < REOPEN_FREE_BYTES) {
+      return; // reads keep working on the open store meanwhile
+    }
+    lifecycle.writeLock().lock();
+    try {
+      if (closed.get()) {
+        return;
+      }
+      closeDb();
+      openDb();
+      log.info("store reopened after a write failure ({} MiB free)", usable >> 20);
+    } catch (RocksDBException e) {
+      log.warn("store reopen failed: {}", describe(e));
+    } finally {
+      lifecycle.writeLock().unlock();
+    }
+  }
+
+  /** Called under the read lock: native handles are valid unless the store was closed. */
+  private void ensureOpen() {
+    if (closed.get()) {
+      throw new TallyException(ErrorKind.UNAVAILABLE, "the store is closed");
+    }
+  }
+
+  /** Free space needed before a store that failed a write is reopened. */
+  private static final long REOPEN_FREE_BYTES = 32L << 20;
 
   /**
    * Opens (or creates) the store in {@code dir}, serving {@code counterNames}.
@@ -210,66 +266,90 @@ public final class RocksCounterStore implements CounterStore {
 
   @Override
   public CounterValue get(CounterId id) {
+    lifecycle.readLock().lock();
     try {
-      byte[] v = db.get(counters, id.toBytes());
-      return v == null ? CounterValue.NEVER_WRITTEN : Codec.counterValue(v);
-    } catch (RocksDBException e) {
-      throw readFailure(e);
+      ensureOpen();
+      try {
+        byte[] v = db.get(counters, id.toBytes());
+        return v == null ? CounterValue.NEVER_WRITTEN : Codec.counterValue(v);
+      } catch (RocksDBException e) {
+        throw readFailure(e);
+      }
+    } finally {
+      lifecycle.readLock().unlock();
     }
   }
 
   @Override
   public CounterValue getIfInMemory(CounterId id) {
+    lifecycle.readLock().lock();
     try {
-      byte[] v = db.get(counters, memoryOnly, id.toBytes());
-      return v == null ? CounterValue.NEVER_WRITTEN : Codec.counterValue(v);
-    } catch (RocksDBException e) {
-      if (e.getStatus() != null && e.getStatus().getCode() == Status.Code.Incomplete) {
-        return null; // would need to read a table block from disk
+      ensureOpen();
+      try {
+        byte[] v = db.get(counters, memoryOnly, id.toBytes());
+        return v == null ? CounterValue.NEVER_WRITTEN : Codec.counterValue(v);
+      } catch (RocksDBException e) {
+        if (e.getStatus() != null && e.getStatus().getCode() == Status.Code.Incomplete) {
+          return null; // would need to read a table block from disk
+        }
+        throw readFailure(e);
       }
-      throw readFailure(e);
+    } finally {
+      lifecycle.readLock().unlock();
     }
   }
 
   @Override
   public List<CounterValue> getAll(List<CounterId> ids) {
-    if (ids.isEmpty()) {
-      return List.of();
-    }
-    List<byte[]> rawKeys = new ArrayList<>(ids.size());
-    for (CounterId id : ids) {
-      rawKeys.add(id.toBytes());
-    }
+    lifecycle.readLock().lock();
     try {
-      List<byte[]> values = db.multiGetAsList(Collections.nCopies(ids.size(), counters), rawKeys);
-      List<CounterValue> out = new ArrayList<>(values.size());
-      for (byte[] v : values) {
-        out.add(v == null ? CounterValue.NEVER_WRITTEN : Codec.counterValue(v));
+      ensureOpen();
+      if (ids.isEmpty()) {
+        return List.of();
       }
-      return out;
-    } catch (RocksDBException e) {
-      throw readFailure(e);
+      List<byte[]> rawKeys = new ArrayList<>(ids.size());
+      for (CounterId id : ids) {
+        rawKeys.add(id.toBytes());
+      }
+      try {
+        List<byte[]> values = db.multiGetAsList(Collections.nCopies(ids.size(), counters), rawKeys);
+        List<CounterValue> out = new ArrayList<>(values.size());
+        for (byte[] v : values) {
+          out.add(v == null ? CounterValue.NEVER_WRITTEN : Codec.counterValue(v));
+        }
+        return out;
+      } catch (RocksDBException e) {
+        throw readFailure(e);
+      }
+    } finally {
+      lifecycle.readLock().unlock();
     }
   }
 
   @Override
   public List<IdempotencyRecord> getKeys(List<String> wanted) {
-    if (wanted.isEmpty()) {
-      return List.of();
-    }
-    List<byte[]> rawKeys = new ArrayList<>(wanted.size());
-    for (String k : wanted) {
-      rawKeys.add(Codec.keyBytes(k));
-    }
+    lifecycle.readLock().lock();
     try {
-      List<byte[]> values = db.multiGetAsList(Collections.nCopies(wanted.size(), keys), rawKeys);
-      List<IdempotencyRecord> out = new ArrayList<>(values.size());
-      for (byte[] v : values) {
-        out.add(v == null ? null : Codec.idempotencyRecord(v));
+      ensureOpen();
+      if (wanted.isEmpty()) {
+        return List.of();
       }
-      return out;
-    } catch (RocksDBException e) {
-      throw readFailure(e);
+      List<byte[]> rawKeys = new ArrayList<>(wanted.size());
+      for (String k : wanted) {
+        rawKeys.add(Codec.keyBytes(k));
+      }
+      try {
+        List<byte[]> values = db.multiGetAsList(Collections.nCopies(wanted.size(), keys), rawKeys);
+        List<IdempotencyRecord> out = new ArrayList<>(values.size());
+        for (byte[] v : values) {
+          out.add(v == null ? null : Codec.idempotencyRecord(v));
+        }
+        return out;
+      } catch (RocksDBException e) {
+        throw readFailure(e);
+      }
+    } finally {
+      lifecycle.readLock().unlock();
     }
   }
 
@@ -281,7 +361,12 @@ public final class RocksCounterStore implements CounterStore {
     if (closed.get()) {
       throw new TallyException(ErrorKind.UNAVAILABLE, "the store is closed");
     }
+    if (!writable) {
+      reopenIfSpace();
+    }
+    lifecycle.readLock().lock();
     try (WriteBatch batch = new WriteBatch()) {
+      ensureOpen();
       for (int i = 0; i < commit.counterCount(); i++) {
         batch.put(
             counters, commit.counterId(i).toBytes(), Codec.counterValue(commit.counterValue(i)));
@@ -297,37 +382,47 @@ public final class RocksCounterStore implements CounterStore {
     } catch (RocksDBException e) {
       writable = false;
       throw writeFailure(e);
+    } finally {
+      lifecycle.readLock().unlock();
     }
   }
 
   @Override
   public int purgeExpiredKeys(long nowSecond, int limit) {
-    int purged = 0;
-    try (ReadOptions ro = new ReadOptions();
-        RocksIterator it = db.newIterator(expiry, ro);
-        WriteBatch batch = new WriteBatch()) {
-      for (it.seekToFirst(); it.isValid() && purged < limit; it.next()) {
-        byte[] ek = it.key();
-        long expiresAt = Codec.expiryOf(ek);
-        if (expiresAt > nowSecond) {
-          break;
-        }
-        byte[] k = Codec.keyOfExpiry(ek);
-        byte[] current = db.get(keys, k);
-        // a key reused after it expired has a later expiry of its own: keep that record
-        if (current != null && Codec.idempotencyRecord(current).expiresAtSecond() <= nowSecond) {
-          batch.delete(keys, k);
-        }
-        batch.delete(expiry, ek);
-        purged++;
+    lifecycle.readLock().lock();
+    try {
+      if (closed.get()) {
+        return 0;
       }
-      if (batch.count() > 0) {
-        db.write(asyncWrite, batch);
+      int purged = 0;
+      try (ReadOptions ro = new ReadOptions();
+          RocksIterator it = db.newIterator(expiry, ro);
+          WriteBatch batch = new WriteBatch()) {
+        for (it.seekToFirst(); it.isValid() && purged < limit; it.next()) {
+          byte[] ek = it.key();
+          long expiresAt = Codec.expiryOf(ek);
+          if (expiresAt > nowSecond) {
+            break;
+          }
+          byte[] k = Codec.keyOfExpiry(ek);
+          byte[] current = db.get(keys, k);
+          // a key reused after it expired has a later expiry of its own: keep that record
+          if (current != null && Codec.idempotencyRecord(current).expiresAtSecond() <= nowSecond) {
+            batch.delete(keys, k);
+          }
+          batch.delete(expiry, ek);
+          purged++;
+        }
+        if (batch.count() > 0) {
+          db.write(asyncWrite, batch);
+        }
+      } catch (RocksDBException e) {
+        log.warn("purging expired idempotency keys failed: {}", e.getMessage());
       }
-    } catch (RocksDBException e) {
-      log.warn("purging expired idempotency keys failed: {}", e.getMessage());
+      return purged;
+    } finally {
+      lifecycle.readLock().unlock();
     }
-    return purged;
   }
 
   @Override
@@ -337,24 +432,32 @@ public final class RocksCounterStore implements CounterStore {
 
   @Override
   public long statistic(String name) {
+    lifecycle.readLock().lock();
     try {
-      return switch (name) {
-        case "counters.estimated" -> db.getLongProperty(counters, "rocksdb.estimate-num-keys");
-        case "keys.estimated" -> db.getLongProperty(keys, "rocksdb.estimate-num-keys");
-        case "sst.bytes" -> {
-          long sum = 0;
-          for (ColumnFamilyHandle h : handles) {
-            sum += db.getLongProperty(h, "rocksdb.total-sst-files-size");
+      if (closed.get()) {
+        return -1;
+      }
+      try {
+        return switch (name) {
+          case "counters.estimated" -> db.getLongProperty(counters, "rocksdb.estimate-num-keys");
+          case "keys.estimated" -> db.getLongProperty(keys, "rocksdb.estimate-num-keys");
+          case "sst.bytes" -> {
+            long sum = 0;
+            for (ColumnFamilyHandle h : handles) {
+              sum += db.getLongProperty(h, "rocksdb.total-sst-files-size");
+            }
+            yield sum;
           }
-          yield sum;
-        }
-        case "counters.sst.bytes" -> db.getLongProperty(counters, "rocksdb.total-sst-files-size");
-        case "memtable.bytes" -> db.getLongProperty("rocksdb.cur-size-all-mem-tables");
-        case "live.bytes" -> db.getLongProperty("rocksdb.estimate-live-data-size");
-        default -> -1;
-      };
-    } catch (RocksDBException e) {
-      return -1;
+          case "counters.sst.bytes" -> db.getLongProperty(counters, "rocksdb.total-sst-files-size");
+          case "memtable.bytes" -> db.getLongProperty("rocksdb.cur-size-all-mem-tables");
+          case "live.bytes" -> db.getLongProperty("rocksdb.estimate-live-data-size");
+          default -> -1;
+        };
+      } catch (RocksDBException e) {
+        return -1;
+      }
+    } finally {
+      lifecycle.readLock().unlock();
     }
   }
 
@@ -392,10 +495,12 @@ public final class RocksCounterStore implements CounterStore {
     } catch (RocksDBException e) {
       log.warn("final WAL sync failed: {}", e.getMessage());
     }
-    for (ColumnFamilyHandle h : handles) {
-      h.close();
+    lifecycle.writeLock().lock();
+    try {
+      closeDb();
+    } finally {
+      lifecycle.writeLock().unlock();
     }
-    db.close();
     syncWrite.close();
     asyncWrite.close();
     memoryOnly.close();
