@@ -19,7 +19,6 @@ import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
-import io.vertx.core.http.HttpServerResponse;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -46,7 +45,6 @@ public final class HttpApi implements Handler<HttpServerRequest> {
   static final int MAX_SINGLE_BODY_BYTES = 4096;
 
   private static final CharSequence JSON = HttpHeaders.createOptimized("application/json");
-  private static final CharSequence PROBLEM = HttpHeaders.createOptimized(Problems.CONTENT_TYPE);
   private static final CharSequence PROMETHEUS =
       HttpHeaders.createOptimized("text/plain; version=0.0.4; charset=utf-8");
   private static final CharSequence IDEMPOTENCY_KEY =
@@ -455,26 +453,11 @@ public final class HttpApi implements Handler<HttpServerRequest> {
     }
 
     void send(int status, CharSequence contentType, String body) {
-      HttpServerResponse resp = req.response();
-      if (resp.ended() || resp.closed()) {
-        return;
-      }
-      resp.setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, contentType).end(body);
-      httpMetrics.record(endpoint, status, System.nanoTime() - startNanos);
+      Responses.send(req, httpMetrics, endpoint, startNanos, status, contentType, body);
     }
 
     void problem(TallyException e) {
-      int retryAfter =
-          e instanceof AccessControl.RateLimitedException limited
-              ? limited.retryAfterSeconds()
-              : Problems.retryAfterSeconds(e.kind());
-      if (e.kind() == ErrorKind.UNAUTHORIZED) {
-        req.response().putHeader("WWW-Authenticate", "Bearer realm=\"tally\"");
-      }
-      if (retryAfter > 0) {
-        req.response().putHeader(HttpHeaders.RETRY_AFTER, Integer.toString(retryAfter));
-      }
-      send(Problems.status(e.kind()), PROBLEM, Problems.body(e.kind(), e.getMessage()));
+      Responses.problem(req, httpMetrics, endpoint, startNanos, e);
     }
 
     void notAllowed(String allow) {

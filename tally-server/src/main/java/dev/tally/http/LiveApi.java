@@ -400,33 +400,17 @@ public final class LiveApi {
       int status,
       CharSequence contentType,
       String body) {
-    HttpServerResponse resp = req.response();
-    if (resp.ended() || resp.closed()) {
-      return;
-    }
-    resp.setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, contentType).end(body);
-    httpMetrics.record(endpoint, status, System.nanoTime() - startNanos);
+    Responses.send(req, httpMetrics, endpoint, startNanos, status, contentType, body);
   }
 
   private void problem(
       HttpServerRequest req, Endpoint endpoint, long startNanos, TallyException e) {
     HttpServerResponse resp = req.response();
-    if (resp.ended() || resp.closed() || resp.headWritten()) {
-      return;
+    if (!resp.headWritten()) {
+      // a stream that failed before its first event answers as a plain problem
+      resp.headers().remove(HttpHeaders.CACHE_CONTROL).remove(HttpHeaders.CONTENT_ENCODING);
+      resp.setChunked(false);
     }
-    int retryAfter = Problems.retryAfterSeconds(e.kind());
-    if (retryAfter > 0) {
-      resp.putHeader(HttpHeaders.RETRY_AFTER, Integer.toString(retryAfter));
-    }
-    // a stream that failed before its first event answers as a plain problem
-    resp.headers().remove(HttpHeaders.CACHE_CONTROL).remove(HttpHeaders.CONTENT_ENCODING);
-    resp.setChunked(false);
-    send(
-        req,
-        endpoint,
-        startNanos,
-        Problems.status(e.kind()),
-        Problems.CONTENT_TYPE,
-        Problems.body(e.kind(), e.getMessage()));
+    Responses.problem(req, httpMetrics, endpoint, startNanos, e);
   }
 }
