@@ -311,8 +311,9 @@ class RedisLiveIT {
     long period = FAST.reportPeriod().toMillis();
     // a goodbye is heard within a report period (plus the read's); a killed node's share counts
     // until it expires, never longer than its last report plus the share's TTL
-    assertThat(closeMillis).isLessThan(2 * period + 500);
-    assertThat(killMillis).isLessThan(ttl + 2 * period + 500);
+    // (with a second of slack for a busy machine)
+    assertThat(closeMillis).isLessThan(2 * period + 1000);
+    assertThat(killMillis).isLessThan(ttl + 2 * period + 1000);
     System.out.printf(
         "live share gone after close: %d ms, after kill: %d ms (ttl %d ms)%n",
         closeMillis, killMillis, ttl);
