@@ -5,6 +5,7 @@ import dev.tally.access.Credentials;
 import dev.tally.access.RateLimiter;
 import dev.tally.cluster.ClusterSync;
 import dev.tally.cluster.ClusterWriter;
+import dev.tally.cluster.RedisLive;
 import dev.tally.cluster.RedisSlots;
 import dev.tally.config.ConfigException;
 import dev.tally.config.TallyConfig;
@@ -71,6 +72,7 @@ public final class Tally implements AutoCloseable {
   private final WritePath writePath;
   private final ThreadPoolExecutor readExecutor;
   private final LiveService live;
+  private final RedisLive redisLive;
   private final Health health = new Health();
   private final Vertx vertx;
   private final ConcurrentLinkedQueue<HttpServer> servers = new ConcurrentLinkedQueue<>();
@@ -159,6 +161,24 @@ public final class Tally implements AutoCloseable {
             config.maxHeartbeatViewers(),
             clock,
             metrics.registry());
+    if (cluster != null) {
+      try {
+        this.redisLive =
+            new RedisLive(
+                config.redis(), nodeId, config.redisTimeout(), live, clock, metrics.registry());
+      } catch (RuntimeException e) {
+        cluster.close();
+        redis.forEach(RedisSlots::close);
+        store.close();
+        throw new TallyException(
+            dev.tally.error.ErrorKind.UNAVAILABLE,
+            "cannot subscribe to live updates through Redis: " + e.getMessage(),
+            e);
+      }
+      cluster.onTotals(redisLive);
+    } else {
+      this.redisLive = null;
+    }
     health.check("store", store::writable);
     health.check("committer", aggregator::healthy);
     this.vertx =
@@ -270,6 +290,20 @@ public final class Tally implements AutoCloseable {
       cluster.start();
     }
     live.start();
+    if (redisLive != null) {
+      redisLive.start();
+    }
+    LiveApi liveApi =
+        new LiveApi(
+            store.names(),
+            live,
+            readCache,
+            readExecutor,
+            config.streamBufferBytes(),
+            metrics.registry());
+    if (cluster != null) {
+      liveApi.useClusterShares(cluster::others);
+    }
     HttpApi api =
         new HttpApi(
             store.names(),
@@ -282,13 +316,7 @@ public final class Tally implements AutoCloseable {
             metrics,
             config.maxBodyBytes(),
             config.maxBatchItems(),
-            new LiveApi(
-                store.names(),
-                live,
-                readCache,
-                readExecutor,
-                config.streamBufferBytes(),
-                metrics.registry()),
+            liveApi,
             accessControl(config, clock, metrics));
     // one server per event loop on one port; Vert.x shares the listening socket between them.
     // Port 0 is resolved first, because instances asking for port 0 would each get their own.
@@ -434,6 +462,9 @@ public final class Tally implements AutoCloseable {
       } catch (Exception e) {
         log.warn("HTTP server did not stop cleanly: {}", e.toString());
       }
+    }
+    if (redisLive != null) {
+      redisLive.close();
     }
     live.close();
     aggregator.close(grace.plusSeconds(5));

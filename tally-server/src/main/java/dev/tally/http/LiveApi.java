@@ -88,6 +88,20 @@ public final class LiveApi {
     this.httpMetrics = new HttpMetrics(registry);
   }
 
+  /**
+   * Cluster mode: a stream's first event adds the other writers' share (from Redis) to this node's
+   * own values; later events carry cluster totals from the live bus.
+   */
+  public void useClusterShares(
+      java.util.function.Function<List<CounterId>, java.util.concurrent.CompletionStage<long[]>>
+          others) {
+    this.clusterShares = others;
+  }
+
+  private volatile java.util.function.Function<
+          List<CounterId>, java.util.concurrent.CompletionStage<long[]>>
+      clusterShares;
+
   /** True for the reserved names under {@code /v1/{postId}/} that this class serves. */
   static boolean isLiveResource(String name) {
     return CounterNames.RESERVED.contains(name);
@@ -235,7 +249,7 @@ public final class LiveApi {
       }
     }
     if (cached.size() == ids.size()) {
-      startStream(sub, cached, startNanos);
+      startStream(sub, ids, cached, startNanos, ctx);
       return;
     }
     try {
@@ -256,7 +270,7 @@ public final class LiveApi {
                   });
               return;
             }
-            ctx.runOnContext(v -> startStream(sub, values, startNanos));
+            ctx.runOnContext(v -> startStream(sub, ids, values, startNanos, ctx));
           });
     } catch (RejectedExecutionException e) {
       sub.close();
@@ -264,7 +278,42 @@ public final class LiveApi {
     }
   }
 
-  private void startStream(LiveHub.Subscription sub, List<CounterValue> values, long startNanos) {
+  private void startStream(
+      LiveHub.Subscription sub,
+      List<CounterId> ids,
+      List<CounterValue> own,
+      long startNanos,
+      Context ctx) {
+    var others = clusterShares;
+    if (others == null) {
+      begin(sub, own, startNanos);
+      return;
+    }
+    // if Redis cannot be asked, start from this node's part: the bus's re-read heals it
+    others
+        .apply(ids)
+        .whenComplete(
+            (shares, error) ->
+                ctx.runOnContext(
+                    v -> begin(sub, error == null ? withShares(own, shares) : own, startNanos)));
+  }
+
+  /** {@code own} with each counter's count raised by the other writers' share. */
+  private static List<CounterValue> withShares(List<CounterValue> own, long[] shares) {
+    List<CounterValue> out = new ArrayList<>(own.size());
+    for (int i = 0; i < own.size(); i++) {
+      CounterValue v = own.get(i);
+      long s = shares[i];
+      dev.tally.counter.Slot slot =
+          s >= 0
+              ? new dev.tally.counter.Slot(v.slot().p() + s, v.slot().n())
+              : new dev.tally.counter.Slot(v.slot().p(), v.slot().n() - s);
+      out.add(new CounterValue(slot, v.updatedAtSecond()));
+    }
+    return out;
+  }
+
+  private void begin(LiveHub.Subscription sub, List<CounterValue> values, long startNanos) {
     if (sub.closed()) {
       return;
     }

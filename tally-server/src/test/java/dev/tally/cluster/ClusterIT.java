@@ -130,6 +130,28 @@ class ClusterIT {
 
   @Test
   @Order(2)
+  void liveStreamsAndViewersSpanNodes() throws Exception {
+    long post = posts(1)[0];
+    assertThat(client(0).write(post, "likes", "increment", null).statusCode()).isEqualTo(200);
+    awaitEverywhere(Map.of(post, 1L));
+    try (dev.tally.testing.SseClient onB = dev.tally.testing.SseClient.open(nodes[1].port(), post);
+        dev.tally.testing.SseClient onC = dev.tally.testing.SseClient.open(nodes[2].port(), post)) {
+      // the first event already holds the cluster total, not the node's own part (0)
+      onB.awaitCount("likes", 1, java.time.Duration.ofSeconds(10));
+      assertThat(client(0).write(post, "likes", "increment", null).statusCode()).isEqualTo(200);
+      onB.awaitCount("likes", 2, java.time.Duration.ofSeconds(10));
+      onC.awaitCount("likes", 2, java.time.Duration.ofSeconds(10));
+      // two streams on two nodes: every node counts both viewers
+      long deadline = System.currentTimeMillis() + 10_000;
+      while (client(0).count(post, "live") != 2) {
+        assertThat(System.currentTimeMillis()).as("viewers summed on node 0").isLessThan(deadline);
+        Thread.sleep(100);
+      }
+    }
+  }
+
+  @Test
+  @Order(2)
   void anIdempotencyKeyHoldsAcrossNodes() throws Exception {
     long post = posts(1)[0];
     HttpResponse<String> first = client(0).write(post, "likes", "increment", "same-key-1");
@@ -196,9 +218,16 @@ class ClusterIT {
         () -> {
           sleep(1_000);
           redis.stopAll();
-          sleep(2_000);
-          // nodes keep acknowledging, durable locally, and report the backlog
-          assertThat(client(0).get("/health/ready").body()).contains("\"reachable\":false");
+          // nodes keep acknowledging, durable locally, and report Redis unreachable (once a
+          // push has failed: within the command timeout)
+          long deadline = System.currentTimeMillis() + 15_000;
+          String ready;
+          do {
+            sleep(200);
+            ready = client(0).get("/health/ready").body();
+            assertThat(System.currentTimeMillis()).as(ready).isLessThan(deadline);
+          } while (!ready.contains("\"reachable\":false"));
+          sleep(1_000);
           redis.restartEmpty();
         });
     h.settleAndCheck();
