@@ -3,10 +3,14 @@ package dev.tally;
 import dev.tally.access.AccessControl;
 import dev.tally.access.Credentials;
 import dev.tally.access.RateLimiter;
+import dev.tally.cluster.ClusterSync;
+import dev.tally.cluster.ClusterWriter;
+import dev.tally.cluster.RedisSlots;
 import dev.tally.config.ConfigException;
 import dev.tally.config.TallyConfig;
 import dev.tally.engine.Aggregator;
 import dev.tally.engine.ReadCache;
+import dev.tally.engine.WritePath;
 import dev.tally.error.TallyException;
 import dev.tally.http.HttpApi;
 import dev.tally.http.HttpServerVerticle;
@@ -62,6 +66,9 @@ public final class Tally implements AutoCloseable {
   private final RocksCounterStore store;
   private final ReadCache readCache;
   private final Aggregator aggregator;
+  private final List<RedisSlots> redis = new java.util.ArrayList<>();
+  private final ClusterSync cluster;
+  private final WritePath writePath;
   private final ThreadPoolExecutor readExecutor;
   private final LiveService live;
   private final Health health = new Health();
@@ -92,6 +99,30 @@ public final class Tally implements AutoCloseable {
                 config.idempotencyRetention(),
                 Duration.ofSeconds(1)),
             metrics.registry());
+    if (config.clustered()) {
+      try {
+        this.cluster = joinCluster(config, dataDir);
+      } catch (RuntimeException e) {
+        redis.forEach(RedisSlots::close);
+        store.close();
+        throw e;
+      }
+      aggregator.addListener(cluster);
+      this.writePath =
+          new ClusterWriter(
+              aggregator,
+              cluster,
+              redis.get(0),
+              nodeId,
+              ClusterWriter.Ack.valueOf(config.ack().toUpperCase(java.util.Locale.ROOT)),
+              config.ackTimeout(),
+              config.maxPendingWrites(),
+              config.idempotencyRetention(),
+              metrics.registry());
+    } else {
+      this.cluster = null;
+      this.writePath = aggregator;
+    }
     AtomicInteger readThreadIds = new AtomicInteger();
     this.readExecutor =
         new ThreadPoolExecutor(
@@ -141,6 +172,58 @@ public final class Tally implements AutoCloseable {
     }
   }
 
+  /** Connects to the home region's Redis and every remote region's, and makes the pushers. */
+  private ClusterSync joinCluster(TallyConfig config, DataDir dataDir) {
+    List<ClusterSync.Target> targets = new java.util.ArrayList<>();
+    Map<String, List<String>> regions = new java.util.LinkedHashMap<>();
+    regions.put(config.region(), config.redis());
+    regions.putAll(config.remoteRegions());
+    for (Map.Entry<String, List<String>> region : regions.entrySet()) {
+      RedisSlots slots;
+      try {
+        slots = new RedisSlots(region.getValue(), nodeId, config.redisTimeout());
+      } catch (RuntimeException e) {
+        throw new TallyException(
+            dev.tally.error.ErrorKind.UNAVAILABLE,
+            "cannot reach the Redis Cluster of region "
+                + region.getKey()
+                + " at "
+                + String.join(",", region.getValue())
+                + ": "
+                + e.getMessage(),
+            e);
+      }
+      redis.add(slots);
+      targets.add(new ClusterSync.Target(region.getKey(), slots));
+    }
+    ClusterSync sync =
+        new ClusterSync(
+            store,
+            store,
+            aggregator,
+            targets,
+            new ClusterSync.Settings(
+                1000,
+                200_000,
+                config.redisTimeout(),
+                Duration.ofSeconds(1),
+                config.cacheCounters(),
+                Duration.ofSeconds(1)),
+            config.dataDir(),
+            clock,
+            metrics.registry());
+    Gauge.builder("tally.store.outbox.estimated", store, s -> s.statistic("outbox.estimated"))
+        .description("Counter marks waiting to be pushed, over all regions (RocksDB estimate)")
+        .register(metrics.registry());
+    log.info(
+        "cluster member: region {} ({} remote), writer {}, ack {}",
+        config.region(),
+        config.remoteRegions().size(),
+        RedisSlots.writerField(nodeId),
+        config.ack());
+    return sync;
+  }
+
   /**
    * Starts a node and returns once it serves HTTP.
    *
@@ -159,11 +242,16 @@ public final class Tally implements AutoCloseable {
 
   private void startServing() {
     aggregator.start();
+    if (cluster != null) {
+      cluster.start();
+    }
     live.start();
     HttpApi api =
         new HttpApi(
             store.names(),
             aggregator,
+            writePath,
+            cluster,
             readCache,
             readExecutor,
             health,
@@ -325,6 +413,10 @@ public final class Tally implements AutoCloseable {
     }
     live.close();
     aggregator.close(grace.plusSeconds(5));
+    if (cluster != null) {
+      cluster.close();
+    }
+    redis.forEach(RedisSlots::close);
     readExecutor.shutdown();
     try {
       vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);

@@ -2,15 +2,19 @@ package dev.tally.cluster;
 
 import dev.tally.counter.CounterId;
 import dev.tally.counter.Slot;
+import io.lettuce.core.KeyValue;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.SetArgs;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.cluster.ClusterClientOptions;
 import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
 import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
 import io.lettuce.core.cluster.api.async.RedisAdvancedClusterAsyncCommands;
+import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -138,13 +142,14 @@ public final class RedisSlots implements AutoCloseable {
 
   /**
    * Merges this writer's {@code slots} into the counters {@code ids} (same order, same size): one
-   * script call per counter, pipelined. Completes when Redis has applied every merge, or
-   * exceptionally with the first failure; a failed push may simply be repeated.
+   * script call per counter, pipelined. Completes with each counter's total right after its merge
+   * (same order) when Redis has applied every merge, or exceptionally with the first failure; a
+   * failed push may simply be repeated.
    *
    * @throws IllegalArgumentException if the lists differ in size or a component exceeds {@link
    *     #MAX_COMPONENT}
    */
-  public CompletionStage<Void> push(List<CounterId> ids, List<Slot> slots) {
+  public CompletionStage<long[]> push(List<CounterId> ids, List<Slot> slots) {
     if (ids.size() != slots.size()) {
       throw new IllegalArgumentException(ids.size() + " ids but " + slots.size() + " slots");
     }
@@ -154,13 +159,22 @@ public final class RedisSlots implements AutoCloseable {
       }
     }
     if (ids.isEmpty()) {
-      return CompletableFuture.completedFuture(null);
+      return CompletableFuture.completedFuture(new long[0]);
     }
-    CompletableFuture<?>[] merges = new CompletableFuture<?>[ids.size()];
+    @SuppressWarnings("unchecked")
+    CompletableFuture<Long>[] merges = new CompletableFuture[ids.size()];
     for (int i = 0; i < ids.size(); i++) {
       merges[i] = merge(key(ids.get(i)), slots.get(i));
     }
-    return CompletableFuture.allOf(merges);
+    return CompletableFuture.allOf(merges)
+        .thenApply(
+            ignored -> {
+              long[] totals = new long[merges.length];
+              for (int i = 0; i < totals.length; i++) {
+                totals[i] = merges[i].join();
+              }
+              return totals;
+            });
   }
 
   private CompletableFuture<Long> merge(String key, Slot slot) {
@@ -211,6 +225,150 @@ public final class RedisSlots implements AutoCloseable {
               }
               return totals;
             });
+  }
+
+  /**
+   * What Redis holds of {@code ids} (same order): each counter's total and this writer's own part
+   * of it, so that {@code total - own} is the other writers' share. One HMGET per counter,
+   * pipelined.
+   */
+  public CompletionStage<View[]> views(List<CounterId> ids) {
+    @SuppressWarnings("unchecked")
+    CompletableFuture<List<KeyValue<String, String>>>[] gets = new CompletableFuture[ids.size()];
+    for (int i = 0; i < gets.length; i++) {
+      gets[i] = redis.hmget(key(ids.get(i)), TOTAL_FIELD, writerField).toCompletableFuture();
+    }
+    return CompletableFuture.allOf(gets)
+        .thenApply(
+            ignored -> {
+              View[] views = new View[gets.length];
+              for (int i = 0; i < views.length; i++) {
+                List<KeyValue<String, String>> kv = gets[i].join();
+                long total = kv.get(0).hasValue() ? Long.parseLong(kv.get(0).getValue()) : 0;
+                Slot own = kv.get(1).hasValue() ? decode(kv.get(1).getValue()) : Slot.ZERO;
+                views[i] = new View(total, own);
+              }
+              return views;
+            });
+  }
+
+  /** A counter as Redis holds it: the total over all writers, and this writer's slot. */
+  public record View(long total, Slot own) {
+
+    /** The other writers' share of the total. */
+    public long others() {
+      return total - own.value();
+    }
+  }
+
+  /** The slot of a stored writer field ("P:N" or "P"). */
+  static Slot decode(String stored) {
+    int colon = stored.indexOf(':');
+    return colon < 0
+        ? new Slot(Long.parseLong(stored), 0)
+        : new Slot(
+            Long.parseLong(stored.substring(0, colon)),
+            Long.parseLong(stored.substring(colon + 1)));
+  }
+
+  /**
+   * The cluster's data generation as this node can see it: for every primary, its node id and its
+   * epoch marker (a random value stored once in one of its slots, created here if missing), sorted.
+   * The fingerprint changes when a primary is replaced (failover, which may roll back recent
+   * writes), when a primary lost its data (flush, restart without persistence) or when the cluster
+   * is a new one; then every writer must push all its slots again.
+   */
+  public CompletionStage<String> fingerprint() {
+    List<RedisClusterNode> primaries = new ArrayList<>();
+    for (RedisClusterNode node : connection.getPartitions()) {
+      if (node.getRole().isUpstream()
+          && !node.is(RedisClusterNode.NodeFlag.FAIL)
+          && !node.is(RedisClusterNode.NodeFlag.EVENTUAL_FAIL)
+          && !node.getSlots().isEmpty()) {
+        primaries.add(node);
+      }
+    }
+    if (primaries.isEmpty()) {
+      return CompletableFuture.failedFuture(
+          new io.lettuce.core.RedisException("no primary serves any slot"));
+    }
+    primaries.sort(java.util.Comparator.comparing(RedisClusterNode::getNodeId));
+    List<CompletableFuture<String>> markers = new ArrayList<>(primaries.size());
+    String fresh = HexFormat.of().toHexDigits(new java.security.SecureRandom().nextLong());
+    for (RedisClusterNode node : primaries) {
+      String key = markerKey(node.getSlots().get(0));
+      markers.add(
+          redis
+              .setGet(key, fresh, new SetArgs().nx())
+              .toCompletableFuture()
+              .thenApply(old -> old == null ? fresh : old));
+    }
+    return CompletableFuture.allOf(markers.toArray(CompletableFuture<?>[]::new))
+        .thenApply(
+            ignored -> {
+              StringBuilder sb = new StringBuilder();
+              for (int i = 0; i < primaries.size(); i++) {
+                sb.append(primaries.get(i).getNodeId())
+                    .append('=')
+                    .append(markers.get(i).join())
+                    .append(';');
+              }
+              return sb.toString();
+            });
+  }
+
+  private static final java.util.concurrent.ConcurrentHashMap<Integer, String> MARKERS =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** A key that hashes to {@code slot}: found by trying tags, remembered per slot. */
+  static String markerKey(int slot) {
+    return MARKERS.computeIfAbsent(
+        slot,
+        s -> {
+          for (long i = 0; ; i++) {
+            String key = "tally:epoch:{" + Long.toString(i, 36) + "}";
+            if (SlotHash.getSlot(key) == s) {
+              return key;
+            }
+          }
+        });
+  }
+
+  /**
+   * Claims idempotency key {@code key} for {@code claim} unless someone holds it: completes with
+   * null when this call claimed it (for {@code ttl}), else with the value already stored.
+   */
+  public CompletionStage<String> claim(String key, String claim, Duration ttl) {
+    return redis
+        .setGet(claimKey(key), claim, new SetArgs().nx().ex(ttl))
+        .toCompletableFuture()
+        .thenApply(old -> old);
+  }
+
+  /** Replaces the claim of {@code key} with {@code value}, keeping its expiry; no-op if gone. */
+  public CompletionStage<Void> updateClaim(String key, String value) {
+    return redis
+        .set(claimKey(key), value, new SetArgs().xx().keepttl())
+        .toCompletableFuture()
+        .thenApply(ignored -> null);
+  }
+
+  /** Deletes the claim of {@code key} if it still holds {@code claim}. */
+  public CompletionStage<Void> releaseClaim(String key, String claim) {
+    String[] keys = {claimKey(key)};
+    return redis
+        .<Long>eval(RELEASE, ScriptOutputType.INTEGER, keys, claim)
+        .toCompletableFuture()
+        .thenApply(ignored -> null);
+  }
+
+  private static final String RELEASE =
+      "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end"
+          + " return 0";
+
+  /** Redis key of an idempotency key's claim. */
+  static String claimKey(String key) {
+    return "i:" + key;
   }
 
   /** Closes the connection and the client's threads; commands still in flight fail. */

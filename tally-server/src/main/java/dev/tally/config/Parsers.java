@@ -93,4 +93,54 @@ final class Parsers {
     }
     return s;
   }
+
+  /** A comma-separated list of host:port addresses; empty for none. */
+  static List<String> addresses(String s) {
+    List<String> out = new ArrayList<>();
+    if (s.isBlank()) {
+      return out;
+    }
+    for (String part : s.split(",", -1)) {
+      String a = part.trim();
+      int colon = a.lastIndexOf(':');
+      if (colon <= 0) {
+        throw new IllegalArgumentException("'" + a + "' is not host:port");
+      }
+      intIn(1, 65535).apply(a.substring(colon + 1));
+      out.add(a);
+    }
+    return out;
+  }
+
+  /** A region name: lower-case letters, digits and dashes, at most 32. */
+  static String regionName(String s) {
+    if (!s.matches("[a-z0-9][a-z0-9-]{0,31}")) {
+      throw new IllegalArgumentException(
+          "'" + s + "' is not a region name (a-z, 0-9 and '-', at most 32 characters)");
+    }
+    return s;
+  }
+
+  /** {@code name=host:port[,host:port...]} entries separated by ';'; empty for none. */
+  static java.util.Map<String, List<String>> regions(String s) {
+    java.util.Map<String, List<String>> out = new java.util.LinkedHashMap<>();
+    if (s.isBlank()) {
+      return out;
+    }
+    for (String entry : s.split(";", -1)) {
+      int eq = entry.indexOf('=');
+      if (eq <= 0) {
+        throw new IllegalArgumentException("'" + entry.trim() + "' is not name=host:port,...");
+      }
+      String name = regionName(entry.substring(0, eq).trim());
+      List<String> seeds = addresses(entry.substring(eq + 1));
+      if (seeds.isEmpty()) {
+        throw new IllegalArgumentException("region '" + name + "' has no Redis address");
+      }
+      if (out.put(name, seeds) != null) {
+        throw new IllegalArgumentException("region '" + name + "' is listed twice");
+      }
+    }
+    return out;
+  }
 }

@@ -43,6 +43,12 @@ import java.util.Map;
  * @param idleTimeout idle connections are closed after this long
  * @param tlsCert PEM certificate for HTTPS, or null for plain HTTP
  * @param tlsKey PEM private key for HTTPS, or null
+ * @param redis seeds of the home region's Redis Cluster; empty for a single node
+ * @param ack when a write counts as acknowledged in cluster mode: local or cluster
+ * @param ackTimeout how long a write waits for the cluster with {@code ack=cluster}
+ * @param redisTimeout bound on every Redis command and connection attempt
+ * @param region this node's region
+ * @param remoteRegions other regions' Redis seeds, by region name; this node pushes there too
  */
 public record TallyConfig(
     String host,
@@ -74,12 +80,30 @@ public record TallyConfig(
     int rateLimitPostBurst,
     Duration idleTimeout,
     Path tlsCert,
-    Path tlsKey) {
+    Path tlsKey,
+    List<String> redis,
+    String ack,
+    Duration ackTimeout,
+    Duration redisTimeout,
+    String region,
+    Map<String, List<String>> remoteRegions) {
 
   public TallyConfig {
     if ((tlsCert == null) != (tlsKey == null)) {
       throw new ConfigException("--tls-cert and --tls-key go together: give both or neither");
     }
+    if (redis.isEmpty() && !remoteRegions.isEmpty()) {
+      throw new ConfigException("--remote-regions needs --redis (the home region's Redis)");
+    }
+    if (remoteRegions.containsKey(region)) {
+      throw new ConfigException(
+          "--remote-regions lists this node's own region '" + region + "' (see --region)");
+    }
+  }
+
+  /** True when the node is a member of a cluster (shares counts through Redis). */
+  public boolean clustered() {
+    return !redis.isEmpty();
   }
 
   public static final Option<String> HOST =
@@ -255,6 +279,43 @@ public record TallyConfig(
           Parsers::optionalPath);
   public static final Option<Path> TLS_KEY =
       new Option<>("tls-key", "", "PEM private key of --tls-cert", Parsers::optionalPath);
+  public static final Option<List<String>> REDIS =
+      new Option<>(
+          "redis",
+          "",
+          "host:port[,host:port...] of the Redis Cluster to share counts through; empty = single node",
+          Parsers::addresses);
+  public static final Option<String> ACK =
+      new Option<>(
+          "ack",
+          "local",
+          "cluster mode: acknowledge writes once durable on the node (local) or also in Redis (cluster)",
+          s -> {
+            if (!s.equals("local") && !s.equals("cluster")) {
+              throw new IllegalArgumentException("must be local or cluster");
+            }
+            return s;
+          });
+  public static final Option<Duration> ACK_TIMEOUT =
+      new Option<>(
+          "ack-timeout",
+          "5s",
+          "with --ack cluster: longest wait for Redis before answering 504 (the write stays durable)",
+          Parsers.durationIn(Duration.ofMillis(10), Duration.ofMinutes(5)));
+  public static final Option<Duration> REDIS_TIMEOUT =
+      new Option<>(
+          "redis-timeout",
+          "2s",
+          "bound on every Redis command and connection attempt",
+          Parsers.durationIn(Duration.ofMillis(10), Duration.ofMinutes(1)));
+  public static final Option<String> REGION =
+      new Option<>("region", "local", "this node's region name", Parsers::regionName);
+  public static final Option<Map<String, List<String>>> REMOTE_REGIONS =
+      new Option<>(
+          "remote-regions",
+          "",
+          "other regions' Redis: name=host:port[,...][;name=...]; slots are pushed there too",
+          Parsers::regions);
 
   /** Every option, in the order {@code --help} lists them. */
   public static final List<Option<?>> OPTIONS =
@@ -288,7 +349,13 @@ public record TallyConfig(
           RATE_LIMIT_POST_BURST,
           IDLE_TIMEOUT,
           TLS_CERT,
-          TLS_KEY);
+          TLS_KEY,
+          REDIS,
+          ACK,
+          ACK_TIMEOUT,
+          REDIS_TIMEOUT,
+          REGION,
+          REMOTE_REGIONS);
 
   /** The defaults, as if started with no flags and an empty environment. */
   public static TallyConfig defaults() {
@@ -355,7 +422,13 @@ public record TallyConfig(
         v.get(RATE_LIMIT_POST_BURST),
         v.get(IDLE_TIMEOUT),
         v.get(TLS_CERT),
-        v.get(TLS_KEY));
+        v.get(TLS_KEY),
+        v.get(REDIS),
+        v.get(ACK),
+        v.get(ACK_TIMEOUT),
+        v.get(REDIS_TIMEOUT),
+        v.get(REGION),
+        v.get(REMOTE_REGIONS));
   }
 
   /** A copy with another port and data dir; for tests and tools. */
@@ -390,7 +463,13 @@ public record TallyConfig(
         rateLimitPostBurst,
         idleTimeout,
         tlsCert,
-        tlsKey);
+        tlsKey,
+        redis,
+        ack,
+        ackTimeout,
+        redisTimeout,
+        region,
+        remoteRegions);
   }
 
   /** The {@code --help} text: every option with its variable, default and meaning. */

@@ -46,7 +46,7 @@ import org.slf4j.LoggerFactory;
  * <p>Ordering: writes to one counter are applied in queue order, so N concurrent increments of a
  * counter at c are answered c+1 … c+N, each value once.
  */
-public final class Aggregator implements AutoCloseable {
+public final class Aggregator implements WritePath, AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(Aggregator.class);
 
@@ -75,6 +75,8 @@ public final class Aggregator implements AutoCloseable {
   private final Thread committer;
   private final java.util.concurrent.CopyOnWriteArrayList<CommitListener> listeners =
       new java.util.concurrent.CopyOnWriteArrayList<>();
+  private final java.util.concurrent.ConcurrentLinkedQueue<Runnable> tasks =
+      new java.util.concurrent.ConcurrentLinkedQueue<>();
   private volatile boolean closing;
 
   // committer-thread state
@@ -159,6 +161,25 @@ public final class Aggregator implements AutoCloseable {
     listeners.add(listener);
   }
 
+  /**
+   * Runs {@code task} on the committer thread between two group commits (within about 100 ms when
+   * idle), so it cannot race a commit. For short housekeeping only; a task that throws is logged.
+   */
+  public void runOnCommitter(Runnable task) {
+    tasks.add(task);
+  }
+
+  private void runTasks() {
+    Runnable t;
+    while ((t = tasks.poll()) != null) {
+      try {
+        t.run();
+      } catch (RuntimeException e) {
+        log.error("committer task failed", e);
+      }
+    }
+  }
+
   public void start() {
     lastPurgeMillis = clock.millis();
     committer.start();
@@ -171,6 +192,7 @@ public final class Aggregator implements AutoCloseable {
    * @throws TallyException {@link ErrorKind#OVERLOADED} when too many writes are waiting, {@link
    *     ErrorKind#UNAVAILABLE} when the node is shutting down; then nothing was queued
    */
+  @Override
   public void submit(Write[] writes, Callback callback) {
     int n = writes.length;
     if (pendingWrites.addAndGet(n) > settings.maxPendingWrites()) {
@@ -200,6 +222,7 @@ public final class Aggregator implements AutoCloseable {
     try {
       while (true) {
         Submission first = queue.poll(100, TimeUnit.MILLISECONDS);
+        runTasks();
         if (first == null) {
           if (closing && pendingWrites.get() == 0) {
             return;

@@ -18,6 +18,8 @@ public enum ErrorKind {
   UNSUPPORTED_MEDIA_TYPE(false),
   /** An idempotency key was reused for a different request. */
   IDEMPOTENCY_CONFLICT(false),
+  /** The idempotency key's write is being applied by another node: retry shortly. */
+  IN_PROGRESS(true),
   /** The write would overflow the counter. */
   UNPROCESSABLE(false),
   /** This client or post is over its rate limit: try again after the advertised delay. */
@@ -26,6 +28,11 @@ public enum ErrorKind {
   OVERLOADED(true),
   /** The store cannot take writes now (disk full, I/O error, closing). */
   UNAVAILABLE(true),
+  /**
+   * Cluster mode with acknowledgement by the cluster: the write is durable on the node but Redis
+   * did not confirm it in time. It will be pushed; retrying with the same idempotency key is safe.
+   */
+  NOT_CONFIRMED(true),
   /** A bug: never expected. */
   INTERNAL(true);
 

@@ -1,12 +1,14 @@
 package dev.tally.http;
 
 import dev.tally.access.AccessControl;
+import dev.tally.cluster.ClusterSync;
 import dev.tally.counter.CounterId;
 import dev.tally.counter.CounterNames;
 import dev.tally.counter.CounterValue;
 import dev.tally.engine.Aggregator;
 import dev.tally.engine.ReadCache;
 import dev.tally.engine.Write;
+import dev.tally.engine.WritePath;
 import dev.tally.engine.WriteResult;
 import dev.tally.error.ErrorKind;
 import dev.tally.error.TallyException;
@@ -53,6 +55,8 @@ public final class HttpApi implements Handler<HttpServerRequest> {
 
   private final CounterNames names;
   private final Aggregator aggregator;
+  private final WritePath writePath;
+  private final ClusterSync cluster;
   private final ReadCache reads;
   private final Executor readExecutor;
   private final Health health;
@@ -69,9 +73,16 @@ public final class HttpApi implements Handler<HttpServerRequest> {
    */
   private final ThreadLocal<Handoff> handoffs = new ThreadLocal<>();
 
+  /**
+   * @param writePath where writes go: the aggregator, or in cluster mode the cluster's writer
+   * @param cluster the cluster's state in cluster mode (reads add the other writers' share), else
+   *     null
+   */
   public HttpApi(
       CounterNames names,
       Aggregator aggregator,
+      WritePath writePath,
+      ClusterSync cluster,
       ReadCache reads,
       Executor readExecutor,
       Health health,
@@ -82,6 +93,8 @@ public final class HttpApi implements Handler<HttpServerRequest> {
       AccessControl access) {
     this.names = names;
     this.aggregator = aggregator;
+    this.writePath = writePath;
+    this.cluster = cluster;
     this.reads = reads;
     this.readExecutor = readExecutor;
     this.health = health;
@@ -201,7 +214,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
         body -> {
           Write w = new Write(id, Requests.action(body), key);
           Handoff back = handoff();
-          aggregator.submit(
+          writePath.submit(
               new Write[] {w}, results -> back.run(() -> answerWrite(call, results[0])));
         });
   }
@@ -226,14 +239,68 @@ public final class HttpApi implements Handler<HttpServerRequest> {
     CounterId id = counterId(post, counter);
     access.checkRead(authorization(call.req), address(call.req));
     CounterValue v = reads.peek(id);
-    if (v != null) {
-      answerRead(call, v);
+    if (cluster != null) {
+      List<CounterId> ids = List.of(id);
+      if (v != null) {
+        withOthers(call, ids, List.of(v), values -> answerRead(call, values.get(0)));
+      } else {
+        offload(
+            call,
+            () -> reads.readAll(ids),
+            own -> withOthers(call, ids, own, values -> answerRead(call, values.get(0))));
+      }
       return;
     }
-    offload(call, () -> reads.read(id), value -> answerRead(call, value));
+    if (v != null) {
+      answerRead(call, new Count(v.count(), v.updatedAtSecond()));
+      return;
+    }
+    offload(
+        call,
+        () -> reads.read(id),
+        value -> answerRead(call, new Count(value.count(), value.updatedAtSecond())));
   }
 
-  private void answerRead(Call call, CounterValue v) {
+  /** A count as answered: in cluster mode the node's own part plus the other writers' share. */
+  private record Count(long count, long updatedAtSecond) {}
+
+  /**
+   * Cluster mode: adds the other writers' share (from Redis) to this node's own values {@code own}
+   * of {@code ids}, then calls {@code then} on this event loop.
+   */
+  private void withOthers(
+      Call call, List<CounterId> ids, List<CounterValue> own, Consumer<List<Count>> then) {
+    Handoff back = handoff();
+    cluster
+        .others(ids)
+        .whenComplete(
+            (others, error) ->
+                back.run(
+                    () -> {
+                      if (error != null) {
+                        call.problem(asTallyException(error));
+                        return;
+                      }
+                      List<Count> counts = new ArrayList<>(ids.size());
+                      for (int i = 0; i < ids.size(); i++) {
+                        CounterValue v = own.get(i);
+                        counts.add(new Count(v.count() + others[i], v.updatedAtSecond()));
+                      }
+                      then.accept(counts);
+                    }));
+  }
+
+  private static TallyException asTallyException(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof TallyException e) {
+        return e;
+      }
+    }
+    log.warn("cluster read failed", t);
+    return new TallyException(ErrorKind.UNAVAILABLE, "the cluster's counts are unreachable");
+  }
+
+  private void answerRead(Call call, Count v) {
     call.ok(
         JSON, Json.appendCount(new StringBuilder(64), v.count(), v.updatedAtSecond()).toString());
   }
@@ -266,15 +333,28 @@ public final class HttpApi implements Handler<HttpServerRequest> {
     for (CounterId id : ids) {
       CounterValue v = reads.peek(id);
       if (v == null) {
-        offload(call, () -> reads.readAll(ids), values -> answerBatchRead(call, q, values));
+        offload(call, () -> reads.readAll(ids), values -> answerBatchRead(call, q, ids, values));
         return;
       }
       cached.add(v);
     }
-    answerBatchRead(call, q, cached);
+    answerBatchRead(call, q, ids, cached);
   }
 
-  private void answerBatchRead(Call call, Requests.ReadQuery q, List<CounterValue> values) {
+  private void answerBatchRead(
+      Call call, Requests.ReadQuery q, List<CounterId> ids, List<CounterValue> own) {
+    if (cluster != null) {
+      withOthers(call, ids, own, counts -> answerBatchCounts(call, q, counts));
+      return;
+    }
+    List<Count> counts = new ArrayList<>(own.size());
+    for (CounterValue v : own) {
+      counts.add(new Count(v.count(), v.updatedAtSecond()));
+    }
+    answerBatchCounts(call, q, counts);
+  }
+
+  private void answerBatchCounts(Call call, Requests.ReadQuery q, List<Count> values) {
     StringBuilder sb = new StringBuilder(64 + values.size() * 64).append("{\"counts\":{");
     int i = 0;
     for (int p = 0; p < q.posts().length; p++) {
@@ -286,7 +366,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
         if (c > 0) {
           sb.append(',');
         }
-        CounterValue v = values.get(i++);
+        Count v = values.get(i++);
         sb.append('"').append(names.name(q.codes()[c])).append("\":");
         Json.appendCount(sb, v.count(), v.updatedAtSecond());
       }
@@ -324,7 +404,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
             return;
           }
           Handoff back = handoff();
-          aggregator.submit(
+          writePath.submit(
               valid.toArray(new Write[0]),
               results -> back.run(() -> answerBatchWrite(call, items, results)));
         });
@@ -374,7 +454,31 @@ public final class HttpApi implements Handler<HttpServerRequest> {
       Json.appendString(sb, e.getKey());
       sb.append(':').append(e.getValue());
     }
-    sb.append("},\"pending_writes\":").append(aggregator.pendingWrites()).append('}');
+    sb.append("},\"pending_writes\":").append(aggregator.pendingWrites());
+    if (cluster != null) {
+      sb.append(",\"cluster\":{");
+      boolean firstRegion = true;
+      for (Map.Entry<String, Map<String, Object>> region : cluster.status().entrySet()) {
+        if (!firstRegion) {
+          sb.append(',');
+        }
+        firstRegion = false;
+        Json.appendString(sb, region.getKey());
+        sb.append(":{");
+        boolean firstField = true;
+        for (Map.Entry<String, Object> f : region.getValue().entrySet()) {
+          if (!firstField) {
+            sb.append(',');
+          }
+          firstField = false;
+          Json.appendString(sb, f.getKey());
+          sb.append(':').append(f.getValue());
+        }
+        sb.append('}');
+      }
+      sb.append('}');
+    }
+    sb.append('}');
     call.send(ready ? 200 : 503, JSON, sb.toString());
   }
 

@@ -21,9 +21,11 @@ final class Problems {
       case METHOD_NOT_ALLOWED -> 405;
       case TOO_LARGE -> 413;
       case UNSUPPORTED_MEDIA_TYPE -> 415;
+      case IN_PROGRESS -> 409;
       case IDEMPOTENCY_CONFLICT, UNPROCESSABLE -> 422;
       case RATE_LIMITED -> 429;
       case OVERLOADED, UNAVAILABLE -> 503;
+      case NOT_CONFIRMED -> 504;
       case INTERNAL -> 500;
     };
   }
@@ -38,10 +40,12 @@ final class Problems {
       case TOO_LARGE -> "Request too large";
       case UNSUPPORTED_MEDIA_TYPE -> "Unsupported media type";
       case IDEMPOTENCY_CONFLICT -> "Idempotency key reused";
+      case IN_PROGRESS -> "Write in progress elsewhere";
       case UNPROCESSABLE -> "Write cannot be applied";
       case RATE_LIMITED -> "Too many requests";
       case OVERLOADED -> "Overloaded";
       case UNAVAILABLE -> "Unavailable";
+      case NOT_CONFIRMED -> "Not confirmed by the cluster";
       case INTERNAL -> "Internal error";
     };
   }

@@ -97,7 +97,7 @@ class RedisSlotsIT {
         List<Slot> pushes = new ArrayList<>(history);
         pushes.addAll(history);
         Collections.shuffle(pushes, rnd);
-        List<CompletableFuture<Void>> inFlight = new ArrayList<>();
+        List<CompletableFuture<long[]>> inFlight = new ArrayList<>();
         for (Slot p : pushes) {
           inFlight.add(writer.push(List.of(id), List.of(p)).toCompletableFuture());
         }

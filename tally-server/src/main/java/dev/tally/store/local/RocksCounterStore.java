@@ -8,10 +8,12 @@ import dev.tally.error.TallyException;
 import dev.tally.store.Commit;
 import dev.tally.store.CounterStore;
 import dev.tally.store.IdempotencyRecord;
+import dev.tally.store.Outbox;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -30,6 +32,7 @@ import org.rocksdb.ReadTier;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
+import org.rocksdb.Slice;
 import org.rocksdb.Status;
 import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteOptions;
@@ -53,13 +56,14 @@ import org.slf4j.LoggerFactory;
  * counter-code/<name>} → code). A name seen for the first time gets the lowest free code; a code
  * never moves.
  */
-public final class RocksCounterStore implements CounterStore {
+public final class RocksCounterStore implements CounterStore, Outbox {
 
   private static final Logger log = LoggerFactory.getLogger(RocksCounterStore.class);
 
   private static final String CF_COUNTERS = "counters";
   private static final String CF_KEYS = "idempotency";
   private static final String CF_EXPIRY = "idempotency-expiry";
+  private static final String CF_OUTBOX = "outbox";
   private static final String CODE_PREFIX = "counter-code/";
 
   static {
@@ -85,6 +89,8 @@ public final class RocksCounterStore implements CounterStore {
   private ColumnFamilyHandle counters;
   private ColumnFamilyHandle keys;
   private ColumnFamilyHandle expiry;
+  private ColumnFamilyHandle outbox;
+  private volatile int outboxTargets;
   private final java.util.concurrent.locks.ReentrantReadWriteLock lifecycle =
       new java.util.concurrent.locks.ReentrantReadWriteLock();
   private final WriteOptions syncWrite;
@@ -110,7 +116,8 @@ public final class RocksCounterStore implements CounterStore {
             new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, options(Family.PLAIN)),
             new ColumnFamilyDescriptor(bytes(CF_COUNTERS), options(Family.COUNTERS)),
             new ColumnFamilyDescriptor(bytes(CF_KEYS), options(Family.KEYS)),
-            new ColumnFamilyDescriptor(bytes(CF_EXPIRY), options(Family.PLAIN)));
+            new ColumnFamilyDescriptor(bytes(CF_EXPIRY), options(Family.PLAIN)),
+            new ColumnFamilyDescriptor(bytes(CF_OUTBOX), options(Family.PLAIN)));
     openDb();
     this.syncWrite = new WriteOptions().setSync(true);
     this.asyncWrite = new WriteOptions().setSync(false);
@@ -125,6 +132,7 @@ public final class RocksCounterStore implements CounterStore {
     this.counters = handles.get(1);
     this.keys = handles.get(2);
     this.expiry = handles.get(3);
+    this.outbox = handles.get(4);
   }
 
   private void closeDb() {
@@ -368,8 +376,11 @@ public final class RocksCounterStore implements CounterStore {
     try (WriteBatch batch = new WriteBatch()) {
       ensureOpen();
       for (int i = 0; i < commit.counterCount(); i++) {
-        batch.put(
-            counters, commit.counterId(i).toBytes(), Codec.counterValue(commit.counterValue(i)));
+        byte[] id = commit.counterId(i).toBytes();
+        batch.put(counters, id, Codec.counterValue(commit.counterValue(i)));
+        for (int t = 0; t < outboxTargets; t++) {
+          batch.put(outbox, outboxKey(t, id), EMPTY);
+        }
       }
       for (int i = 0; i < commit.keyCount(); i++) {
         byte[] k = Codec.keyBytes(commit.key(i));
@@ -386,6 +397,110 @@ public final class RocksCounterStore implements CounterStore {
       lifecycle.readLock().unlock();
     }
   }
+
+  @Override
+  public void enableOutbox(int targets) {
+    if (targets < 0 || targets > 127) {
+      throw new IllegalArgumentException("outbox targets must be 0..127, got " + targets);
+    }
+    outboxTargets = targets;
+  }
+
+  @Override
+  public List<CounterId> outboxPage(int target, CounterId after, int limit) {
+    lifecycle.readLock().lock();
+    try {
+      ensureOpen();
+      List<CounterId> page = new ArrayList<>(Math.min(limit, 1024));
+      try (Slice upper = new Slice(new byte[] {(byte) (target + 1)});
+          ReadOptions ro = new ReadOptions().setIterateUpperBound(upper);
+          RocksIterator it = db.newIterator(outbox, ro)) {
+        seekAfter(
+            it,
+            after == null ? new byte[] {(byte) target} : outboxKey(target, after.toBytes()),
+            after != null);
+        for (; it.isValid() && page.size() < limit; it.next()) {
+          byte[] k = it.key();
+          if (k.length == 1 + CounterId.ENCODED_LENGTH && k[0] == (byte) target) {
+            page.add(CounterId.fromBytes(Arrays.copyOfRange(k, 1, k.length)));
+          }
+        }
+      }
+      return page;
+    } finally {
+      lifecycle.readLock().unlock();
+    }
+  }
+
+  /** Positions {@code it} at {@code from}, or just past it when {@code exclusive}. */
+  private static void seekAfter(RocksIterator it, byte[] from, boolean exclusive) {
+    it.seek(from);
+    if (exclusive && it.isValid() && Arrays.equals(it.key(), from)) {
+      it.next();
+    }
+  }
+
+  @Override
+  public void outboxRemoveIfCurrent(int target, List<CounterId> ids, List<CounterValue> values) {
+    if (ids.isEmpty()) {
+      return;
+    }
+    lifecycle.readLock().lock();
+    try (WriteBatch batch = new WriteBatch()) {
+      if (closed.get()) {
+        return;
+      }
+      List<CounterValue> current = getAll(ids);
+      for (int i = 0; i < ids.size(); i++) {
+        if (current.get(i).equals(values.get(i))) {
+          batch.delete(outbox, outboxKey(target, ids.get(i).toBytes()));
+        }
+      }
+      if (batch.count() > 0) {
+        db.write(asyncWrite, batch);
+      }
+    } catch (RocksDBException e) {
+      log.debug("clearing pushed outbox marks failed (they are pushed again): {}", describe(e));
+    } finally {
+      lifecycle.readLock().unlock();
+    }
+  }
+
+  @Override
+  public long outboxEstimate() {
+    return statistic("outbox.estimated");
+  }
+
+  @Override
+  public void counterPage(
+      CounterId after, int limit, List<CounterId> ids, List<CounterValue> values) {
+    lifecycle.readLock().lock();
+    try {
+      ensureOpen();
+      try (RocksIterator it = db.newIterator(counters)) {
+        if (after == null) {
+          it.seekToFirst();
+        } else {
+          seekAfter(it, after.toBytes(), true);
+        }
+        for (int n = 0; it.isValid() && n < limit; it.next(), n++) {
+          ids.add(CounterId.fromBytes(it.key()));
+          values.add(Codec.counterValue(it.value()));
+        }
+      }
+    } finally {
+      lifecycle.readLock().unlock();
+    }
+  }
+
+  private static byte[] outboxKey(int target, byte[] id) {
+    byte[] k = new byte[1 + id.length];
+    k[0] = (byte) target;
+    System.arraycopy(id, 0, k, 1, id.length);
+    return k;
+  }
+
+  private static final byte[] EMPTY = new byte[0];
 
   @Override
   public int purgeExpiredKeys(long nowSecond, int limit) {
@@ -441,6 +556,7 @@ public final class RocksCounterStore implements CounterStore {
         return switch (name) {
           case "counters.estimated" -> db.getLongProperty(counters, "rocksdb.estimate-num-keys");
           case "keys.estimated" -> db.getLongProperty(keys, "rocksdb.estimate-num-keys");
+          case "outbox.estimated" -> db.getLongProperty(outbox, "rocksdb.estimate-num-keys");
           case "sst.bytes" -> {
             long sum = 0;
             for (ColumnFamilyHandle h : handles) {

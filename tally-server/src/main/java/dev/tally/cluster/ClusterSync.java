@@ -1,0 +1,608 @@
+package dev.tally.cluster;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.tally.counter.CounterId;
+import dev.tally.counter.CounterValue;
+import dev.tally.counter.Slot;
+import dev.tally.engine.Aggregator;
+import dev.tally.engine.CommitListener;
+import dev.tally.error.ErrorKind;
+import dev.tally.error.TallyException;
+import dev.tally.live.ClusterTotals;
+import dev.tally.store.CounterStore;
+import dev.tally.store.Outbox;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps Redis up to date with this node's slots: one pusher thread per push target (the home
+ * region's Redis Cluster first, then each remote region's), fed by the aggregator's durable
+ * commits.
+ *
+ * <p>Outbox: every commit also marks its counters as unpushed for every target, durably and in the
+ * same write ({@link Outbox}). A pusher clears a mark only after Redis accepted a value at least as
+ * new as the one stored (the clearing runs on the committer thread, so it cannot race a newer
+ * commit of the same counter). After a crash, or while Redis is unreachable, the marks say exactly
+ * what is left to push. In the steady state pushers work from an in-memory set of changed counters
+ * and read the marks only after a failure, at start, or when the set overflowed its bound.
+ *
+ * <p>Data loss in Redis (a failover that rolled back recent writes, a flush, a brand-new cluster)
+ * is detected through {@link RedisSlots#fingerprint()}, checked every second: when it changes, the
+ * pusher pushes every stored counter again. Merges are maxima, so pushing again is always safe. The
+ * last fingerprint fully pushed is kept in the data dir, so a node restarted after the loss pushes
+ * too.
+ *
+ * <p>Concurrency: {@link #committed} runs on the committer thread and only adds to sets. Pushers
+ * block on Redis (bounded by the command timeout); everything else is non-blocking and thread-safe.
+ */
+public final class ClusterSync implements CommitListener, AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(ClusterSync.class);
+
+  /** A region's Redis Cluster that this node pushes its slots to. */
+  public record Target(String region, RedisSlots slots) {}
+
+  /** Tuning. */
+  public record Settings(
+      int pushBatch,
+      int maxDirty,
+      Duration commandTimeout,
+      Duration fingerprintPeriod,
+      int shareCacheCounters,
+      Duration shareFreshness) {}
+
+  /** The other writers' share of a counter, and when it was learned. */
+  private record Share(long others, long atNanos) {}
+
+  private final CounterStore store;
+  private final Outbox outbox;
+  private final Aggregator aggregator;
+  private final Settings settings;
+  private final Path stateDir;
+  private final Clock clock;
+  private final List<Pusher> pushers = new ArrayList<>();
+  private final AtomicLong committedSeq = new AtomicLong();
+  private final ConcurrentSkipListMap<Long, List<CompletableFuture<Void>>> waiters =
+      new ConcurrentSkipListMap<>();
+  private final AtomicInteger waiting = new AtomicInteger();
+  private final Cache<CounterId, Share> shares;
+  private final Counter readFallbacks;
+  private volatile ClusterTotals totalsListener = (ids, totals, at) -> {};
+  private volatile boolean closed;
+
+  public ClusterSync(
+      CounterStore store,
+      Outbox outbox,
+      Aggregator aggregator,
+      List<Target> targets,
+      Settings settings,
+      Path stateDir,
+      Clock clock,
+      MeterRegistry registry) {
+    if (targets.isEmpty()) {
+      throw new IllegalArgumentException("cluster mode needs at least the home Redis");
+    }
+    this.store = store;
+    this.outbox = outbox;
+    this.aggregator = aggregator;
+    this.settings = settings;
+    this.stateDir = stateDir;
+    this.clock = clock;
+    this.shares = Caffeine.newBuilder().maximumSize(settings.shareCacheCounters()).build();
+    for (int i = 0; i < targets.size(); i++) {
+      pushers.add(new Pusher(i, targets.get(i), registry));
+    }
+    this.readFallbacks =
+        Counter.builder("tally.cluster.read.fallbacks")
+            .description("Reads answered from the last known cluster share because Redis failed")
+            .register(registry);
+    Gauge.builder("tally.cluster.ack.waiting", waiting, AtomicInteger::get)
+        .description("Writes waiting for the cluster to confirm them (--ack cluster)")
+        .register(registry);
+    outbox.enableOutbox(targets.size());
+  }
+
+  /** Where cluster totals learned from pushes go (live streams). */
+  public void onTotals(ClusterTotals listener) {
+    this.totalsListener = listener;
+  }
+
+  /** Starts the pushers; call after the aggregator started. */
+  public void start() {
+    for (Pusher p : pushers) {
+      p.thread.start();
+    }
+  }
+
+  // ---- commits
+
+  @Override
+  public void committed(List<CounterId> ids, List<CounterValue> values) {
+    for (Pusher p : pushers) {
+      p.changed(ids);
+    }
+    committedSeq.incrementAndGet();
+    for (Pusher p : pushers) {
+      LockSupport.unpark(p.thread);
+    }
+  }
+
+  /** The sequence number of the latest durable commit; read it in a write's callback. */
+  public long committedSeq() {
+    return committedSeq.get();
+  }
+
+  /**
+   * Completes once the home Redis holds every commit up to {@code seq}, or exceptionally with
+   * {@link ErrorKind#NOT_CONFIRMED} after {@code timeout}.
+   */
+  public CompletableFuture<Void> awaitPushed(long seq, Duration timeout, int maxWaiting) {
+    Pusher home = pushers.get(0);
+    if (home.pushedSeq >= seq) {
+      return CompletableFuture.completedFuture(null);
+    }
+    if (waiting.incrementAndGet() > maxWaiting) {
+      waiting.decrementAndGet();
+      return CompletableFuture.failedFuture(
+          new TallyException(
+              ErrorKind.OVERLOADED, "too many writes are waiting for the cluster; retry shortly"));
+    }
+    CompletableFuture<Void> f = new CompletableFuture<>();
+    waiters.computeIfAbsent(seq, s -> new java.util.concurrent.CopyOnWriteArrayList<>()).add(f);
+    if (home.pushedSeq >= seq) {
+      releaseWaiters(home.pushedSeq);
+    }
+    return f.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS)
+        .handle(
+            (ok, error) -> {
+              waiting.decrementAndGet();
+              if (error == null) {
+                return null;
+              }
+              if (error instanceof TimeoutException) {
+                throw new TallyException(
+                    ErrorKind.NOT_CONFIRMED,
+                    "the write is durable on this node but Redis has not confirmed it within "
+                        + timeout.toMillis()
+                        + " ms; it will be pushed, and retrying with the same Idempotency-Key is"
+                        + " safe");
+              }
+              throw error instanceof RuntimeException r ? r : new RuntimeException(error);
+            });
+  }
+
+  private void releaseWaiters(long upTo) {
+    Map<Long, List<CompletableFuture<Void>>> done = waiters.headMap(upTo, true);
+    for (Iterator<List<CompletableFuture<Void>>> it = done.values().iterator(); it.hasNext(); ) {
+      List<CompletableFuture<Void>> list = it.next();
+      it.remove();
+      for (CompletableFuture<Void> f : list) {
+        f.complete(null);
+      }
+    }
+  }
+
+  // ---- reads
+
+  /**
+   * The other writers' share of each of {@code ids} (their part of the total, as the home Redis
+   * holds it), read from Redis. When Redis fails, falls back to the last share learned for every
+   * counter that has one, and fails with {@link ErrorKind#UNAVAILABLE} otherwise.
+   */
+  public CompletionStage<long[]> others(List<CounterId> ids) {
+    return pushers
+        .get(0)
+        .slots
+        .views(ids)
+        .handle(
+            (views, error) -> {
+              long now = System.nanoTime();
+              long[] out = new long[ids.size()];
+              if (error == null) {
+                for (int i = 0; i < out.length; i++) {
+                  out[i] = views[i].others();
+                  shares.put(ids.get(i), new Share(out[i], now));
+                }
+                return out;
+              }
+              for (int i = 0; i < out.length; i++) {
+                Share s = shares.getIfPresent(ids.get(i));
+                if (s == null) {
+                  throw new TallyException(
+                      ErrorKind.UNAVAILABLE,
+                      "the cluster's counts are unreachable: " + describe(error));
+                }
+                out[i] = s.others();
+              }
+              readFallbacks.increment();
+              return out;
+            });
+  }
+
+  /**
+   * Like {@link #others} but answers from shares learned within the freshness window (by pushes or
+   * reads) without asking Redis: what a write's answer uses.
+   */
+  public CompletionStage<long[]> recentOthers(List<CounterId> ids) {
+    long now = System.nanoTime();
+    long[] out = new long[ids.size()];
+    for (int i = 0; i < out.length; i++) {
+      Share s = shares.getIfPresent(ids.get(i));
+      if (s == null || now - s.atNanos() > settings.shareFreshness().toNanos()) {
+        return others(ids);
+      }
+      out[i] = s.others();
+    }
+    return CompletableFuture.completedFuture(out);
+  }
+
+  // ---- health
+
+  /** Per target: reachable, backlog; for the readiness detail. */
+  public Map<String, Map<String, Object>> status() {
+    Map<String, Map<String, Object>> out = new LinkedHashMap<>();
+    for (Pusher p : pushers) {
+      Map<String, Object> t = new LinkedHashMap<>();
+      t.put("reachable", p.reachable);
+      t.put("backlog", p.backlog());
+      if (p.fullRepush) {
+        t.put("repushing", true);
+      }
+      out.put(p.region, t);
+    }
+    return out;
+  }
+
+  /** Counters waiting to be pushed to the home Redis (estimate). */
+  public long backlog() {
+    return pushers.get(0).backlog();
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    for (Pusher p : pushers) {
+      LockSupport.unpark(p.thread);
+    }
+    for (Pusher p : pushers) {
+      try {
+        p.thread.join(settings.commandTimeout().toMillis() * 2 + 1000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    for (List<CompletableFuture<Void>> list : waiters.values()) {
+      for (CompletableFuture<Void> f : list) {
+        f.completeExceptionally(
+            new TallyException(ErrorKind.UNAVAILABLE, "the node is shutting down"));
+      }
+    }
+  }
+
+  private static String describe(Throwable t) {
+    while ((t instanceof java.util.concurrent.CompletionException
+            || t instanceof ExecutionException)
+        && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+  }
+
+  /** Pushes to one target. Its fields are written by its own thread unless noted. */
+  private final class Pusher {
+    final int index;
+    final String region;
+    final RedisSlots slots;
+    final Thread thread;
+
+    /** Counters committed since they were last taken for a push; any thread adds. */
+    final Set<CounterId> dirty = ConcurrentHashMap.newKeySet();
+
+    /** Outbox marks may hold counters not in {@link #dirty}: read them on the next round. */
+    volatile boolean overflow = true;
+
+    volatile boolean fullRepush;
+    volatile boolean reachable;
+    volatile long pushedSeq;
+    private CounterId repushCursor;
+    private String knownFingerprint;
+    private String repushFingerprint;
+    private long nextFingerprintNanos;
+    private long backoffMillis;
+    private final Counter pushed;
+    private final Counter failures;
+    private final Counter repushes;
+    private final Timer pushTimer;
+
+    Pusher(int index, Target target, MeterRegistry registry) {
+      this.index = index;
+      this.region = target.region();
+      this.slots = target.slots();
+      this.thread =
+          Thread.ofPlatform().name("tally-push-" + region).daemon(true).unstarted(this::run);
+      this.knownFingerprint = readFingerprint();
+      this.pushed =
+          Counter.builder("tally.cluster.pushed.counters")
+              .description("Counter slots pushed to Redis")
+              .tag("region", region)
+              .register(registry);
+      this.failures =
+          Counter.builder("tally.cluster.push.failures")
+              .description("Pushes to Redis that failed (retried)")
+              .tag("region", region)
+              .register(registry);
+      this.repushes =
+          Counter.builder("tally.cluster.repushes")
+              .description("Full re-pushes after Redis lost data or changed primaries")
+              .tag("region", region)
+              .register(registry);
+      this.pushTimer =
+          Timer.builder("tally.cluster.push.duration")
+              .description("Time to push one batch of slots to Redis")
+              .tag("region", region)
+              .publishPercentileHistogram()
+              .register(registry);
+      Gauge.builder("tally.cluster.backlog", this, Pusher::backlog)
+          .description("Counters committed and not yet pushed to this region's Redis (estimate)")
+          .tag("region", region)
+          .register(registry);
+      Gauge.builder("tally.cluster.reachable", this, p -> p.reachable ? 1 : 0)
+          .description("1 when the last push to this region's Redis succeeded")
+          .tag("region", region)
+          .register(registry);
+    }
+
+    void changed(List<CounterId> ids) {
+      if (overflow || dirty.size() + ids.size() > settings.maxDirty()) {
+        overflow = true; // the outbox marks have them all
+        return;
+      }
+      dirty.addAll(ids);
+    }
+
+    long backlog() {
+      return overflow || fullRepush
+          ? Math.max(dirty.size(), outbox.outboxEstimate())
+          : dirty.size();
+    }
+
+    private void run() {
+      while (!closed) {
+        long seq = committedSeq.get();
+        boolean ok;
+        try {
+          ok = round();
+        } catch (RuntimeException e) {
+          log.error("pushing to region {} failed unexpectedly", region, e);
+          ok = false;
+        }
+        if (ok) {
+          pushedSeq = seq;
+          if (index == 0) {
+            releaseWaiters(seq);
+          }
+          if (!reachable) {
+            log.info("Redis of region {} takes pushes", region);
+          }
+          reachable = true;
+          backoffMillis = 0;
+          if (committedSeq.get() == seq && dirty.isEmpty() && !closed) {
+            LockSupport.parkNanos(settings.fingerprintPeriod().toNanos() / 4);
+          }
+        } else {
+          if (reachable) {
+            log.warn("Redis of region {} does not take pushes; writes are kept locally", region);
+          }
+          reachable = false;
+          backoffMillis = Math.min(2000, Math.max(50, backoffMillis * 2));
+          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(backoffMillis));
+        }
+      }
+    }
+
+    /** One round: fingerprint check, then whatever is due. False when Redis failed. */
+    private boolean round() {
+      if (System.nanoTime() - nextFingerprintNanos >= 0) {
+        String fp;
+        try {
+          fp = await(slots.fingerprint());
+        } catch (RedisFailure e) {
+          failures.increment();
+          return false;
+        }
+        nextFingerprintNanos = System.nanoTime() + settings.fingerprintPeriod().toNanos();
+        if (!fp.equals(knownFingerprint) && !fp.equals(repushFingerprint)) {
+          log.info(
+              "Redis of region {} {}: pushing every counter again",
+              region,
+              knownFingerprint == null ? "is new to this node" : "changed primaries or lost data");
+          repushes.increment();
+          repushFingerprint = fp;
+          repushCursor = null;
+          fullRepush = true;
+        }
+      }
+      if (fullRepush && !repushAll()) {
+        return false;
+      }
+      if (overflow) {
+        overflow = false;
+        if (!pushOutbox()) {
+          overflow = true;
+          return false;
+        }
+      }
+      return pushDirty();
+    }
+
+    private boolean repushAll() {
+      List<CounterId> ids = new ArrayList<>(settings.pushBatch());
+      List<CounterValue> values = new ArrayList<>(settings.pushBatch());
+      while (!closed) {
+        ids.clear();
+        values.clear();
+        outbox.counterPage(repushCursor, settings.pushBatch(), ids, values);
+        if (ids.isEmpty()) {
+          fullRepush = false;
+          knownFingerprint = repushFingerprint;
+          repushFingerprint = null;
+          writeFingerprint(knownFingerprint);
+          log.info("region {}: every counter pushed again", region);
+          return true;
+        }
+        if (!push(ids, values)) {
+          return false;
+        }
+        repushCursor = ids.get(ids.size() - 1);
+      }
+      return false;
+    }
+
+    private boolean pushOutbox() {
+      CounterId after = null;
+      while (!closed) {
+        List<CounterId> page = outbox.outboxPage(index, after, settings.pushBatch());
+        if (page.isEmpty()) {
+          return true;
+        }
+        if (!push(page, store.getAll(page))) {
+          return false;
+        }
+        after = page.get(page.size() - 1);
+      }
+      return false;
+    }
+
+    private boolean pushDirty() {
+      List<CounterId> chunk = new ArrayList<>(settings.pushBatch());
+      Iterator<CounterId> it = dirty.iterator();
+      while (it.hasNext() && !closed) {
+        chunk.clear();
+        while (it.hasNext() && chunk.size() < settings.pushBatch()) {
+          chunk.add(it.next());
+          it.remove(); // before reading the value: a later commit adds it back
+        }
+        if (!push(chunk, store.getAll(chunk))) {
+          overflow = true; // what this round took is still marked in the outbox
+          return false;
+        }
+      }
+      return !closed;
+    }
+
+    /** Pushes one batch and, once Redis holds it, lets the committer clear the outbox marks. */
+    private boolean push(List<CounterId> ids, List<CounterValue> values) {
+      List<Slot> slotValues = new ArrayList<>(values.size());
+      for (CounterValue v : values) {
+        slotValues.add(v.slot());
+      }
+      long t0 = System.nanoTime();
+      long[] totals;
+      try {
+        totals = await(slots.push(ids, slotValues));
+      } catch (RedisFailure e) {
+        failures.increment();
+        log.debug(
+            "push of {} counters to region {} failed: {}", ids.size(), region, e.getMessage());
+        return false;
+      }
+      pushTimer.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
+      pushed.increment(ids.size());
+      List<CounterId> doneIds = List.copyOf(ids);
+      List<CounterValue> doneValues = List.copyOf(values);
+      aggregator.runOnCommitter(() -> outbox.outboxRemoveIfCurrent(index, doneIds, doneValues));
+      if (index == 0) {
+        long now = System.nanoTime();
+        for (int i = 0; i < totals.length; i++) {
+          shares.put(doneIds.get(i), new Share(totals[i] - values.get(i).count(), now));
+        }
+        try {
+          totalsListener.totals(doneIds, totals, clock.instant().getEpochSecond());
+        } catch (RuntimeException e) {
+          log.error("cluster totals listener failed", e);
+        }
+      }
+      return true;
+    }
+
+    private <T> T await(CompletionStage<T> stage) throws RedisFailure {
+      try {
+        return stage
+            .toCompletableFuture()
+            .get(settings.commandTimeout().toMillis() * 2, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new RedisFailure("interrupted");
+      } catch (ExecutionException | TimeoutException e) {
+        throw new RedisFailure(describe(e));
+      } catch (RuntimeException e) {
+        throw new RedisFailure(describe(e));
+      }
+    }
+
+    private Path fingerprintFile() {
+      return stateDir.resolve("cluster-" + index + "-" + region + ".fingerprint");
+    }
+
+    private String readFingerprint() {
+      try {
+        Path f = fingerprintFile();
+        return Files.exists(f) ? Files.readString(f, StandardCharsets.UTF_8).strip() : null;
+      } catch (IOException e) {
+        log.warn("cannot read {}: {}; every counter will be pushed again", fingerprintFile(), e);
+        return null;
+      }
+    }
+
+    private void writeFingerprint(String fp) {
+      try {
+        Path tmp = stateDir.resolve(fingerprintFile().getFileName() + ".tmp");
+        Files.writeString(tmp, fp + "\n", StandardCharsets.UTF_8);
+        Files.move(
+            tmp,
+            fingerprintFile(),
+            StandardCopyOption.REPLACE_EXISTING,
+            StandardCopyOption.ATOMIC_MOVE);
+      } catch (IOException e) {
+        log.warn("cannot save the Redis fingerprint ({}); a restart will push everything again", e);
+      }
+    }
+  }
+
+  /** A Redis command failed or timed out; the pusher retries. */
+  private static final class RedisFailure extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    RedisFailure(String message) {
+      super(message, null, false, false);
+    }
+  }
+}
