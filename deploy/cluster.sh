@@ -30,6 +30,11 @@ base=${3:-8000}
   echo "BASE_PORT must be a number in 1024..55430 (Redis uses BASE_PORT+100..105 and +10000)" >&2
   exit 2
 }
+if [[ $1 == up && -r /proc/sys/net/ipv4/ip_local_port_range ]] &&
+  ((base + 10105 >= $(cut -f1 /proc/sys/net/ipv4/ip_local_port_range))); then
+  echo "warning: Redis bus ports $((base + 10100))..$((base + 10105)) are in the ephemeral port range;" \
+    "an outgoing connection may hold one (pick BASE_PORT <= $(($(cut -f1 /proc/sys/net/ipv4/ip_local_port_range) - 10106)))" >&2
+fi
 wait_secs=${TALLY_CLUSTER_WAIT_SECS:-60}
 nodes=(n1 n2 n3)
 marker=.tally-cluster
@@ -45,7 +50,7 @@ stop_pid() {
   local pidfile=$1 pattern=$2 grace=$3 pid
   [[ -f $pidfile ]] || return 0
   pid=$(cat "$pidfile" 2>/dev/null || true)
-  if [[ -n $pid ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$pattern"; then
+  if [[ -n $pid ]] && { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q -- "$pattern"; then
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq $((grace * 10))); do
       kill -0 "$pid" 2>/dev/null || break
@@ -104,8 +109,9 @@ case $cmd in
 
     redis_base=$((base + 100))
     mkdir -p "$dir/redis"
-    "$root/deploy/redis-cluster.sh" up "$dir/redis" "$redis_base" >/dev/null
+    # recorded first, so that `down` stops whatever a failed `up` left running
     echo "$redis_base" >"$dir/redis/base-port"
+    "$root/deploy/redis-cluster.sh" up "$dir/redis" "$redis_base" >/dev/null
     seeds=$(seq -s, -f "127.0.0.1:%g" "$redis_base" $((redis_base + 5)))
 
     # builds tally.jar once if the sources changed, before three nodes start at the same time
