@@ -23,8 +23,8 @@ import java.util.concurrent.TimeUnit;
  * the project's {@code deploy/haproxy.cfg} (system property {@code tally.haproxy.cfg}, set by the
  * build) on free ports; its log goes to {@code <dir>/haproxy.log}. Reads the servers' states from
  * the stats page. {@link #close} kills it, and runs from a shutdown hook too, so it never outlives
- * the test JVM. Not thread-safe apart from {@link #state} and {@link #awaitState}, which may be
- * called from any thread.
+ * the test JVM. The read methods may be called from any thread; {@link #close} from the test
+ * thread, once.
  */
 public final class HaproxyProcess implements AutoCloseable {
 
@@ -116,6 +116,22 @@ public final class HaproxyProcess implements AutoCloseable {
    * DOWN}, or a transition such as {@code DOWN 1/2}.
    */
   public Map<String, String> state() throws IOException, InterruptedException {
+    Map<String, String> out = new LinkedHashMap<>();
+    stats().forEach((node, f) -> out.put(node, f[17]));
+    return out;
+  }
+
+  /** Requests HAProxy has sent to {@code node} for single writes (PUT /v1/{post}/{counter}). */
+  public long requests(String node) throws IOException, InterruptedException {
+    String[] f = stats().get(node);
+    if (f == null) {
+      throw new IllegalArgumentException("no node " + node);
+    }
+    return Long.parseLong(f[7]);
+  }
+
+  /** The CSV stats rows of the checked backend's servers, by name; columns: pxname,svname,... */
+  private Map<String, String[]> stats() throws IOException, InterruptedException {
     if (!process.isAlive()) {
       throw new IllegalStateException("haproxy exited with " + process.exitValue());
     }
@@ -125,12 +141,12 @@ public final class HaproxyProcess implements AutoCloseable {
                 .timeout(Duration.ofSeconds(5))
                 .build(),
             HttpResponse.BodyHandlers.ofString());
-    // columns: pxname,svname,... the 18th is status
-    Map<String, String> out = new LinkedHashMap<>();
+    Map<String, String[]> out = new LinkedHashMap<>();
     for (String line : r.body().split("\n")) {
       String[] f = line.split(",", -1);
+      // column 7 is stot (requests sent), 17 is status
       if (f.length > 17 && f[0].equals(CHECKED_BACKEND) && f[1].matches("n[0-9]+")) {
-        out.put(f[1], f[17]);
+        out.put(f[1], f);
       }
     }
     return out;
