@@ -3,7 +3,7 @@
 # three tally nodes sharing counts through it, and HAProxy in front of them (deploy/haproxy.cfg).
 #
 #   deploy/cluster.sh up   DIR [BASE_PORT]   # prints the URL to use; BASE_PORT defaults to 8000
-#   deploy/cluster.sh down DIR [BASE_PORT]   # stops everything started in DIR and removes DIR
+#   deploy/cluster.sh down DIR               # stops everything started in DIR and removes DIR
 #
 # Ports, from BASE_PORT (B):
 #   B           HAProxy: the cluster's address for clients
@@ -19,7 +19,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PATH=$PATH:/usr/sbin:/sbin
 
 usage() {
-  echo "usage: $0 up|down DIR [BASE_PORT]" >&2
+  echo "usage: $0 up DIR [BASE_PORT] | down DIR" >&2
   exit 2
 }
 (($# >= 2 && $# <= 3)) || usage
@@ -30,6 +30,10 @@ base=${3:-8000}
   echo "BASE_PORT must be a number in 1024..55430 (Redis uses BASE_PORT+100..105 and +10000)" >&2
   exit 2
 }
+if ((base <= 6379 && 6379 <= base + 105)); then
+  echo "refusing BASE_PORT $base: its ports would include 6379 (a default Redis may run there)" >&2
+  exit 2
+fi
 if [[ $1 == up && -r /proc/sys/net/ipv4/ip_local_port_range ]] &&
   ((base + 10105 >= $(cut -f1 /proc/sys/net/ipv4/ip_local_port_range))); then
   echo "warning: Redis bus ports $((base + 10100))..$((base + 10105)) are in the ephemeral port range;" \
@@ -50,16 +54,19 @@ stop_pid() {
   local pidfile=$1 pattern=$2 grace=$3 pid
   [[ -f $pidfile ]] || return 0
   pid=$(cat "$pidfile" 2>/dev/null || true)
-  if [[ -n $pid ]] && { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q -- "$pattern"; then
+  if [[ -n $pid ]] && is_running "$pid" "$pattern"; then
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq $((grace * 10))); do
-      kill -0 "$pid" 2>/dev/null || break
+      is_running "$pid" "$pattern" || break
       sleep 0.1
     done
-    kill -KILL "$pid" 2>/dev/null || true
+    if is_running "$pid" "$pattern"; then kill -KILL "$pid" 2>/dev/null || true; fi
   fi
   rm -f "$pidfile"
 }
+
+# true when process $1 exists and its command line contains $2
+is_running() { { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null | grep -q -- "$2"; }
 
 stop_all() {
   [[ -d $dir ]] || return 0
