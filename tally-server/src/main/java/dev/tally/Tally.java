@@ -172,6 +172,17 @@ public final class Tally implements AutoCloseable {
     }
   }
 
+  /** How long a starting node keeps trying to reach each region's Redis before it gives up. */
+  private static final Duration REDIS_CONNECT_PATIENCE = Duration.ofSeconds(30);
+
+  private static void sleepQuietly(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   /** Connects to the home region's Redis and every remote region's, and makes the pushers. */
   private ClusterSync joinCluster(TallyConfig config, DataDir dataDir) {
     List<ClusterSync.Target> targets = new java.util.ArrayList<>();
@@ -179,19 +190,32 @@ public final class Tally implements AutoCloseable {
     regions.put(config.region(), config.redis());
     regions.putAll(config.remoteRegions());
     for (Map.Entry<String, List<String>> region : regions.entrySet()) {
-      RedisSlots slots;
-      try {
-        slots = new RedisSlots(region.getValue(), nodeId, config.redisTimeout());
-      } catch (RuntimeException e) {
-        throw new TallyException(
-            dev.tally.error.ErrorKind.UNAVAILABLE,
-            "cannot reach the Redis Cluster of region "
-                + region.getKey()
-                + " at "
-                + String.join(",", region.getValue())
-                + ": "
-                + e.getMessage(),
-            e);
+      RedisSlots slots = null;
+      // a starting cluster (or a busy machine) may miss the first attempts: keep trying a while
+      long deadline = System.nanoTime() + REDIS_CONNECT_PATIENCE.toNanos();
+      for (int attempt = 1; slots == null; attempt++) {
+        try {
+          slots = new RedisSlots(region.getValue(), nodeId, config.redisTimeout());
+        } catch (RuntimeException e) {
+          if (System.nanoTime() - deadline < 0) {
+            log.warn(
+                "Redis of region {} not reachable yet (attempt {}): {}",
+                region.getKey(),
+                attempt,
+                e.getMessage());
+            sleepQuietly(500);
+            continue;
+          }
+          throw new TallyException(
+              dev.tally.error.ErrorKind.UNAVAILABLE,
+              "cannot reach the Redis Cluster of region "
+                  + region.getKey()
+                  + " at "
+                  + String.join(",", region.getValue())
+                  + ": "
+                  + e.getMessage(),
+              e);
+        }
       }
       redis.add(slots);
       targets.add(new ClusterSync.Target(region.getKey(), slots));

@@ -23,10 +23,11 @@ import org.slf4j.LoggerFactory;
  * The write path of a cluster member, in front of the local {@link Aggregator}.
  *
  * <ol>
- *   <li>A write with an idempotency key first claims the key in Redis ({@code SET NX} with the
- *       retention as TTL). A key another node holds is answered from that node's record: replayed
- *       if it finished, 409 (retry shortly) while it is in progress, 422 for a different write. If
- *       Redis cannot be asked, the node's own idempotency record still applies (documented).
+ *   <li>A write with an idempotency key first claims the key in Redis ({@code SET NX}, for {@link
+ *       #CLAIM_LEASE}; once answered, the claim holds the answer for the key's whole retention). A
+ *       key another node holds is answered from that node's record: replayed if it finished, 409
+ *       (retry shortly) while it is in progress, 422 for a different write. If Redis cannot be
+ *       asked, the node's own idempotency record still applies (documented).
  *   <li>The aggregator commits locally and durably. The answer's count is this node's own part plus
  *       the other writers' share of the total (the last one learned within the freshness window,
  *       else read from Redis).
@@ -48,6 +49,14 @@ public final class ClusterWriter implements WritePath {
     /** After the home region's Redis also holds the pushed slot. */
     CLUSTER
   }
+
+  /**
+   * How long a claim stays while its write is being applied. A node that dies between claiming and
+   * committing blocks the key elsewhere (409) for at most this long; one that dies between
+   * committing and recording the answer leaves a window of this length after which a retry on
+   * another node could apply again (a retry on the same node replays from its store).
+   */
+  static final Duration CLAIM_LEASE = Duration.ofSeconds(60);
 
   private final Aggregator aggregator;
   private final ClusterSync sync;
@@ -134,7 +143,7 @@ public final class ClusterWriter implements WritePath {
       }
       String mine = pending(w);
       claims[i] =
-          home.claim(w.idempotencyKey(), mine, keyRetention)
+          home.claim(w.idempotencyKey(), mine, CLAIM_LEASE)
               .toCompletableFuture()
               .handle(
                   (held, error) -> {
@@ -305,7 +314,8 @@ public final class ClusterWriter implements WritePath {
       // without a known share (Redis unreachable, never read) the answer is this node's part
       long count = r.count() + (others == null ? 0 : others[i]);
       if (w.idempotencyKey() != null) {
-        home.updateClaim(w.idempotencyKey(), pending(w) + " " + count + " " + r.updatedAtSecond());
+        home.updateClaim(
+            w.idempotencyKey(), pending(w) + " " + count + " " + r.updatedAtSecond(), keyRetention);
       }
       if (ackError != null) {
         results[i] = failure(asTally(ackError));

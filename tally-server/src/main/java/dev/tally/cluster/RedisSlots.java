@@ -345,10 +345,10 @@ public final class RedisSlots implements AutoCloseable {
         .thenApply(old -> old);
   }
 
-  /** Replaces the claim of {@code key} with {@code value}, keeping its expiry; no-op if gone. */
-  public CompletionStage<Void> updateClaim(String key, String value) {
+  /** Replaces the claim of {@code key} with {@code value}, now expiring after {@code ttl}. */
+  public CompletionStage<Void> updateClaim(String key, String value, Duration ttl) {
     return redis
-        .set(claimKey(key), value, new SetArgs().xx().keepttl())
+        .set(claimKey(key), value, new SetArgs().ex(ttl))
         .toCompletableFuture()
         .thenApply(ignored -> null);
   }

@@ -66,4 +66,44 @@ class TallyConfigTest {
       assertThat(help).contains(o.flag()).contains(o.env());
     }
   }
+
+  @Test
+  void clusterOptions_parseSeedsRegionsAndAck() {
+    TallyConfig single = TallyConfig.defaults();
+    assertThat(single.clustered()).isFalse();
+    assertThat(single.ack()).isEqualTo("local");
+    TallyConfig c =
+        TallyConfig.parse(
+            new String[] {
+              "--redis", "10.0.0.1:7000, 10.0.0.2:7000", "--region", "eu", "--ack", "cluster"
+            },
+            Map.of("TALLY_REMOTE_REGIONS", "us=10.1.0.1:7000,10.1.0.2:7000;ap=10.2.0.1:7000"));
+    assertThat(c.clustered()).isTrue();
+    assertThat(c.redis()).containsExactly("10.0.0.1:7000", "10.0.0.2:7000");
+    assertThat(c.remoteRegions().keySet()).containsExactly("us", "ap");
+    assertThat(c.remoteRegions().get("us")).containsExactly("10.1.0.1:7000", "10.1.0.2:7000");
+    assertThat(c.ack()).isEqualTo("cluster");
+  }
+
+  @Test
+  void clusterOptions_rejectNonsense() {
+    assertThatThrownBy(() -> TallyConfig.parse(new String[] {"--redis", "localhost"}, Map.of()))
+        .hasMessageContaining("is not host:port");
+    assertThatThrownBy(() -> TallyConfig.parse(new String[] {"--ack", "maybe"}, Map.of()))
+        .hasMessageContaining("must be local or cluster");
+    assertThatThrownBy(
+            () -> TallyConfig.parse(new String[] {"--remote-regions", "us=h:1"}, Map.of()))
+        .hasMessageContaining("needs --redis");
+    assertThatThrownBy(
+            () ->
+                TallyConfig.parse(
+                    new String[] {"--redis", "h:1", "--region", "eu", "--remote-regions", "eu=h:2"},
+                    Map.of()))
+        .hasMessageContaining("own region");
+    assertThatThrownBy(
+            () ->
+                TallyConfig.parse(
+                    new String[] {"--redis", "h:1", "--remote-regions", "us="}, Map.of()))
+        .hasMessageContaining("has no Redis address");
+  }
 }

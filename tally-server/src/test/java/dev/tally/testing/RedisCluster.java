@@ -113,6 +113,26 @@ public final class RedisCluster implements AutoCloseable {
     }
   }
 
+  /** Kills every node (SIGKILL): Redis is gone until {@link #restartEmpty()}. */
+  public void stopAll() {
+    killAll();
+  }
+
+  /**
+   * Starts a brand-new, empty cluster on the same ports (all data and cluster identities lost), as
+   * after a total loss of the Redis tier; waits until it is ok.
+   */
+  public void restartEmpty() throws IOException, InterruptedException {
+    killAll();
+    for (int i = 0; i < NODES; i++) {
+      deleteTree(dir.resolve("node-" + i));
+    }
+    startNodes();
+    create();
+    awaitOk();
+    awaitReplicasInSync();
+  }
+
   /** Runs one redis-cli command against {@code port} and returns its raw output. */
   public String cli(int port, String... args) throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>(List.of("redis-cli", "-h", "127.0.0.1", "-p", "" + port));

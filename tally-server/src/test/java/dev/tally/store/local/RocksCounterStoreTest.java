@@ -154,4 +154,70 @@ class RocksCounterStoreTest {
       assertThat(s.getIfInMemory(id).count()).isEqualTo(3); // now in the block cache
     }
   }
+
+  @Test
+  void outbox_marksEveryCommittedCounterPerTarget_durably_andClearsOnlyUnchangedOnes() {
+    CounterId a;
+    CounterId b;
+    CounterValue a1 = new CounterValue(new Slot(1, 0), 1_900_000_000L);
+    CounterValue b1 = new CounterValue(new Slot(2, 1), 1_900_000_000L);
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
+      int code = s.names().code("likes").orElseThrow();
+      a = new CounterId(7, code);
+      b = new CounterId(9, code);
+      Commit before = new Commit();
+      before.putCounter(new CounterId(5, code), a1);
+      s.commit(before); // committed before the outbox was on: never marked
+      s.enableOutbox(2);
+      Commit c = new Commit();
+      c.putCounter(a, a1);
+      c.putCounter(b, b1);
+      s.commit(c);
+    }
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
+      s.enableOutbox(2);
+      assertThat(s.outboxPage(0, null, 10)).containsExactly(a, b);
+      assertThat(s.outboxPage(1, null, 10)).containsExactly(a, b);
+      assertThat(s.outboxPage(0, a, 10)).containsExactly(b);
+      assertThat(s.outboxPage(0, null, 1)).containsExactly(a);
+
+      // b changes after its push was taken: its mark must stay
+      Commit again = new Commit();
+      again.putCounter(b, b1.plus(1, 1_900_000_001L));
+      s.commit(again);
+      s.outboxRemoveIfCurrent(0, List.of(a, b), List.of(a1, b1));
+      assertThat(s.outboxPage(0, null, 10)).containsExactly(b);
+      assertThat(s.outboxPage(1, null, 10)).as("other targets keep theirs").containsExactly(a, b);
+    }
+  }
+
+  @Test
+  void counterPage_walksEveryCounterInIdOrder() {
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
+      int code = s.names().code("likes").orElseThrow();
+      Commit c = new Commit();
+      for (long post = 1; post <= 25; post++) {
+        c.putCounter(new CounterId(post, code), new CounterValue(new Slot(post, 0), 1));
+      }
+      s.commit(c);
+      java.util.List<CounterId> all = new java.util.ArrayList<>();
+      CounterId after = null;
+      while (true) {
+        java.util.List<CounterId> ids = new java.util.ArrayList<>();
+        java.util.List<CounterValue> values = new java.util.ArrayList<>();
+        s.counterPage(after, 10, ids, values);
+        if (ids.isEmpty()) {
+          break;
+        }
+        for (int i = 0; i < ids.size(); i++) {
+          assertThat(values.get(i).count()).isEqualTo(ids.get(i).postId());
+        }
+        all.addAll(ids);
+        after = ids.get(ids.size() - 1);
+      }
+      assertThat(all).hasSize(25);
+      assertThat(all.get(0).postId()).isEqualTo(1);
+      assertThat(all.get(24).postId()).isEqualTo(25);
+    }
+  }
 }

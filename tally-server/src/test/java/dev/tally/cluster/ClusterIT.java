@@ -1,0 +1,411 @@
+package dev.tally.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tally.testing.NodeProcess;
+import dev.tally.testing.RedisCluster;
+import dev.tally.testing.TallyClient;
+import java.io.IOException;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * Three real tally nodes sharing counts through a real 6-process Redis Cluster. Every scenario runs
+ * writes with unique idempotency keys through all nodes, injects a fault, heals, retries every
+ * write that got no answer (same key, any node), and then requires every node to show exactly the
+ * number of distinct writes of every counter.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ClusterIT {
+
+  private static final int NODES = 3;
+  private static final long CONVERGE_MILLIS = 30_000;
+
+  private static Path dir;
+  private static RedisCluster redis;
+  private static final NodeProcess[] nodes = new NodeProcess[NODES];
+  private static final AtomicLong nextPost = new AtomicLong(1000);
+  private static final AtomicInteger histories = new AtomicInteger();
+
+  @BeforeAll
+  static void startCluster() throws Exception {
+    assertThat(RedisCluster.available())
+        .as("redis-server and redis-cli are installed (bin/test-deps)")
+        .isTrue();
+    dir = Files.createTempDirectory("tally-cluster-it-");
+    redis = RedisCluster.start(dir.resolve("redis"));
+    List<CompletableFuture<Void>> starting = new ArrayList<>();
+    for (int i = 0; i < NODES; i++) {
+      int n = i;
+      starting.add(CompletableFuture.runAsync(() -> startNode(n)));
+    }
+    starting.forEach(CompletableFuture::join);
+  }
+
+  @AfterAll
+  static void stopCluster() throws Exception {
+    for (NodeProcess n : nodes) {
+      if (n != null) {
+        n.close();
+      }
+    }
+    if (redis != null) {
+      redis.close();
+    }
+  }
+
+  private static void startNode(int i) {
+    try {
+      nodes[i] =
+          NodeProcess.start(
+              dir.resolve("node-" + i),
+              dir.resolve("node-" + i + ".log"),
+              "--redis",
+              String.join(",", redis.seeds()),
+              "--redis-timeout",
+              "2s");
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static final Map<Integer, TallyClient> clients = new ConcurrentHashMap<>();
+
+  /** One client (one connection pool) per node port. */
+  private static TallyClient client(int node) {
+    return clients.computeIfAbsent(nodes[node].port(), TallyClient::new);
+  }
+
+  @Test
+  @Order(1)
+  void writesOnDifferentNodesConvergeOnAllNodes() throws Exception {
+    History h = new History(posts(20), 7);
+    h.writeFor(3_000, 4, null);
+    long t0 = System.nanoTime();
+    h.settleAndCheck();
+    System.out.printf(
+        "cluster: %d writes over %d nodes converged everywhere %d ms after the last%n",
+        h.acknowledged(), NODES, (System.nanoTime() - t0) / 1_000_000);
+  }
+
+  /** Write on one node, poll another until it shows the write: reported, not asserted on speed. */
+  @Test
+  @Order(2)
+  void convergenceDelayIsMeasured() throws Exception {
+    long post = posts(1)[0];
+    org.HdrHistogram.Histogram delays = new org.HdrHistogram.Histogram(3);
+    for (int i = 1; i <= 200; i++) {
+      int from = i % NODES;
+      int to = (i + 1) % NODES;
+      assertThat(client(from).write(post, "likes", "increment", null).statusCode()).isEqualTo(200);
+      long t0 = System.nanoTime();
+      while (client(to).count(post, "likes") < i) {
+        assertThat(System.nanoTime() - t0).as("visible within 10 s").isLessThan(10_000_000_000L);
+      }
+      delays.recordValue((System.nanoTime() - t0) / 1000);
+    }
+    System.out.printf(
+        "cluster convergence delay (write acknowledged on one node -> visible on another), 200"
+            + " samples: p50 %.2f ms, p99 %.2f ms, max %.2f ms%n",
+        delays.getValueAtPercentile(50) / 1000.0,
+        delays.getValueAtPercentile(99) / 1000.0,
+        delays.getMaxValue() / 1000.0);
+  }
+
+  @Test
+  @Order(2)
+  void anIdempotencyKeyHoldsAcrossNodes() throws Exception {
+    long post = posts(1)[0];
+    HttpResponse<String> first = client(0).write(post, "likes", "increment", "same-key-1");
+    assertThat(first.statusCode()).isEqualTo(200);
+    HttpResponse<String> retry = client(1).write(post, "likes", "increment", "same-key-1");
+    assertThat(retry.statusCode()).isEqualTo(200);
+    assertThat(retry.headers().firstValue("Idempotent-Replayed")).hasValue("true");
+    assertThat(TallyClient.countOf(retry.body())).isEqualTo(TallyClient.countOf(first.body()));
+    HttpResponse<String> other = client(2).write(post, "likes", "decrement", "same-key-1");
+    assertThat(other.statusCode()).isEqualTo(422);
+    HttpResponse<String> otherCounter = client(2).write(post, "views", "increment", "same-key-1");
+    assertThat(otherCounter.statusCode()).isEqualTo(422);
+    awaitEverywhere(Map.of(post, 1L));
+  }
+
+  @Test
+  @Order(3)
+  void aNodeKilledUnderLoadLosesNothing() throws Exception {
+    History h = new History(posts(10), 11);
+    h.writeFor(
+        4_000,
+        4,
+        () -> {
+          sleep(1_500);
+          nodes[1].kill();
+          sleep(500);
+          startNode(1);
+        });
+    h.settleAndCheck();
+  }
+
+  @Test
+  @Order(4)
+  void aRedisPrimaryKilledUnderLoadLosesNothing() throws Exception {
+    History h = new History(posts(20), 13);
+    h.writeFor(
+        8_000,
+        4,
+        () -> {
+          sleep(1_000);
+          int primary = redis.primaries().get(0);
+          redis.kill(primary - redis.port(0));
+        });
+    h.settleAndCheck();
+  }
+
+  @Test
+  @Order(5)
+  void redisFlushedIsRefilledByThePushers() throws Exception {
+    History h = new History(posts(10), 17);
+    h.writeFor(1_500, 2, null);
+    h.settleAndCheck();
+    redis.flushAll();
+    h.settleAndCheck();
+  }
+
+  @Test
+  @Order(6)
+  void redisGoneWhileWritesContinueThenBackEmpty() throws Exception {
+    History h = new History(posts(10), 19);
+    h.writeFor(
+        6_000,
+        3,
+        () -> {
+          sleep(1_000);
+          redis.stopAll();
+          sleep(2_000);
+          // nodes keep acknowledging, durable locally, and report the backlog
+          assertThat(client(0).get("/health/ready").body()).contains("\"reachable\":false");
+          redis.restartEmpty();
+        });
+    h.settleAndCheck();
+  }
+
+  @Test
+  @Order(7)
+  void ackClusterAnswersOnlyOnceRedisHoldsTheWrite() throws Exception {
+    long post = posts(1)[0];
+    try (NodeProcess acking =
+        NodeProcess.start(
+            dir.resolve("node-ack"),
+            dir.resolve("node-ack.log"),
+            "--redis",
+            String.join(",", redis.seeds()),
+            "--ack",
+            "cluster",
+            "--ack-timeout",
+            "3s")) {
+      TallyClient c = new TallyClient(acking.port());
+      for (int i = 1; i <= 20; i++) {
+        assertThat(c.write(post, "likes", "increment", "ack-" + i).statusCode()).isEqualTo(200);
+        String inRedis =
+            redis.cli(
+                redis.anyLivePort(),
+                "-c",
+                "hget",
+                RedisSlots.key(new dev.tally.counter.CounterId(post, 1)),
+                "t");
+        assertThat(inRedis.strip())
+            .as("Redis holds write %d when it is answered", i)
+            .isEqualTo("" + i);
+      }
+      redis.stopAll();
+      HttpResponse<String> unconfirmed = c.write(post, "likes", "increment", "ack-21");
+      assertThat(unconfirmed.statusCode()).isEqualTo(504);
+      assertThat(unconfirmed.body()).contains("not-confirmed");
+      redis.restartEmpty();
+      // durable on the node all along: pushed once Redis is back, and a retry is a replay
+      HttpResponse<String> retry = c.write(post, "likes", "increment", "ack-21");
+      assertThat(retry.statusCode()).isEqualTo(200);
+      assertThat(retry.headers().firstValue("Idempotent-Replayed")).hasValue("true");
+      long deadline = System.currentTimeMillis() + CONVERGE_MILLIS;
+      while (c.count(post, "likes") != 21) {
+        assertThat(System.currentTimeMillis()).isLessThan(deadline);
+        Thread.sleep(100);
+      }
+    }
+  }
+
+  private static long[] posts(int n) {
+    long[] p = new long[n];
+    for (int i = 0; i < n; i++) {
+      p[i] = nextPost.getAndIncrement();
+    }
+    return p;
+  }
+
+  /** Waits until every node reads exactly {@code expected} likes of every post. */
+  private static void awaitEverywhere(Map<Long, Long> expected) throws Exception {
+    long deadline = System.currentTimeMillis() + CONVERGE_MILLIS;
+    String last = "";
+    while (System.currentTimeMillis() < deadline) {
+      last = mismatches(expected);
+      if (last.isEmpty()) {
+        return;
+      }
+      Thread.sleep(100);
+    }
+    throw new AssertionError("nodes did not converge in " + CONVERGE_MILLIS + " ms: " + last);
+  }
+
+  private static String mismatches(Map<Long, Long> expected) {
+    StringBuilder sb = new StringBuilder();
+    for (int n = 0; n < NODES; n++) {
+      for (Map.Entry<Long, Long> e : expected.entrySet()) {
+        try {
+          HttpResponse<String> r = client(n).get("/v1/" + e.getKey() + "/likes");
+          long got = r.statusCode() == 200 ? TallyClient.countOf(r.body()) : Long.MIN_VALUE;
+          if (got != e.getValue()) {
+            sb.append(
+                String.format("node %d post %d: %d != %d; ", n, e.getKey(), got, e.getValue()));
+          }
+        } catch (IOException | InterruptedException | RuntimeException ex) {
+          sb.append("node ").append(n).append(": ").append(ex).append("; ");
+        }
+      }
+    }
+    return sb.toString();
+  }
+
+  private interface Fault {
+    void inject() throws Exception;
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Writes (increments of "likes", unique keys) through all nodes; records which keys were
+   * acknowledged and which are in doubt, retries the doubtful ones afterwards and checks totals.
+   */
+  private static final class History {
+    private final long[] posts;
+    private final Random seeds;
+    private final Map<String, Long> postOfKey = new ConcurrentHashMap<>();
+    private final Map<String, Boolean> acked = new ConcurrentHashMap<>();
+    private final AtomicInteger sent = new AtomicInteger();
+    private final String prefix = "h" + histories.incrementAndGet();
+
+    History(long[] posts, long seed) {
+      this.posts = posts;
+      this.seeds = new Random(seed);
+    }
+
+    void writeFor(long millis, int threads, Fault fault) throws Exception {
+      AtomicBoolean stop = new AtomicBoolean();
+      List<Thread> writers = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        Random rnd = new Random(seeds.nextLong());
+        int id = t;
+        writers.add(
+            Thread.ofPlatform()
+                .start(
+                    () -> {
+                      // bounded in count and time
+                      for (int i = 0; i < 20_000 && !stop.get(); i++) {
+                        String key = prefix + "-" + id + "-" + i;
+                        long post = posts[rnd.nextInt(posts.length)];
+                        postOfKey.put(key, post);
+                        sent.incrementAndGet();
+                        if (attempt(rnd.nextInt(NODES), post, key)) {
+                          acked.put(key, true);
+                        }
+                      }
+                    }));
+      }
+      Thread faults = null;
+      Throwable[] faultError = new Throwable[1];
+      if (fault != null) {
+        faults =
+            Thread.ofPlatform()
+                .start(
+                    () -> {
+                      try {
+                        fault.inject();
+                      } catch (Throwable e) {
+                        faultError[0] = e;
+                      }
+                    });
+      }
+      Thread.sleep(millis);
+      if (faults != null) {
+        faults.join(120_000);
+      }
+      stop.set(true);
+      for (Thread w : writers) {
+        w.join(60_000);
+      }
+      if (faultError[0] != null) {
+        throw new AssertionError("fault injection failed", faultError[0]);
+      }
+    }
+
+    /** One try on one node; true if the write was acknowledged (applied or replayed). */
+    private boolean attempt(int node, long post, String key) {
+      try {
+        HttpResponse<String> r = client(node).write(post, "likes", "increment", key);
+        return r.statusCode() == 200;
+      } catch (IOException | RuntimeException e) {
+        return false;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return false;
+      }
+    }
+
+    /** Retries every write in doubt until acknowledged, then awaits exact totals everywhere. */
+    void settleAndCheck() throws Exception {
+      long deadline = System.currentTimeMillis() + 60_000;
+      int node = 0;
+      for (String key : postOfKey.keySet()) {
+        while (!acked.containsKey(key)) {
+          assertThat(System.currentTimeMillis()).as("retries done in time").isLessThan(deadline);
+          if (attempt(node++ % NODES, postOfKey.get(key), key)) {
+            acked.put(key, true);
+          } else {
+            Thread.sleep(50);
+          }
+        }
+      }
+      Map<Long, Long> expected = new ConcurrentHashMap<>();
+      for (long p : posts) {
+        expected.put(p, 0L);
+      }
+      postOfKey.values().forEach(p -> expected.merge(p, 1L, Long::sum));
+      awaitEverywhere(expected);
+      assertThat(acked).hasSize(postOfKey.size());
+    }
+
+    int acknowledged() {
+      return acked.size();
+    }
+  }
+}
