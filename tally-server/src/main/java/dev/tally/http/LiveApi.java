@@ -27,6 +27,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
@@ -43,7 +45,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Concurrency: one instance serves every event loop and holds no per-request state beyond the
  * stream's own objects, which stay on the connection's event loop. Nothing blocks: a stream whose
- * counters are not all cached reads them on the bounded read executor and starts back on its loop.
+ * counters are not all cached reads them on the bounded read executor and starts back on its loop;
+ * in cluster mode, a live count whose other nodes' shares are not known on this node yet is
+ * answered after one Redis read, back on the request's context.
  */
 public final class LiveApi {
 
@@ -115,14 +119,17 @@ public final class LiveApi {
               "GET",
               "live is the number of viewers right now and cannot be written; open a stream or"
                   + " send heartbeats to be counted");
-          LiveReading r = live.gauge().read(Requests.postId(post));
-          send(
-              req,
-              endpoint,
-              startNanos,
-              200,
-              JSON,
-              Json.appendCount(new StringBuilder(64), r.count(), r.updatedAtSecond()).toString());
+          whenRead(
+              live.read(Requests.postId(post)),
+              r ->
+                  send(
+                      req,
+                      endpoint,
+                      startNanos,
+                      200,
+                      JSON,
+                      Json.appendCount(new StringBuilder(64), r.count(), r.updatedAtSecond())
+                          .toString()));
         }
       }
     } catch (TallyException e) {
@@ -303,17 +310,38 @@ public final class LiveApi {
           if (viewer == null) {
             viewer = UUID.randomUUID().toString();
           }
-          LiveReading r = live.heartbeat(postId, viewer);
-          StringBuilder sb = new StringBuilder(128).append("{\"viewer_id\":");
-          Json.appendString(sb, viewer);
-          sb.append(',');
-          int len = sb.length();
-          Json.appendCount(sb, r.count(), r.updatedAtSecond());
-          sb.deleteCharAt(len); // merge the count object into this one
-          sb.setLength(sb.length() - 1);
-          sb.append(",\"ttl_seconds\":").append(heartbeatTtlSeconds).append('}');
-          send(req, Endpoint.HEARTBEAT, startNanos, 200, JSON, sb.toString());
+          LiveReading counted = live.heartbeat(postId, viewer);
+          String viewerId = viewer;
+          whenRead(
+              live.sharesKnown(postId)
+                  ? CompletableFuture.completedFuture(counted)
+                  : live.read(postId),
+              r -> {
+                StringBuilder sb = new StringBuilder(128).append("{\"viewer_id\":");
+                Json.appendString(sb, viewerId);
+                sb.append(',');
+                int len = sb.length();
+                Json.appendCount(sb, r.count(), r.updatedAtSecond());
+                sb.deleteCharAt(len); // merge the count object into this one
+                sb.setLength(sb.length() - 1);
+                sb.append(",\"ttl_seconds\":").append(heartbeatTtlSeconds).append('}');
+                send(req, Endpoint.HEARTBEAT, startNanos, 200, JSON, sb.toString());
+              });
         });
+  }
+
+  /**
+   * Runs {@code answer} with the reading: at once when it is ready (always in single-node mode),
+   * else back on this request's context once the other nodes' viewers were read from Redis.
+   */
+  private static void whenRead(CompletionStage<LiveReading> reading, Consumer<LiveReading> answer) {
+    CompletableFuture<LiveReading> f = reading.toCompletableFuture();
+    if (f.isDone()) {
+      answer.accept(f.join());
+      return;
+    }
+    Context ctx = Vertx.currentContext();
+    f.thenAccept(r -> ctx.runOnContext(v -> answer.accept(r)));
   }
 
   /** The {@code viewer_id} of a heartbeat body, or null when the body is empty or has none. */

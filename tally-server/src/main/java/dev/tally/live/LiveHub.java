@@ -3,6 +3,7 @@ package dev.tally.live;
 import dev.tally.counter.CounterId;
 import dev.tally.counter.CounterNames;
 import dev.tally.counter.CounterValue;
+import dev.tally.counter.Slot;
 import dev.tally.engine.CommitListener;
 import dev.tally.error.ErrorKind;
 import dev.tally.error.TallyException;
@@ -14,8 +15,10 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -44,17 +47,25 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * the event is built. A subscriber whose connection cannot take more bytes (its bounded buffer is
  * full) is closed and dropped, so a slow client never holds memory or delays anyone else.
  *
- * <p>Cost: a commit touching an unwatched post costs one map lookup; a watched post costs one
- * signal per loop that has subscribers of it; a flush costs O(subscribers of the post on that
- * loop).
+ * <p>Cluster mode ({@link #useClusterTotals}): this node's commits hold only its own share of each
+ * counter, so they are ignored; counts arrive instead as cluster-wide totals through {@link
+ * #totals}, from this node's pushes and, over Redis, from the other nodes'. Totals are not ordered
+ * the way a CRDT slot is, so the newest report of a counter replaces the slot's value (an older
+ * total arriving late is healed by the next report or the periodic resend, see ADR 0004), and a
+ * report that changes nothing stamps nothing, so repeating a total costs no event.
+ *
+ * <p>Cost: a commit (or a total) touching an unwatched post costs one map lookup; a watched post
+ * costs one signal per loop that has subscribers of it; a flush costs O(subscribers of the post on
+ * that loop).
  */
-public final class LiveHub implements CommitListener {
+public final class LiveHub implements CommitListener, ClusterTotals {
 
   /** Tuning; the documented keys are in {@code TallyConfig}. */
   public record Settings(Duration coalesce, Duration keepAlive, int maxStreams) {}
 
   private final String[] slotNames;
   private final int[] slotOfCode = new int[CounterNames.MAX_CODE + 1];
+  private final int[] codeOfSlot;
   private final int liveSlot;
   private final LiveGauge gauge;
   private final Clock clock;
@@ -65,6 +76,7 @@ public final class LiveHub implements CommitListener {
   private final ConcurrentHashMap<Loop, LoopState> loops = new ConcurrentHashMap<>();
   private final AtomicInteger open = new AtomicInteger();
   private final ArrayList<Topic> touched = new ArrayList<>(); // committer thread only
+  private volatile boolean clusterTotals;
 
   private final Counter events;
   private final Counter dropped;
@@ -75,10 +87,12 @@ public final class LiveHub implements CommitListener {
       CounterNames names, LiveGauge gauge, Settings settings, Clock clock, MeterRegistry registry) {
     List<String> counterNames = names.names();
     this.slotNames = new String[counterNames.size() + 1];
+    this.codeOfSlot = new int[counterNames.size()];
     Arrays.fill(slotOfCode, -1);
     for (int i = 0; i < counterNames.size(); i++) {
       slotNames[i] = counterNames.get(i);
-      slotOfCode[names.code(counterNames.get(i)).orElseThrow()] = i;
+      codeOfSlot[i] = names.code(counterNames.get(i)).orElseThrow();
+      slotOfCode[codeOfSlot[i]] = i;
     }
     this.liveSlot = counterNames.size();
     slotNames[liveSlot] = "live";
@@ -120,10 +134,18 @@ public final class LiveHub implements CommitListener {
 
   // ---- called by writers
 
+  /**
+   * Switches to cluster mode: from now on counts come only from {@link #totals}, and commits of
+   * this node (its own share only) are ignored. Call once, before the node serves streams.
+   */
+  public void useClusterTotals() {
+    clusterTotals = true;
+  }
+
   /** Committer thread: hands the new values of watched posts to their loops; never blocks. */
   @Override
   public void committed(List<CounterId> ids, List<CounterValue> values) {
-    if (topics.isEmpty()) {
+    if (clusterTotals || topics.isEmpty()) {
       return;
     }
     long now = System.nanoTime();
@@ -145,6 +167,37 @@ public final class LiveHub implements CommitListener {
       t.signal(now);
     }
     touched.clear();
+  }
+
+  /**
+   * Any thread (Redis client threads in cluster mode): counters' cluster-wide totals, each
+   * replacing the value the post's streams last heard; never blocks. {@code updatedAtSecond} is 0
+   * when unknown (a resend): the value's time then stays as it was.
+   */
+  @Override
+  public void totals(List<CounterId> ids, long[] totals, long updatedAtSecond) {
+    if (topics.isEmpty()) {
+      return;
+    }
+    long now = System.nanoTime();
+    Topic pending = null;
+    for (int i = 0; i < ids.size(); i++) {
+      CounterId id = ids.get(i);
+      Topic topic = topics.get(id.postId());
+      int slot = slotOfCode[id.code()];
+      if (topic == null || slot < 0 || !topic.replace(slot, totals[i], updatedAtSecond)) {
+        continue;
+      }
+      if (pending != topic) {
+        if (pending != null) {
+          pending.signal(now);
+        }
+        pending = topic;
+      }
+    }
+    if (pending != null) {
+      pending.signal(now);
+    }
   }
 
   /** Any thread: the live count of {@code postId} may have changed; never blocks. */
@@ -195,8 +248,27 @@ public final class LiveHub implements CommitListener {
     return open.get();
   }
 
+  /** The posts with at least one open stream on this node (a live view). */
+  public Set<Long> watchedPosts() {
+    return Collections.unmodifiableSet(topics.keySet());
+  }
+
+  /** The ids of the post's configured counters, in {@link #counterNames()} order. */
+  public List<CounterId> counterIds(long postId) {
+    List<CounterId> ids = new ArrayList<>(liveSlot);
+    for (int slot = 0; slot < liveSlot; slot++) {
+      ids.add(new CounterId(postId, codeOfSlot[slot]));
+    }
+    return ids;
+  }
+
   private void release(Topic topic) {
     topics.computeIfPresent(topic.postId, (k, t) -> t == topic && --t.refs == 0 ? null : t);
+  }
+
+  /** A slot whose value is {@code total}: what a stream shows of a cluster-wide total. */
+  private static Slot slotOf(long total) {
+    return total >= 0 ? new Slot(total, 0) : new Slot(0, -Math.max(total, -Long.MAX_VALUE));
   }
 
   private static CounterValue mergeNullable(CounterValue a, CounterValue b) {
@@ -222,6 +294,25 @@ public final class LiveHub implements CommitListener {
     void set(int slot, CounterValue v) {
       values.accumulateAndGet(slot, v, LiveHub::mergeNullable);
       stamp(slot);
+    }
+
+    /**
+     * Cluster mode: {@code total} replaces the slot's value; its time only moves forward. Returns
+     * false, stamping nothing, when that changes neither.
+     */
+    boolean replace(int slot, long total, long updatedAtSecond) {
+      while (true) {
+        CounterValue prev = values.get(slot);
+        long at =
+            prev == null ? updatedAtSecond : Math.max(prev.updatedAtSecond(), updatedAtSecond);
+        if (prev != null && prev.count() == total && prev.updatedAtSecond() == at) {
+          return false;
+        }
+        if (values.compareAndSet(slot, prev, new CounterValue(slotOf(total), at))) {
+          stamp(slot);
+          return true;
+        }
+      }
     }
 
     /**
@@ -427,7 +518,9 @@ public final class LiveHub implements CommitListener {
     /**
      * Sends the first event (every counter plus live) and starts delivering changes. {@code
      * current} holds the committed value of each of {@link #counterNames()}, in order, read after
-     * {@link #open}; values committed since are merged in. Does nothing once closed.
+     * {@link #open}; values committed since are merged in. In cluster mode {@code current} holds
+     * each counter's cluster-wide total, used only where no total was heard yet since the post
+     * became watched. Does nothing once closed.
      */
     public void start(List<CounterValue> current) {
       if (closed || part != null) {
@@ -442,7 +535,12 @@ public final class LiveHub implements CommitListener {
       part = p;
       long id = topic.version.get();
       for (int slot = 0; slot < liveSlot; slot++) {
-        topic.values.accumulateAndGet(slot, current.get(slot), LiveHub::mergeNullable);
+        if (clusterTotals) {
+          // a total heard since the post became watched is at least as new as this read
+          topic.values.compareAndSet(slot, null, current.get(slot));
+        } else {
+          topic.values.accumulateAndGet(slot, current.get(slot), LiveHub::mergeNullable);
+        }
       }
       StringBuilder sb = LiveEvents.begin(id, topic.postId, true);
       for (int slot = 0; slot < slotNames.length; slot++) {

@@ -7,6 +7,8 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -17,6 +19,10 @@ import org.slf4j.LoggerFactory;
  * Live counts of the node: the live-viewer gauge, the fan-out hub listening to the aggregator's
  * commits, and the thread that expires heartbeats. Thread-safe; owned by the node, which calls
  * {@link #start} after the aggregator exists and {@link #close} at stop.
+ *
+ * <p>Cluster mode: {@link #useCluster} (called by the Redis side, {@code RedisLive}, when it
+ * starts) makes the hub take cluster-wide totals instead of this node's commits, and makes {@link
+ * #read} include the other nodes' viewers. Single-node behaviour is unchanged without it.
  *
  * <p>Concurrency: the expiry thread sweeps the gauge once per {@link #SWEEP_PERIOD}, so a viewer
  * whose heartbeats stop leaves the count (and its subscribers hear of it) within TTL plus one
@@ -33,6 +39,7 @@ public final class LiveService implements AutoCloseable {
   private final LiveHub hub;
   private final Aggregator aggregator;
   private final Counter heartbeats;
+  private volatile ClusterViewers cluster;
   private final ScheduledExecutorService sweeper =
       Executors.newSingleThreadScheduledExecutor(
           r -> {
@@ -64,6 +71,21 @@ public final class LiveService implements AutoCloseable {
         .register(registry);
   }
 
+  /**
+   * Cluster mode: from now on the hub publishes the totals handed to it as a {@link ClusterTotals}
+   * (never this node's commits, which hold only its own share), and {@link #read} adds the other
+   * nodes' viewers that {@code viewers} keeps in the gauge. Call once, before HTTP serves streams.
+   */
+  public void useCluster(ClusterViewers viewers) {
+    hub.useClusterTotals();
+    this.cluster = viewers;
+  }
+
+  /** True once {@link #useCluster} was called. */
+  public boolean clusterMode() {
+    return cluster != null;
+  }
+
   /** Starts listening to commits and expiring heartbeats. */
   public void start() {
     aggregator.addListener(hub);
@@ -87,10 +109,41 @@ public final class LiveService implements AutoCloseable {
     return gauge;
   }
 
-  /** Counts a heartbeat of {@code viewerId} on {@code postId}; see {@link LiveGauge#heartbeat}. */
+  /**
+   * Counts a heartbeat of {@code viewerId} on {@code postId}; see {@link LiveGauge#heartbeat}. In
+   * cluster mode the reading includes the other nodes' viewers only if they are known here yet (see
+   * {@link #sharesKnown}).
+   */
   public LiveReading heartbeat(long postId, String viewerId) {
     heartbeats.increment();
-    return gauge.heartbeat(postId, viewerId);
+    LiveReading r = gauge.heartbeat(postId, viewerId);
+    ClusterViewers c = cluster;
+    if (c != null) {
+      c.asked(postId);
+    }
+    return r;
+  }
+
+  /**
+   * The post's live count: this node's viewers plus, in cluster mode, the other nodes' fresh
+   * shares. Completes at once when those are known here (always in single-node mode), else after
+   * one read from Redis; never fails (without Redis it answers what this node knows).
+   */
+  public CompletionStage<LiveReading> read(long postId) {
+    ClusterViewers c = cluster;
+    if (c == null) {
+      return CompletableFuture.completedFuture(gauge.read(postId));
+    }
+    c.asked(postId);
+    if (gauge.remoteKnown(postId)) {
+      return CompletableFuture.completedFuture(gauge.read(postId));
+    }
+    return c.fetch(postId).handle((ignored, error) -> gauge.read(postId));
+  }
+
+  /** False when, in cluster mode, the other nodes' viewers of the post are not known here yet. */
+  public boolean sharesKnown(long postId) {
+    return cluster == null || gauge.remoteKnown(postId);
   }
 
   @Override

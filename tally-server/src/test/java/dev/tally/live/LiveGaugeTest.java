@@ -129,4 +129,75 @@ class LiveGaugeTest {
     gauge.streamClosed(1);
     assertThat(gauge.read(1).count()).isEqualTo(1);
   }
+
+  // ---- other nodes' shares (cluster mode)
+
+  @Test
+  void remoteShares_addToTheLocalCount_untilEachExpires() {
+    gauge.streamOpened(1);
+    gauge.remoteShares(1, new long[] {2, 3}, new long[] {3000, 1000});
+    assertThat(gauge.read(1).count()).isEqualTo(6);
+
+    clock.advance(Duration.ofMillis(1000));
+    assertThat(gauge.read(1).count()).isEqualTo(3); // exact at read time, before any sweep
+    clock.advance(Duration.ofMillis(2000));
+    assertThat(gauge.read(1).count()).isEqualTo(1); // only this node's stream is left
+  }
+
+  @Test
+  void remoteShares_ofAPostNobodyWatchesHere_areItsWholeCount() {
+    clock.advance(Duration.ofSeconds(7));
+    gauge.remoteShares(5, new long[] {4}, new long[] {3000});
+
+    assertThat(gauge.read(5)).isEqualTo(new LiveReading(4, T0.getEpochSecond() + 7));
+    assertThat(gauge.localViewers()).isEmpty();
+    assertThat(gauge.heartbeat(5, "a").count()).isEqualTo(5);
+    assertThat(gauge.localViewers()).containsExactly(java.util.Map.entry(5L, 1));
+  }
+
+  @Test
+  void remoteShares_tellTheListenerOnlyWhenTheSumChanges() {
+    gauge.remoteShares(1, new long[] {2}, new long[] {3000});
+    gauge.remoteShares(1, new long[] {1, 1}, new long[] {3000, 3000}); // same sum, new split
+    gauge.remoteShares(2, new long[0], new long[0]); // known: nobody elsewhere
+    assertThat(changes).containsExactly(1L);
+
+    gauge.remoteShares(1, new long[] {1}, new long[] {3000});
+    assertThat(changes).containsExactly(1L, 1L);
+    assertThat(gauge.remoteKnown(2)).isTrue();
+    assertThat(gauge.remotePosts()).containsExactlyInAnyOrder(1L, 2L);
+  }
+
+  @Test
+  void expire_dropsExpiredRemoteShares_andTellsTheListener() {
+    gauge.remoteShares(1, new long[] {2, 3}, new long[] {3000, 1000});
+    changes.clear();
+    clock.advance(Duration.ofMillis(1500));
+
+    gauge.expire();
+    assertThat(changes).containsExactly(1L);
+    assertThat(gauge.read(1)).isEqualTo(new LiveReading(2, T0.getEpochSecond() + 1));
+    gauge.expire();
+    assertThat(changes).containsExactly(1L); // nothing more expired
+
+    clock.advance(Duration.ofMillis(1500));
+    gauge.expire();
+    assertThat(changes).containsExactly(1L, 1L);
+    assertThat(gauge.read(1).count()).isZero();
+    assertThat(gauge.remoteKnown(1)).isTrue(); // still known: nobody elsewhere
+  }
+
+  @Test
+  void forgetRemote_removesTheSharesAndTellsTheListenerIfTheyCounted() {
+    gauge.remoteShares(1, new long[] {2}, new long[] {3000});
+    gauge.remoteShares(2, new long[0], new long[0]);
+    changes.clear();
+
+    gauge.forgetRemote(1);
+    gauge.forgetRemote(2);
+
+    assertThat(changes).containsExactly(1L);
+    assertThat(gauge.read(1).count()).isZero();
+    assertThat(gauge.remoteKnown(1)).isFalse();
+  }
 }

@@ -285,4 +285,96 @@ class LiveHubTest {
     assertThat(registry.get("tally.live.fanout.delay").timer().count()).isEqualTo(1);
     assertThat(registry.get("tally.live.events").counter().count()).isEqualTo(2);
   }
+
+  // ---- cluster mode
+
+  private void total(long post, int code, long total) {
+    hub.totals(List.of(new CounterId(post, code)), new long[] {total}, T0 + 1);
+  }
+
+  @Test
+  void clusterMode_ignoresLocalCommits_andTakesTotals() {
+    hub.useClusterTotals();
+    RecordingSink sink = subscribe(7, loopA, zeros());
+    clock.advance(Duration.ofSeconds(1));
+
+    commit(7, LIKES, 5); // this node's own share only: not the count
+    loopA.runReady();
+    assertThat(sink.events()).hasSize(1);
+
+    total(7, LIKES, 42);
+    loopA.runReady();
+    assertThat(sink.events()).hasSize(2);
+    assertThat(sink.events().get(1))
+        .contains("\"likes\":{\"count\":42,\"updated_at\":\"2030-01-01T00:00:01Z\"}");
+  }
+
+  @Test
+  void totals_newestReplacesTheValue_evenWhenLower() {
+    hub.useClusterTotals();
+    RecordingSink sink = subscribe(7, loopA, zeros());
+    total(7, LIKES, 10);
+    clock.advance(Duration.ofSeconds(1));
+    loopA.runReady();
+
+    total(7, LIKES, 9); // an unlike elsewhere: totals are not merged like slots
+    clock.advance(Duration.ofSeconds(1));
+    loopA.runReady();
+
+    assertThat(sink.last("likes")).isEqualTo(9);
+  }
+
+  @Test
+  void totals_thatChangeNothing_sendNoEvent() {
+    hub.useClusterTotals();
+    RecordingSink sink = subscribe(7, loopA, zeros());
+    total(7, LIKES, 10);
+    clock.advance(Duration.ofSeconds(1));
+    loopA.runReady();
+    int events = sink.events().size();
+
+    total(7, LIKES, 10);
+    hub.totals(List.of(new CounterId(7, LIKES)), new long[] {10}, 0); // a resend, time unknown
+    clock.advance(Duration.ofSeconds(1));
+    loopA.runReady();
+
+    assertThat(sink.events()).hasSize(events);
+  }
+
+  @Test
+  void totals_ofUnwatchedPostsAndUnknownCounters_areIgnored() {
+    hub.useClusterTotals();
+    RecordingSink sink = subscribe(7, loopA, zeros());
+    hub.totals(
+        List.of(new CounterId(8, LIKES), new CounterId(7, 9), new CounterId(7, VIEWS)),
+        new long[] {1, 2, -3},
+        T0);
+    clock.advance(Duration.ofSeconds(1));
+    loopA.runReady();
+
+    assertThat(sink.events()).hasSize(2);
+    assertThat(sink.last("views")).isEqualTo(-3);
+    assertThat(sink.events().get(1)).doesNotContain("likes");
+  }
+
+  @Test
+  void start_inClusterMode_keepsATotalHeardSinceOpen_elseTakesTheRead() {
+    hub.useClusterTotals();
+    RecordingSink sink = new RecordingSink();
+    LiveHub.Subscription sub = hub.open(7, loopA, sink);
+    total(7, LIKES, 12); // heard while the stream's read was in flight
+    sub.start(List.of(count(11), count(30)));
+
+    assertThat(sink.last("likes")).isEqualTo(12); // not merged up, not replaced by the read
+    assertThat(sink.last("views")).isEqualTo(30);
+  }
+
+  @Test
+  void watchedPostsAndCounterIds_describeTheOpenStreams() {
+    subscribe(7, loopA, zeros());
+    subscribe(9, loopB, zeros());
+
+    assertThat(hub.watchedPosts()).containsExactlyInAnyOrder(7L, 9L);
+    assertThat(hub.counterIds(7)).containsExactly(new CounterId(7, LIKES), new CounterId(7, VIEWS));
+  }
 }

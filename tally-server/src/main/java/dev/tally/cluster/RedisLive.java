@@ -1,0 +1,905 @@
+package dev.tally.cluster;
+
+import dev.tally.counter.CounterId;
+import dev.tally.live.ClusterTotals;
+import dev.tally.live.ClusterViewers;
+import dev.tally.live.LiveGauge;
+import dev.tally.live.LiveHub;
+import dev.tally.live.LiveService;
+import io.lettuce.core.RedisNoScriptException;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.cluster.ClusterClientOptions;
+import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
+import io.lettuce.core.cluster.api.async.RedisAdvancedClusterAsyncCommands;
+import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
+import io.lettuce.core.cluster.pubsub.RedisClusterPubSubAdapter;
+import io.lettuce.core.cluster.pubsub.StatefulRedisClusterPubSubConnection;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLongArray;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Live counts across the nodes of a cluster, over Redis Cluster: carries counters' totals from the
+ * node that learned them to every node's streams (sharded pub/sub), and sums the nodes' live
+ * viewers (a presence hash per post). Thread-safe; created by the node after its {@link
+ * LiveService}, {@link #start started} before HTTP serves, {@link #close closed} before the
+ * service. See ADR 0004.
+ *
+ * <p>Bus. The pusher hands this node's totals to {@link #totals}: they go at once to this node's
+ * hub, and into their channel's pending map, coalesced per counter (the newest total wins) and
+ * bounded: when a channel has its share of {@link Settings#maxPending} waiting, the total updated
+ * longest ago is dropped and counted. A flush every {@link Settings#publishInterval} sends what
+ * waits as SPUBLISH messages, one per channel with waiting totals (more if over {@link
+ * #MAX_ENTRIES_PER_MESSAGE}), except on a channel with {@link Settings#maxInFlightPerChannel}
+ * messages unanswered: the totals of a slow or failed shard's channels wait in their bounded maps,
+ * coalescing, while the other channels go on. Every node subscribes to all {@link #BUCKETS}
+ * channels and hands the totals of posts it has streams of to its hub; its own messages it skips
+ * (its hub had them first).
+ *
+ * <pre>
+ *   channel  live:{&lt;bucket&gt;}        bucket = a fixed hash of the post id, 0..63; the hash
+ *                                   tag spreads the 64 channels over the cluster's shards
+ *   message  1,&lt;writer hex&gt;,&lt;second&gt;;&lt;post b36&gt;,&lt;code b36&gt;,&lt;total&gt;;…
+ *            e.g. "1,3f2a9c,1795000000;mk,1,812;mk,2,9120"  (no entries: a probe)
+ * </pre>
+ *
+ * <p>Presence. Every {@link Settings#reportPeriod}, for each post with viewers here (and once with
+ * 0 after they leave) a script records this node's count in the post's hash, and returns the other
+ * nodes' fresh shares, which go to {@link LiveGauge#remoteShares}; posts asked about here ({@link
+ * #asked}) are read the same way for a while. So reads of {@code live} are answered from memory, at
+ * most about two periods behind, and a node that stops reporting drops out when its share expires
+ * (three periods), on the Redis server's clock.
+ *
+ * <pre>
+ *   key    lv:{&lt;post b36&gt;}      same hash tag as the post's counters (t:{&lt;post b36&gt;}:&lt;code&gt;)
+ *   field  &lt;writer hex&gt;  →  "&lt;viewers&gt;:&lt;expires at, server ms&gt;"
+ * </pre>
+ *
+ * <p>Healing. Pub/sub delivers at most once: a message sent while a shard fails over is lost, and
+ * Lettuce does not move sharded subscriptions to a promoted replica. So each period every channel
+ * silent for a period gets a probe from this node, and a channel silent for three periods is
+ * subscribed again (after a topology refresh); after that, and every {@link Settings#resyncPeriod}
+ * anyway, the totals of every post with streams here are read from Redis and handed to the hub,
+ * which sends only what changed. That also heals totals dropped from a full pending map, and two
+ * nodes' totals of one counter arriving in the opposite order of their pushes.
+ *
+ * <p>Concurrency: {@link #totals} runs on the pusher's Redis I/O threads and takes short locks
+ * (each channel's pending map); received messages run on this client's I/O threads and only read;
+ * flushes, reports and checks run on one scheduler thread and only send commands, whose replies
+ * complete on I/O threads. Nothing here blocks except {@link #start} and {@link #close}, each for
+ * at most the timeout.
+ */
+public final class RedisLive implements ClusterTotals, ClusterViewers, AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(RedisLive.class);
+
+  /** Channels the totals are spread over; every node must use the same number. */
+  public static final int BUCKETS = 64;
+
+  /** Most totals in one message (about 16 bytes each). */
+  static final int MAX_ENTRIES_PER_MESSAGE = 2048;
+
+  /** First field of every message: the format's version. */
+  static final String VERSION = "1";
+
+  /** How long a read of {@code live} waits for Redis at most before answering what it knows. */
+  private static final Duration MAX_READ_WAIT = Duration.ofSeconds(1);
+
+  /** Most posts whose other shares are kept fresh because they were asked about. */
+  private static final int MAX_ASKED = 100_000;
+
+  /** Presence scripts unanswered beyond which a period's report is skipped. */
+  private static final int MAX_PRESENCE_IN_FLIGHT = 50_000;
+
+  static final String PRESENCE_SCRIPT = loadScript("live-presence.lua");
+  static final String PRESENCE_SHA = sha1Hex(PRESENCE_SCRIPT);
+
+  /**
+   * Tuning; {@link #defaults()} is what a node uses.
+   *
+   * @param publishInterval how long totals coalesce before they are published
+   * @param reportPeriod how often presence is recorded and read, and the bus checked; a share
+   *     counts for three periods
+   * @param resyncPeriod how often the totals of every post with streams here are read from Redis
+   * @param askedRetention how long a post asked about keeps its other shares fresh
+   * @param maxPending most totals waiting to be published, in equal shares per channel; beyond its
+   *     share a channel drops the total updated longest ago
+   * @param maxInFlightPerChannel most messages of one channel published and not yet answered
+   */
+  public record Settings(
+      Duration publishInterval,
+      Duration reportPeriod,
+      Duration resyncPeriod,
+      Duration askedRetention,
+      int maxPending,
+      int maxInFlightPerChannel) {
+
+    public Settings {
+      if (publishInterval.toMillis() < 1 || reportPeriod.toMillis() < 10) {
+        throw new IllegalArgumentException("publish interval and report period are too short");
+      }
+      if (resyncPeriod.compareTo(reportPeriod) < 0) {
+        throw new IllegalArgumentException("resync period must be at least the report period");
+      }
+      if (maxPending < 1 || maxInFlightPerChannel < 1) {
+        throw new IllegalArgumentException("bounds must be positive");
+      }
+    }
+
+    public static Settings defaults() {
+      return new Settings(
+          Duration.ofMillis(100),
+          Duration.ofSeconds(1),
+          Duration.ofSeconds(10),
+          Duration.ofSeconds(10),
+          100_000,
+          4);
+    }
+
+    /** How long one node's recorded share counts. */
+    public Duration shareTtl() {
+      return reportPeriod.multipliedBy(3);
+    }
+  }
+
+  /** A total waiting to be published; guarded by its channel's {@link Outbox}. */
+  private static final class Pending {
+    long total;
+    long second;
+  }
+
+  /** One message being built: header, then entries of one bucket and one second. */
+  private static final class Message {
+    final int bucket;
+    final StringBuilder text;
+    int entries;
+
+    Message(int bucket, String writer, long second) {
+      this.bucket = bucket;
+      this.text = new StringBuilder(256).append(VERSION).append(',').append(writer);
+      text.append(',').append(second);
+    }
+  }
+
+  private final LiveHub hub;
+  private final LiveGauge gauge;
+  private final LiveService live;
+  private final Clock clock;
+  private final Settings settings;
+  private final String writer;
+  private final String[] channels = new String[BUCKETS];
+  private final Map<String, Integer> bucketOfChannel = new HashMap<>();
+  private final long readWaitMillis;
+  private final long timeoutMillis;
+
+  private final RedisClusterClient client;
+  private final StatefulRedisClusterConnection<String, String> connection;
+  private final RedisAdvancedClusterAsyncCommands<String, String> redis;
+  private final StatefulRedisClusterPubSubConnection<String, String> pubsub;
+  private final ScheduledExecutorService scheduler =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "tally-live-cluster");
+            t.setDaemon(true);
+            return t;
+          });
+
+  /** One channel's totals waiting to be published, oldest update first; guarded by itself. */
+  private static final class Outbox {
+    LinkedHashMap<CounterId, Pending> waiting = new LinkedHashMap<>();
+  }
+
+  private final Outbox[] outboxes = new Outbox[BUCKETS];
+  private final int maxPendingPerChannel;
+  private final AtomicIntegerArray inFlight = new AtomicIntegerArray(BUCKETS);
+  private final AtomicIntegerArray probing = new AtomicIntegerArray(BUCKETS);
+  private final AtomicInteger presenceInFlight = new AtomicInteger();
+  private final AtomicLongArray lastHeardMillis = new AtomicLongArray(BUCKETS);
+  private final long[] lastSubscribeMillis = new long[BUCKETS]; // scheduler thread
+  private final ConcurrentHashMap<Long, Long> askedAtMillis = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Long, CompletableFuture<Void>> fetching =
+      new ConcurrentHashMap<>();
+  private volatile boolean resyncAll;
+  private volatile boolean closed;
+  private Set<Long> reported = new HashSet<>(); // scheduler thread
+  private Set<Long> knownWatched = new HashSet<>(); // scheduler thread
+  private long nextResyncMillis; // scheduler thread
+  private int lastStaleLogged; // scheduler thread
+  private long lastStaleLogMillis; // scheduler thread
+
+  private final Counter published;
+  private final Counter messages;
+  private final Counter received;
+  private final Counter dropped;
+  private final Counter resubscribes;
+  private final Counter publishFailures;
+  private final Counter presenceFailures;
+  private final Counter resyncFailures;
+  private final Counter malformed;
+  private volatile int reportedPosts;
+
+  /** Connects with {@link Settings#defaults()}; see the full constructor. */
+  public RedisLive(
+      List<String> seeds,
+      long writerId,
+      Duration timeout,
+      LiveService live,
+      Clock clock,
+      MeterRegistry registry) {
+    this(seeds, writerId, timeout, live, clock, registry, Settings.defaults());
+  }
+
+  /**
+   * Connects to the cluster through any of {@code seeds} ("host:port"); nothing is sent or
+   * subscribed before {@link #start}.
+   *
+   * @param writerId this node's stable writer id (its presence field and message sender)
+   * @param timeout bound on every command and on connecting
+   * @throws io.lettuce.core.RedisException when no seed answers
+   */
+  public RedisLive(
+      List<String> seeds,
+      long writerId,
+      Duration timeout,
+      LiveService live,
+      Clock clock,
+      MeterRegistry registry,
+      Settings settings) {
+    this.live = live;
+    this.hub = live.hub();
+    this.gauge = live.gauge();
+    this.clock = clock;
+    this.settings = settings;
+    this.writer = Long.toHexString(writerId);
+    this.timeoutMillis = timeout.toMillis();
+    this.readWaitMillis = Math.min(timeoutMillis, MAX_READ_WAIT.toMillis());
+    for (int b = 0; b < BUCKETS; b++) {
+      channels[b] = channel(b);
+      bucketOfChannel.put(channels[b], b);
+      outboxes[b] = new Outbox();
+    }
+    this.maxPendingPerChannel = Math.max(1, settings.maxPending() / BUCKETS);
+    this.client = RedisClusterClient.create(uris(seeds, timeout));
+    client.setOptions(
+        ClusterClientOptions.builder()
+            .timeoutOptions(TimeoutOptions.enabled(timeout))
+            .topologyRefreshOptions(
+                ClusterTopologyRefreshOptions.builder()
+                    .enablePeriodicRefresh(Duration.ofSeconds(10))
+                    .enableAllAdaptiveRefreshTriggers()
+                    .build())
+            .build());
+    try {
+      this.connection = client.connect();
+      this.pubsub = client.connectPubSub();
+    } catch (RuntimeException e) {
+      client.shutdown();
+      throw e;
+    }
+    this.redis = connection.async();
+    pubsub.setNodeMessagePropagation(true);
+    pubsub.addListener(
+        new RedisClusterPubSubAdapter<>() {
+          @Override
+          public void smessage(RedisClusterNode node, String channel, String message) {
+            onMessage(channel, message);
+          }
+        });
+
+    this.published =
+        Counter.builder("tally.live.bus.totals.published")
+            .description("Counter totals published to the other nodes")
+            .register(registry);
+    this.messages =
+        Counter.builder("tally.live.bus.messages.published")
+            .description("Messages published to the other nodes (totals and probes)")
+            .register(registry);
+    this.received =
+        Counter.builder("tally.live.bus.totals.received")
+            .description("Counter totals received from other nodes for posts with streams here")
+            .register(registry);
+    this.dropped =
+        Counter.builder("tally.live.bus.dropped")
+            .description("Totals dropped unpublished because too many were waiting")
+            .register(registry);
+    this.resubscribes =
+        Counter.builder("tally.live.bus.resubscribes")
+            .description("Bus channels subscribed again after they fell silent")
+            .register(registry);
+    this.publishFailures = failures(registry, "publish");
+    this.presenceFailures = failures(registry, "presence");
+    this.resyncFailures = failures(registry, "resync");
+    this.malformed =
+        Counter.builder("tally.live.bus.malformed")
+            .description("Bus messages ignored because they could not be read")
+            .register(registry);
+    Gauge.builder("tally.live.bus.pending", this, RedisLive::pendingCount)
+        .description("Totals waiting to be published")
+        .register(registry);
+    Gauge.builder("tally.live.presence.posts", this, r -> r.reportedPosts)
+        .description("Posts whose viewers on this node were recorded in Redis last period")
+        .register(registry);
+  }
+
+  private static Counter failures(MeterRegistry registry, String op) {
+    return Counter.builder("tally.live.redis.failures")
+        .description("Redis commands of live counts that failed (they are retried or healed)")
+        .tag("op", op)
+        .register(registry);
+  }
+
+  /**
+   * Switches the node's live counts to cluster mode ({@link LiveService#useCluster}), subscribes to
+   * every bus channel (waiting up to the timeout; a channel that fails is retried by the periodic
+   * check) and starts publishing and reporting.
+   */
+  public void start() {
+    live.useCluster(this);
+    long now = clock.millis();
+    List<CompletableFuture<Void>> subs = new ArrayList<>(BUCKETS);
+    for (int b = 0; b < BUCKETS; b++) {
+      lastHeardMillis.set(b, now);
+      lastSubscribeMillis[b] = now;
+      subs.add(pubsub.async().ssubscribe(channels[b]).toCompletableFuture());
+    }
+    try {
+      CompletableFuture.allOf(subs.toArray(CompletableFuture<?>[]::new))
+          .get(timeoutMillis, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while subscribing", e);
+    } catch (Exception e) {
+      log.warn("live bus: not every channel is subscribed yet, retrying: {}", e.toString());
+    }
+    nextResyncMillis = now + settings.resyncPeriod().toMillis();
+    long publish = settings.publishInterval().toMillis();
+    long report = settings.reportPeriod().toMillis();
+    scheduler.scheduleWithFixedDelay(
+        () -> guarded("publishing live totals", this::flush),
+        publish,
+        publish,
+        TimeUnit.MILLISECONDS);
+    scheduler.scheduleWithFixedDelay(
+        () -> guarded("reporting live viewers", this::round), 0, report, TimeUnit.MILLISECONDS);
+  }
+
+  private void guarded(String what, Runnable task) {
+    if (closed) {
+      return;
+    }
+    try {
+      task.run();
+    } catch (RuntimeException e) {
+      log.error("{} failed", what, e);
+    }
+  }
+
+  // ---- bus: publishing
+
+  /**
+   * Redis I/O threads: totals this node learned from its pushes. Shows them on this node's streams
+   * at once and queues them for the other nodes; never blocks.
+   */
+  @Override
+  public void totals(List<CounterId> ids, long[] totals, long updatedAtSecond) {
+    hub.totals(ids, totals, updatedAtSecond);
+    int evicted = 0;
+    for (int i = 0; i < ids.size(); i++) {
+      CounterId id = ids.get(i);
+      Outbox box = outboxes[bucket(id.postId())];
+      synchronized (box) {
+        Pending p = box.waiting.remove(id); // put back last: the eldest is the least recent
+        if (p == null) {
+          if (box.waiting.size() >= maxPendingPerChannel) {
+            Iterator<CounterId> eldest = box.waiting.keySet().iterator();
+            eldest.next();
+            eldest.remove();
+            evicted++;
+          }
+          p = new Pending();
+        }
+        p.total = totals[i];
+        p.second = updatedAtSecond;
+        box.waiting.put(id, p);
+      }
+    }
+    if (evicted > 0) {
+      dropped.increment(evicted);
+    }
+  }
+
+  private int pendingCount() {
+    int n = 0;
+    for (Outbox box : outboxes) {
+      synchronized (box) {
+        n += box.waiting.size();
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Scheduler thread: publishes what waits, except on channels with too many messages unanswered,
+   * whose totals keep waiting (and coalescing).
+   */
+  private void flush() {
+    for (int b = 0; b < BUCKETS; b++) {
+      if (inFlight.get(b) >= settings.maxInFlightPerChannel()) {
+        continue;
+      }
+      Outbox box = outboxes[b];
+      LinkedHashMap<CounterId, Pending> batch;
+      synchronized (box) {
+        if (box.waiting.isEmpty()) {
+          continue;
+        }
+        batch = box.waiting;
+        box.waiting = new LinkedHashMap<>();
+      }
+      Map<Long, Message> bySecond = new HashMap<>(4);
+      for (Map.Entry<CounterId, Pending> e : batch.entrySet()) {
+        CounterId id = e.getKey();
+        Pending p = e.getValue();
+        Message m = bySecond.get(p.second);
+        if (m == null) {
+          m = new Message(b, writer, p.second);
+          bySecond.put(p.second, m);
+        }
+        m.text.append(';').append(Long.toString(id.postId(), 36));
+        m.text.append(',').append(Integer.toString(id.code(), 36)).append(',').append(p.total);
+        if (++m.entries == MAX_ENTRIES_PER_MESSAGE) {
+          publish(m);
+          bySecond.remove(p.second);
+        }
+      }
+      for (Message m : bySecond.values()) {
+        publish(m);
+      }
+    }
+  }
+
+  private void publish(Message m) {
+    published.increment(m.entries);
+    inFlight.incrementAndGet(m.bucket);
+    send(m.bucket, m.text.toString()).whenComplete((n, e) -> inFlight.decrementAndGet(m.bucket));
+  }
+
+  /** A message without totals, so that this node hears the channel even when nothing happens. */
+  private void probe(int bucket, long now) {
+    if (probing.compareAndSet(bucket, 0, 1)) {
+      send(bucket, VERSION + ',' + writer + ',' + now / 1000)
+          .whenComplete((n, e) -> probing.set(bucket, 0));
+    }
+  }
+
+  private CompletionStage<Long> send(int bucket, String text) {
+    messages.increment();
+    return redis
+        .spublish(channels[bucket], text)
+        .whenComplete(
+            (n, e) -> {
+              if (e != null) {
+                publishFailures.increment();
+                log.debug("live bus: publish to {} failed: {}", channels[bucket], e.toString());
+              }
+            });
+  }
+
+  // ---- bus: receiving
+
+  /** Redis I/O thread: one message of a bus channel. */
+  void onMessage(String channel, String message) {
+    Integer bucket = bucketOfChannel.get(channel);
+    if (bucket == null) {
+      return;
+    }
+    lastHeardMillis.set(bucket, clock.millis());
+    try {
+      deliver(message);
+    } catch (RuntimeException e) {
+      malformed.increment();
+      log.debug("live bus: ignoring a malformed message on {}: {}", channel, e.toString());
+    }
+  }
+
+  private void deliver(String message) {
+    int end = message.indexOf(';');
+    String header = end < 0 ? message : message.substring(0, end);
+    String[] h = header.split(",", -1);
+    if (h.length != 3 || !h[0].equals(VERSION)) {
+      throw new IllegalArgumentException("unknown header " + header);
+    }
+    if (h[1].equals(writer) || end < 0) {
+      return; // this node's own totals reached its hub first; or a probe
+    }
+    long second = Long.parseLong(h[2]);
+    Set<Long> watched = hub.watchedPosts();
+    List<CounterId> ids = new ArrayList<>();
+    long[] totals = new long[16];
+    int pos = end + 1;
+    while (pos <= message.length()) {
+      int next = message.indexOf(';', pos);
+      if (next < 0) {
+        next = message.length();
+      }
+      int c1 = message.indexOf(',', pos);
+      int c2 = c1 < 0 ? -1 : message.indexOf(',', c1 + 1);
+      if (c1 < 0 || c2 < 0 || c2 >= next) {
+        throw new IllegalArgumentException("bad entry at " + pos);
+      }
+      long postId = Long.parseLong(message, pos, c1, 36);
+      if (watched.contains(postId)) {
+        int code = Integer.parseInt(message, c1 + 1, c2, 36);
+        if (ids.size() == totals.length) {
+          totals = Arrays.copyOf(totals, totals.length * 2);
+        }
+        totals[ids.size()] = Long.parseLong(message, c2 + 1, next, 10);
+        ids.add(new CounterId(postId, code));
+      }
+      pos = next + 1;
+    }
+    if (!ids.isEmpty()) {
+      received.increment(ids.size());
+      hub.totals(ids, totals, second);
+    }
+  }
+
+  // ---- the periodic round: bus check, presence, resync
+
+  /** Scheduler thread, every report period. */
+  private void round() {
+    long now = clock.millis();
+    checkBus(now);
+    report(now);
+    resync(now);
+  }
+
+  /** Probes silent channels and subscribes again those silent for three periods. */
+  private void checkBus(long now) {
+    long period = settings.reportPeriod().toMillis();
+    List<Integer> stale = new ArrayList<>();
+    for (int b = 0; b < BUCKETS; b++) {
+      long silent = now - lastHeardMillis.get(b);
+      if (silent >= period) {
+        probe(b, now);
+      }
+      if (silent > 3 * period && now - lastSubscribeMillis[b] > 3 * period) {
+        lastSubscribeMillis[b] = now;
+        stale.add(b);
+      }
+    }
+    if (stale.isEmpty()) {
+      return;
+    }
+    resubscribes.increment(stale.size());
+    if (stale.size() != lastStaleLogged || now - lastStaleLogMillis > 60_000) {
+      lastStaleLogged = stale.size();
+      lastStaleLogMillis = now;
+      log.info(
+          "live bus: {} channel(s) silent for {} ms, subscribing again", stale.size(), 3 * period);
+    }
+    // the shard may have failed over: learn the new owners first
+    client
+        .refreshPartitionsAsync()
+        .handle((v, e) -> null)
+        .thenCompose(
+            v -> {
+              List<CompletableFuture<Void>> subs = new ArrayList<>(stale.size());
+              for (int b : stale) {
+                subs.add(pubsub.async().ssubscribe(channels[b]).toCompletableFuture());
+              }
+              return CompletableFuture.allOf(subs.toArray(CompletableFuture<?>[]::new));
+            })
+        .whenComplete(
+            (v, e) -> {
+              if (e != null) {
+                log.debug("live bus: subscribing again failed, will retry: {}", e.toString());
+              } else {
+                resyncAll = true; // updates published while the channel was lost are missed
+              }
+            });
+  }
+
+  /** Records this node's viewers and refreshes the other nodes' shares of the posts it needs. */
+  private void report(long now) {
+    Map<Long, Integer> local = gauge.localViewers();
+    askedAtMillis.values().removeIf(at -> now - at > settings.askedRetention().toMillis());
+    Set<Long> keep = new HashSet<>(local.keySet());
+    keep.addAll(askedAtMillis.keySet());
+    for (Long postId : gauge.remotePosts()) {
+      if (!keep.contains(postId) && !fetching.containsKey(postId)) {
+        gauge.forgetRemote(postId);
+      }
+    }
+    if (presenceInFlight.get() > MAX_PRESENCE_IN_FLIGHT) {
+      return; // Redis is unreachable or far behind: shares expire, or are refreshed later
+    }
+    for (Long postId : reported) {
+      if (!local.containsKey(postId)) {
+        presence(postId, 0, askedAtMillis.containsKey(postId));
+      }
+    }
+    for (Map.Entry<Long, Integer> e : local.entrySet()) {
+      presence(e.getKey(), e.getValue(), true);
+    }
+    for (Long postId : askedAtMillis.keySet()) {
+      if (!local.containsKey(postId) && !reported.contains(postId)) {
+        presence(postId, -1, true);
+      }
+    }
+    reported = local.keySet();
+    reportedPosts = reported.size();
+  }
+
+  /**
+   * Runs the presence script for one post: {@code viewers} &gt; 0 records this node's share, 0
+   * removes it, -1 only reads. When {@code keep}, the other nodes' shares go to the gauge.
+   */
+  private CompletableFuture<Void> presence(long postId, int viewers, boolean keep) {
+    presenceInFlight.incrementAndGet();
+    String[] keys = {presenceKey(postId)};
+    String[] args = {
+      writer, Integer.toString(viewers), Long.toString(settings.shareTtl().toMillis())
+    };
+    return this.<List<Object>>script(keys, args)
+        .handle(
+            (result, e) -> {
+              presenceInFlight.decrementAndGet();
+              if (e != null) {
+                presenceFailures.increment();
+                log.debug("live presence of post {} failed: {}", postId, e.toString());
+              } else if (keep) {
+                storeShares(postId, result);
+              }
+              return null;
+            });
+  }
+
+  private void storeShares(long postId, List<Object> result) {
+    int n = result.size() / 2;
+    long[] counts = new long[n];
+    long[] remaining = new long[n];
+    for (int i = 0; i < n; i++) {
+      counts[i] = ((Number) result.get(2 * i)).longValue();
+      remaining[i] = ((Number) result.get(2 * i + 1)).longValue();
+    }
+    gauge.remoteShares(postId, counts, remaining);
+  }
+
+  private <T> CompletableFuture<T> script(String[] keys, String[] args) {
+    return redis
+        .<T>evalsha(PRESENCE_SHA, ScriptOutputType.MULTI, keys, args)
+        .toCompletableFuture()
+        .handle(
+            (r, e) -> {
+              if (e == null) {
+                return CompletableFuture.completedFuture(r);
+              }
+              if (unwrap(e) instanceof RedisNoScriptException) {
+                // a new, restarted or promoted node has not cached the script: EVAL caches it
+                return redis
+                    .<T>eval(PRESENCE_SCRIPT, ScriptOutputType.MULTI, keys, args)
+                    .toCompletableFuture();
+              }
+              return CompletableFuture.<T>failedFuture(unwrap(e));
+            })
+        .thenCompose(f -> f);
+  }
+
+  /**
+   * Reads totals from Redis for posts with streams here: the newly watched each period, all of them
+   * after a channel was subscribed again and every resync period.
+   */
+  private void resync(long now) {
+    Set<Long> watched = new HashSet<>(hub.watchedPosts());
+    List<Long> posts = new ArrayList<>();
+    if (resyncAll || now >= nextResyncMillis) {
+      resyncAll = false;
+      nextResyncMillis = now + settings.resyncPeriod().toMillis();
+      posts.addAll(watched);
+    } else {
+      for (Long postId : watched) {
+        if (!knownWatched.contains(postId)) {
+          posts.add(postId);
+        }
+      }
+    }
+    knownWatched = watched;
+    for (long postId : posts) {
+      List<CounterId> ids = hub.counterIds(postId);
+      List<CompletableFuture<String>> gets = new ArrayList<>(ids.size());
+      for (CounterId id : ids) {
+        gets.add(redis.hget(RedisSlots.key(id), RedisSlots.TOTAL_FIELD).toCompletableFuture());
+      }
+      CompletableFuture.allOf(gets.toArray(CompletableFuture<?>[]::new))
+          .whenComplete(
+              (v, e) -> {
+                if (e != null) {
+                  resyncFailures.increment();
+                  return;
+                }
+                List<CounterId> known = new ArrayList<>(ids.size());
+                long[] totals = new long[ids.size()];
+                for (int i = 0; i < ids.size(); i++) {
+                  String t = gets.get(i).join();
+                  if (t != null) { // no hash yet: nothing pushed, or Redis lost it until re-push
+                    totals[known.size()] = Long.parseLong(t);
+                    known.add(ids.get(i));
+                  }
+                }
+                hub.totals(known, totals, 0);
+              });
+    }
+  }
+
+  // ---- reads of live (ClusterViewers)
+
+  @Override
+  public void asked(long postId) {
+    if (askedAtMillis.size() < MAX_ASKED || askedAtMillis.containsKey(postId)) {
+      askedAtMillis.put(postId, clock.millis());
+    }
+  }
+
+  @Override
+  public CompletionStage<Void> fetch(long postId) {
+    if (closed) {
+      return CompletableFuture.completedFuture(null);
+    }
+    CompletableFuture<Void> f = fetching.computeIfAbsent(postId, p -> presence(p, -1, true));
+    f.whenComplete((v, e) -> fetching.remove(postId, f));
+    return f.copy().completeOnTimeout(null, readWaitMillis, TimeUnit.MILLISECONDS);
+  }
+
+  // ---- lifecycle
+
+  /**
+   * Stops: removes this node's presence shares (so the other nodes stop counting its viewers at
+   * once rather than when the shares expire), unsubscribes and closes the connections. Totals not
+   * yet published are dropped; their counters' next totals, or the others' resync, carry them.
+   */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    stopScheduler();
+    List<CompletableFuture<Void>> goodbyes = new ArrayList<>();
+    for (Long postId : reported) {
+      goodbyes.add(presence(postId, 0, false));
+    }
+    try {
+      CompletableFuture.allOf(goodbyes.toArray(CompletableFuture<?>[]::new))
+          .get(readWaitMillis + 1000, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (Exception e) {
+      log.warn("live presence: could not remove this node's shares: {}", e.toString());
+    }
+    closeConnections();
+  }
+
+  /** For tests: stops like a killed node, leaving its presence shares to expire. */
+  void halt() {
+    stopScheduler();
+    closeConnections();
+  }
+
+  private void stopScheduler() {
+    closed = true;
+    scheduler.shutdownNow();
+    try {
+      scheduler.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private void closeConnections() {
+    try {
+      pubsub.close();
+      connection.close();
+    } finally {
+      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    }
+  }
+
+  // ---- layout
+
+  /** The bus bucket of a post: the same on every node. */
+  static int bucket(long postId) {
+    return (int) ((postId * 0x9E3779B97F4A7C15L) >>> 58); // top 6 bits: 0..63
+  }
+
+  /** The channel of a bucket; the hash tag decides the shard it lives on. */
+  static String channel(int bucket) {
+    return "live:{" + bucket + "}";
+  }
+
+  /** The presence hash of a post: same hash tag, so same shard, as the post's counters. */
+  public static String presenceKey(long postId) {
+    return "lv:{" + Long.toString(postId, 36) + "}";
+  }
+
+  private static List<RedisURI> uris(List<String> seeds, Duration timeout) {
+    if (seeds.isEmpty()) {
+      throw new IllegalArgumentException("at least one Redis seed address is needed");
+    }
+    List<RedisURI> uris = new ArrayList<>(seeds.size());
+    for (String seed : seeds) {
+      int colon = seed.lastIndexOf(':');
+      if (colon <= 0) {
+        throw new IllegalArgumentException("Redis seed must be host:port, got '" + seed + "'");
+      }
+      uris.add(
+          RedisURI.builder()
+              .withHost(seed.substring(0, colon))
+              .withPort(Integer.parseInt(seed.substring(colon + 1)))
+              .withTimeout(timeout)
+              .build());
+    }
+    return uris;
+  }
+
+  private static Throwable unwrap(Throwable t) {
+    while (t instanceof CompletionException && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t;
+  }
+
+  private static String loadScript(String name) {
+    try (InputStream in = RedisLive.class.getResourceAsStream(name)) {
+      if (in == null) {
+        throw new IllegalStateException(name + " missing from the classpath");
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static String sha1Hex(String text) {
+    try {
+      return HexFormat.of()
+          .formatHex(
+              MessageDigest.getInstance("SHA-1").digest(text.getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-1 is required of every JVM", e);
+    }
+  }
+}
