@@ -165,10 +165,21 @@ public final class LoadGenerator {
       Map<String, Long> before,
       Map<String, Object> report)
       throws IOException, InterruptedException {
+    int retried = retryInDoubt(base, history);
+    return compare(history, before, readCounts(base, keys, counter), retried, report);
+  }
+
+  /**
+   * Sends every in-doubt write of {@code history} again to {@code base} with its key, up to 50
+   * times each (200 ms apart) until one is answered 200.
+   *
+   * @return how many of them were answered 200
+   */
+  public static int retryInDoubt(String base, History history)
+      throws IOException, InterruptedException {
     HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-    List<History.Op> doubt = history.inDoubt();
     int retried = 0;
-    for (History.Op op : doubt) {
+    for (History.Op op : history.inDoubt()) {
       for (int attempt = 0; attempt < 50; attempt++) {
         try {
           HttpResponse<String> resp =
@@ -189,7 +200,23 @@ public final class LoadGenerator {
         Thread.sleep(200);
       }
     }
-    Map<String, Long> after = readCounts(base, keys, counter);
+    return retried;
+  }
+
+  /**
+   * Compares the counts {@code after} the run (minus those {@code before}) with {@code history},
+   * once its in-doubt writes were retried ({@code retried} of them answered), and puts the
+   * exactness figures into {@code report}.
+   *
+   * @return true when no counter lost or duplicated an increment and every retry was answered
+   */
+  public static boolean compare(
+      History history,
+      Map<String, Long> before,
+      Map<String, Long> after,
+      int retried,
+      Map<String, Object> report) {
+    int doubt = history.inDoubt().size();
     Map<String, Long> delta = new HashMap<>();
     after.forEach((k, v) -> delta.put(k, v - before.getOrDefault(k, 0L)));
     long lost = 0;
@@ -205,11 +232,11 @@ public final class LoadGenerator {
     report.put("check_attempted", history.attempted());
     report.put("check_acknowledged", history.acknowledgedCount());
     report.put("check_in_doubt_retried", retried);
-    report.put("check_in_doubt", doubt.size());
+    report.put("check_in_doubt", doubt);
     report.put("check_lost", lost);
     report.put("check_duplicated", duplicated);
     report.put("check_counters_inexact", mismatched);
-    return lost == 0 && duplicated == 0 && mismatched == 0 && retried == doubt.size();
+    return lost == 0 && duplicated == 0 && mismatched == 0 && retried == doubt;
   }
 
   /** Current counts of every post the chooser can pick, by {@code post/counter}. */
