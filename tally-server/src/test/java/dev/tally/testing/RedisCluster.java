@@ -1,5 +1,6 @@
 package dev.tally.testing;
 
+import dev.tally.cluster.RedisOptions;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -7,8 +8,13 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -20,20 +26,57 @@ import java.util.stream.Stream;
  * node reports {@code cluster_state:ok}; {@link #close} kills every node and deletes the data, and
  * runs from a shutdown hook too, so nothing outlives the test JVM. Not thread-safe: use it from the
  * test thread, with try-with-resources.
+ *
+ * <p>Guarded clusters ({@link Guard}) have three ACL users with random passwords: {@code default}
+ * (all rights; what {@link #cli} uses), {@link #TALLY_USER} (exactly {@link RedisOptions#ACL_RULE})
+ * and {@code replica} (only what a replica needs to sync from its primary). The ACL file holds only
+ * SHA-256 digests of the passwords, and redis-cli gets its password from {@code REDISCLI_AUTH}, so
+ * no password is on a command line. With TLS, every node listens with TLS only ({@code port 0})
+ * with a certificate for 127.0.0.1 from a throwaway CA, and the cluster bus and replication use TLS
+ * too.
  */
 public final class RedisCluster implements AutoCloseable {
 
   public static final int NODES = 6;
+
+  /** The ACL user of guarded clusters that has tally's rights. */
+  public static final String TALLY_USER = "tally";
+
   private static final long WAIT_MILLIS = 30_000;
+
+  /** How a cluster guards itself. */
+  public enum Guard {
+    /** No passwords, plain TCP: anyone on loopback may do anything. */
+    OPEN,
+    /** ACL users with passwords; the default user needs one too. Plain TCP. */
+    ACL,
+    /** ACL users with passwords, and TLS only. */
+    ACL_TLS;
+
+    boolean acl() {
+      return this != OPEN;
+    }
+
+    boolean tls() {
+      return this == ACL_TLS;
+    }
+  }
 
   private final Path dir;
   private final int basePort;
+  private final Guard guard;
+  private final String adminPassword = randomPassword();
+  private final String tallyPassword = randomPassword();
+  private final String replicaPassword = randomPassword();
   private final Process[] nodes = new Process[NODES];
   private final Thread cleanup = new Thread(this::killAll, "redis-cluster-cleanup");
+  private TestCa ca;
+  private TestCa.Issued serverCert;
 
-  private RedisCluster(Path dir, int basePort) {
+  private RedisCluster(Path dir, int basePort, Guard guard) {
     this.dir = dir;
     this.basePort = basePort;
+    this.guard = guard;
   }
 
   /** True when the Redis binaries the cluster needs are installed. */
@@ -42,12 +85,46 @@ public final class RedisCluster implements AutoCloseable {
   }
 
   /**
-   * Starts a cluster with its data under {@code dir} (created if needed) and waits until it is ok.
+   * True when guarded clusters with TLS can be started: redis-server and redis-cli are built with
+   * TLS (as Debian's are) and {@code openssl} is installed to make the certificates.
+   */
+  public static boolean tlsAvailable() {
+    if (!available() || !onPath("openssl")) {
+      return false;
+    }
+    try {
+      Process p = new ProcessBuilder("redis-cli", "--help").redirectErrorStream(true).start();
+      try {
+        String help = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        return help.contains("--tls") && help.contains("--cacert");
+      } finally {
+        p.destroyForcibly();
+      }
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  /**
+   * Starts an open cluster with its data under {@code dir} (created if needed) and waits until it
+   * is ok.
    */
   public static RedisCluster start(Path dir) throws IOException, InterruptedException {
-    RedisCluster c = new RedisCluster(dir, freeBasePort());
+    return start(dir, Guard.OPEN);
+  }
+
+  /**
+   * Starts a cluster guarded as {@code guard} says, with its data (and, with TLS, its certificates)
+   * under {@code dir}, and waits until it is ok.
+   */
+  public static RedisCluster start(Path dir, Guard guard) throws IOException, InterruptedException {
+    RedisCluster c = new RedisCluster(dir, freeBasePort(), guard);
     Runtime.getRuntime().addShutdownHook(c.cleanup);
     try {
+      if (guard.tls()) {
+        c.ca = TestCa.create(dir.resolve("tls"), "tally test CA");
+        c.serverCert = c.ca.issue("redis", "127.0.0.1");
+      }
       c.startNodes();
       c.create();
       c.awaitOk();
@@ -68,8 +145,39 @@ public final class RedisCluster implements AutoCloseable {
     return s;
   }
 
+  /** The port clients connect to: the TLS port when the cluster uses TLS. */
   public int port(int node) {
     return basePort + node;
+  }
+
+  public Guard guard() {
+    return guard;
+  }
+
+  /** The password of {@link #TALLY_USER}; a guarded cluster only. */
+  public String tallyPassword() {
+    requireAcl();
+    return tallyPassword;
+  }
+
+  /** The password of the {@code default} user, which may do anything; a guarded cluster only. */
+  public String adminPassword() {
+    requireAcl();
+    return adminPassword;
+  }
+
+  /** The PEM certificate of the CA that signed the nodes' certificates; a TLS cluster only. */
+  public Path caFile() {
+    if (!guard.tls()) {
+      throw new IllegalStateException("this cluster does not use TLS");
+    }
+    return ca.certificate();
+  }
+
+  private void requireAcl() {
+    if (!guard.acl()) {
+      throw new IllegalStateException("this cluster has no ACL users");
+    }
   }
 
   /** The port of some node that has not been killed. */
@@ -133,11 +241,15 @@ public final class RedisCluster implements AutoCloseable {
     awaitReplicasInSync();
   }
 
-  /** Runs one redis-cli command against {@code port} and returns its raw output. */
+  /**
+   * Runs one redis-cli command against {@code port}, as the {@code default} user of a guarded
+   * cluster, and returns its raw output.
+   */
   public String cli(int port, String... args) throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>(List.of("redis-cli", "-h", "127.0.0.1", "-p", "" + port));
+    cmd.addAll(cliGuardArgs());
     cmd.addAll(List.of(args));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    Process p = cliProcess(cmd).redirectErrorStream(true).start();
     try {
       if (!p.waitFor(10, TimeUnit.SECONDS)) {
         throw new IllegalStateException("redis-cli did not finish in 10s: " + cmd);
@@ -190,31 +302,74 @@ public final class RedisCluster implements AutoCloseable {
     }
   }
 
+  /** redis-cli's TLS options for this cluster. */
+  private List<String> cliGuardArgs() {
+    return guard.tls() ? List.of("--tls", "--cacert", ca.certificate().toString()) : List.of();
+  }
+
+  /** A redis-cli process builder with the admin password in its environment, not its arguments. */
+  private ProcessBuilder cliProcess(List<String> cmd) {
+    ProcessBuilder pb = new ProcessBuilder(cmd);
+    if (guard.acl()) {
+      pb.environment().put("REDISCLI_AUTH", adminPassword);
+    } else {
+      pb.environment().remove("REDISCLI_AUTH");
+    }
+    return pb;
+  }
+
   private void startNodes() throws IOException {
     for (int i = 0; i < NODES; i++) {
       Path nodeDir = dir.resolve("node-" + i);
       Files.createDirectories(nodeDir);
+      List<String> cmd = new ArrayList<>(List.of("redis-server"));
+      if (guard.acl()) {
+        cmd.add(writeSecrets(nodeDir).toString());
+      }
+      if (guard.tls()) {
+        cmd.addAll(
+            List.of(
+                "--port",
+                "0",
+                "--tls-port",
+                "" + port(i),
+                "--tls-cert-file",
+                serverCert.certificate().toString(),
+                "--tls-key-file",
+                serverCert.key().toString(),
+                "--tls-ca-cert-file",
+                ca.certificate().toString(),
+                // clients may present a certificate (then it is checked) but need not: tally
+                // authenticates with its ACL password. The cluster bus always wants one.
+                "--tls-auth-clients",
+                "optional",
+                "--tls-cluster",
+                "yes",
+                "--tls-replication",
+                "yes"));
+      } else {
+        cmd.addAll(List.of("--port", "" + port(i)));
+      }
+      cmd.addAll(
+          List.of(
+              "--bind",
+              "127.0.0.1",
+              "--dir",
+              nodeDir.toString(),
+              "--cluster-enabled",
+              "yes",
+              "--cluster-config-file",
+              "nodes.conf",
+              "--cluster-node-timeout",
+              "2000",
+              "--appendonly",
+              "yes",
+              "--save",
+              "",
+              "--daemonize",
+              "no"));
       nodes[i] =
-          new ProcessBuilder(
-                  "redis-server",
-                  "--port",
-                  "" + port(i),
-                  "--bind",
-                  "127.0.0.1",
-                  "--dir",
-                  nodeDir.toString(),
-                  "--cluster-enabled",
-                  "yes",
-                  "--cluster-config-file",
-                  "nodes.conf",
-                  "--cluster-node-timeout",
-                  "2000",
-                  "--appendonly",
-                  "yes",
-                  "--save",
-                  "",
-                  "--daemonize",
-                  "no")
+          new ProcessBuilder(cmd)
               .redirectErrorStream(true)
               .redirectOutput(nodeDir.resolve("redis.log").toFile())
               .start();
@@ -232,10 +387,12 @@ public final class RedisCluster implements AutoCloseable {
         Thread.sleep(50);
       }
     }
-    List<String> cmd = new ArrayList<>(List.of("redis-cli", "--cluster", "create"));
+    List<String> cmd = new ArrayList<>(List.of("redis-cli"));
+    cmd.addAll(cliGuardArgs());
+    cmd.addAll(List.of("--cluster", "create"));
     cmd.addAll(seeds());
     cmd.addAll(List.of("--cluster-replicas", "1", "--cluster-yes"));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    Process p = cliProcess(cmd).redirectErrorStream(true).start();
     try {
       if (!p.waitFor(WAIT_MILLIS, TimeUnit.MILLISECONDS)) {
         throw new IllegalStateException("redis-cli --cluster create did not finish");
@@ -272,6 +429,58 @@ public final class RedisCluster implements AutoCloseable {
         checkDeadline(deadline, "replica " + port(i) + " to sync with its primary");
         Thread.sleep(100);
       }
+    }
+  }
+
+  /**
+   * Writes the node's ACL file (password digests only) and a config file with the password its
+   * replica role authenticates with, both readable by the owner only; returns the config file,
+   * which redis-server takes as its first argument.
+   */
+  private Path writeSecrets(Path nodeDir) throws IOException {
+    Path acl = nodeDir.resolve("users.acl");
+    writeOwnerOnly(
+        acl,
+        "user default on #"
+            + sha256Hex(adminPassword)
+            + " ~* &* +@all\n"
+            + "user "
+            + TALLY_USER
+            + " "
+            + RedisOptions.ACL_RULE
+            + " #"
+            + sha256Hex(tallyPassword)
+            + "\n"
+            // a replica syncs from its primary as this user: PSYNC, REPLCONF and PING only
+            + "user replica on #"
+            + sha256Hex(replicaPassword)
+            + " -@all +psync +replconf +ping\n");
+    Path conf = nodeDir.resolve("secrets.conf");
+    writeOwnerOnly(
+        conf, "aclfile " + acl + "\nmasteruser replica\nmasterauth " + replicaPassword + "\n");
+    return conf;
+  }
+
+  private static void writeOwnerOnly(Path file, String content) throws IOException {
+    Files.deleteIfExists(file);
+    Files.createFile(
+        file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    Files.writeString(file, content, StandardCharsets.UTF_8);
+  }
+
+  private static String randomPassword() {
+    byte[] b = new byte[24];
+    new SecureRandom().nextBytes(b);
+    return HexFormat.of().formatHex(b);
+  }
+
+  private static String sha256Hex(String text) {
+    try {
+      return HexFormat.of()
+          .formatHex(
+              MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is required of every JVM", e);
     }
   }
 
