@@ -4,7 +4,6 @@ import dev.tally.counter.CounterId;
 import dev.tally.counter.Slot;
 import io.lettuce.core.KeyValue;
 import io.lettuce.core.RedisCommandExecutionException;
-import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.ScriptOutputType;
@@ -109,8 +108,10 @@ public final class RedisSlots implements AutoCloseable {
    * ports (see docs/security.md).
    *
    * @param writerId this node's stable writer id
-   * @throws RedisConnectionException when no seed answers, or the cluster refuses the credentials
-   *     or the TLS handshake fails (the message says which; it never holds the password)
+   * @throws RedisRefusedException when the cluster refuses the credentials or the TLS handshake
+   *     fails (the message says which and what to check; it never holds the password): retrying
+   *     cannot help
+   * @throws RedisConnectionException when no seed answers
    */
   public RedisSlots(RedisOptions options, long writerId) {
     Duration timeout = options.timeout();
@@ -184,7 +185,7 @@ public final class RedisSlots implements AutoCloseable {
       String m = String.valueOf(t.getMessage());
       if (t instanceof RedisCommandExecutionException
           && (m.startsWith("WRONGPASS") || m.startsWith("NOAUTH") || m.startsWith("NOPERM"))) {
-        return new RedisConnectionException(
+        return new RedisRefusedException(
             "Redis Cluster refused "
                 + who
                 + ": "
@@ -193,7 +194,7 @@ public final class RedisSlots implements AutoCloseable {
             e);
       }
       if (t instanceof SSLException) {
-        return new RedisConnectionException(
+        return new RedisRefusedException(
             "TLS with Redis Cluster failed: "
                 + m
                 + " (check --redis-ca-file, that the nodes' certificates name the addresses"
