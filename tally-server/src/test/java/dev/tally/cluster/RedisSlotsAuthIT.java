@@ -92,7 +92,11 @@ class RedisSlotsAuthIT {
     return ports;
   }
 
-  /** Pushes two writers' slots for a few hundred counters over every primary, reads the sums. */
+  /**
+   * Pushes two writers' slots for a few hundred counters over every primary, reads the sums and
+   * views, takes the cluster's fingerprint and claims, updates and releases an idempotency key:
+   * every command {@link RedisSlots} sends.
+   */
   private static void pushAndRead(RedisSlots a, RedisSlots b) throws Exception {
     List<CounterId> ids = new ArrayList<>();
     List<Slot> slotsA = new ArrayList<>();
@@ -108,6 +112,19 @@ class RedisSlotsAuthIT {
     for (int i = 0; i < ids.size(); i++) {
       assertThat(totals.get(ids.get(i))).isEqualTo(slotsA.get(i).value() + slotsB.get(i).value());
     }
+    RedisSlots.View[] views = await(a.views(ids));
+    assertThat(views[0].own()).isEqualTo(slotsA.get(0));
+    assertThat(views[0].others()).isEqualTo(slotsB.get(0).value());
+
+    String fingerprint = await(a.fingerprint());
+    assertThat(await(b.fingerprint())).isEqualTo(fingerprint);
+
+    Duration ttl = Duration.ofMinutes(1);
+    assertThat(await(a.claim("auth-it", "claim-a", ttl))).isNull();
+    assertThat(await(b.claim("auth-it", "claim-b", ttl))).isEqualTo("claim-a");
+    await(a.updateClaim("auth-it", "answered", ttl));
+    await(a.releaseClaim("auth-it", "answered"));
+    assertThat(await(b.claim("auth-it", "claim-b", ttl))).isNull();
   }
 
   @Nested
@@ -171,7 +188,7 @@ class RedisSlotsAuthIT {
               cluster.seeds(), RedisCluster.TALLY_USER, wrong.toCharArray(), false, null, TIMEOUT);
 
       assertThatThrownBy(() -> new RedisSlots(options, 1).close())
-          .isInstanceOf(RedisConnectionException.class)
+          .isInstanceOf(RedisRefusedException.class)
           .hasMessageContaining("refused user 'tally'")
           .hasMessageContaining("WRONGPASS")
           .satisfies(
@@ -187,7 +204,7 @@ class RedisSlotsAuthIT {
       RedisOptions options = RedisOptions.plain(cluster.seeds(), TIMEOUT);
 
       assertThatThrownBy(() -> new RedisSlots(options, 1).close())
-          .isInstanceOf(RedisConnectionException.class)
+          .isInstanceOf(RedisRefusedException.class)
           .hasMessageContaining("refused user 'default'")
           .hasMessageContaining("NOAUTH");
     }
@@ -311,7 +328,7 @@ class RedisSlotsAuthIT {
       TestCa other = TestCa.create(dir.resolve("other-ca"), "some other CA");
 
       assertThatThrownBy(() -> new RedisSlots(options(other.certificate()), 1).close())
-          .isInstanceOf(RedisConnectionException.class)
+          .isInstanceOf(RedisRefusedException.class)
           .hasMessageContaining("TLS with Redis Cluster failed")
           .satisfies(e -> assertThat(stackTrace(e)).doesNotContain(cluster.tallyPassword()));
     }
@@ -319,7 +336,7 @@ class RedisSlotsAuthIT {
     @Test
     void aClientTrustingOnlyTheJvmTrustStore_isRefused() {
       assertThatThrownBy(() -> new RedisSlots(options(null), 1).close())
-          .isInstanceOf(RedisConnectionException.class)
+          .isInstanceOf(RedisRefusedException.class)
           .hasMessageContaining("TLS with Redis Cluster failed");
     }
 
