@@ -3,13 +3,9 @@ package dev.tally.cluster;
 import dev.tally.counter.CounterId;
 import dev.tally.counter.Slot;
 import io.lettuce.core.KeyValue;
-import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisNoScriptException;
-import io.lettuce.core.RedisURI;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.SetArgs;
-import io.lettuce.core.SslOptions;
-import io.lettuce.core.SslVerifyMode;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.cluster.ClusterClientOptions;
 import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
@@ -25,18 +21,13 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HexFormat;
-import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import javax.net.ssl.SSLException;
 
 /**
  * One node's view of the counters' shared state in Redis Cluster: pushes this writer's PN slots and
@@ -102,107 +93,33 @@ public final class RedisSlots implements AutoCloseable {
 
   /**
    * Connects to the cluster as {@code options} say: through any of its seeds, authenticating as its
-   * user (HELLO with AUTH, or AUTH) and over TLS if asked. The nodes the client discovers from
-   * CLUSTER NODES are reached with the same credentials and TLS settings, at the ports the cluster
-   * announces: with TLS, the nodes must run {@code tls-cluster yes} so they announce their TLS
-   * ports (see docs/security.md).
+   * user and over TLS if asked, the same for every node it discovers ({@link RedisClients}).
    *
    * @param writerId this node's stable writer id
    * @throws RedisRefusedException when the cluster refuses the credentials or the TLS handshake
    *     fails (the message says which and what to check; it never holds the password): retrying
    *     cannot help
-   * @throws RedisConnectionException when no seed answers
+   * @throws io.lettuce.core.RedisConnectionException when no seed answers
    */
   public RedisSlots(RedisOptions options, long writerId) {
-    Duration timeout = options.timeout();
-    List<RedisURI> uris = new ArrayList<>(options.seeds().size());
-    for (int i = 0; i < options.seeds().size(); i++) {
-      RedisURI.Builder uri =
-          RedisURI.builder()
-              .withHost(options.host(i))
-              .withPort(options.port(i))
-              .withTimeout(timeout)
-              .withSsl(options.tls());
-      if (options.tls()) {
-        // FULL: the certificate chains up to a trusted CA and names the address connected to
-        uri.withVerifyPeer(SslVerifyMode.FULL);
-      }
-      if (options.hasPassword()) {
-        // Lettuce keeps the array it is given: a copy per URI, never wiped here
-        if (options.user() == null) {
-          uri.withPassword(options.password());
-        } else {
-          uri.withAuthentication(options.user(), options.password());
-        }
-      }
-      uris.add(uri.build());
-    }
-    ClusterClientOptions.Builder clientOptions =
-        ClusterClientOptions.builder()
-            .timeoutOptions(TimeoutOptions.enabled(timeout))
-            .topologyRefreshOptions(
-                ClusterTopologyRefreshOptions.builder()
-                    .enablePeriodicRefresh(Duration.ofSeconds(10))
-                    .enableAllAdaptiveRefreshTriggers()
-                    .build());
-    if (options.tls()) {
-      SslOptions.Builder ssl = SslOptions.builder().jdkSslProvider().handshakeTimeout(timeout);
-      if (options.caFile() != null) {
-        ssl.trustManager(PemTrust.load(options.caFile()));
-      }
-      clientOptions.sslOptions(ssl.build());
-    }
     this.writerField = writerField(writerId);
-    this.client = RedisClusterClient.create(uris);
-    client.setOptions(clientOptions.build());
+    this.client =
+        RedisClients.create(
+            options,
+            ClusterClientOptions.builder()
+                .timeoutOptions(TimeoutOptions.enabled(options.timeout()))
+                .topologyRefreshOptions(
+                    ClusterTopologyRefreshOptions.builder()
+                        .enablePeriodicRefresh(Duration.ofSeconds(10))
+                        .enableAllAdaptiveRefreshTriggers()
+                        .build()));
     try {
       this.connection = client.connect();
     } catch (RuntimeException e) {
       client.shutdown();
-      throw explain(e, options);
+      throw RedisClients.explain(e, options);
     }
     this.redis = connection.async();
-  }
-
-  /**
-   * A connection failure with a message that says what to check when Redis refused the credentials
-   * or the TLS handshake failed; other failures unchanged.
-   */
-  private static RuntimeException explain(RuntimeException e, RedisOptions options) {
-    String who = "user '" + (options.user() == null ? "default" : options.user()) + "'";
-    // Lettuce reports each seed's failure as a cause or a suppressed exception: look at them all
-    ArrayDeque<Throwable> todo = new ArrayDeque<>(List.of(e));
-    Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
-    while (!todo.isEmpty()) {
-      Throwable t = todo.poll();
-      if (!seen.add(t)) {
-        continue;
-      }
-      if (t.getCause() != null) {
-        todo.add(t.getCause());
-      }
-      todo.addAll(List.of(t.getSuppressed()));
-      String m = String.valueOf(t.getMessage());
-      if (t instanceof RedisCommandExecutionException
-          && (m.startsWith("WRONGPASS") || m.startsWith("NOAUTH") || m.startsWith("NOPERM"))) {
-        return new RedisRefusedException(
-            "Redis Cluster refused "
-                + who
-                + ": "
-                + m
-                + " (check --redis-user, the password and the user's ACL rule)",
-            e);
-      }
-      if (t instanceof SSLException) {
-        return new RedisRefusedException(
-            "TLS with Redis Cluster failed: "
-                + m
-                + " (check --redis-ca-file, that the nodes' certificates name the addresses"
-                + " they announce, and that the nodes run tls-cluster yes)",
-            e);
-      }
-    }
-    return e;
   }
 
   /** The Redis key of a counter's hash. */
