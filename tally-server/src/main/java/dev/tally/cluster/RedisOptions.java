@@ -46,17 +46,19 @@ public record RedisOptions(
   public static final String PASSWORD_ENV = "TALLY_REDIS_PASSWORD";
 
   /**
-   * The ACL rule tally's Redis user needs, and no more: its keys and channels, plain reads and
-   * writes, Lua scripts, pub/sub and MULTI/EXEC, the connection handshake (HELLO with AUTH, CLIENT
-   * SETNAME, PING), and what Lettuce sends on its own: CLUSTER MYID when a connection opens,
-   * CLUSTER NODES and INFO on every topology refresh. Dangerous commands (FLUSHALL, KEYS, CONFIG,
-   * DEBUG, ACL, cluster changes, …) are excluded; INFO, which Redis counts as dangerous, is added
-   * back. Use: {@code ACL SETUSER tally reset <rule> >password}, or an aclfile line {@code user
-   * tally <rule> #<sha256 of the password>}; docs/security.md explains each part.
+   * The ACL rule tally's Redis user needs, and no more: its keys (counters {@code t:}, idempotency
+   * claims {@code i:}, live presence {@code lv:}, epoch markers {@code tally:}) and the live bus's
+   * channels ({@code live:}); plain reads and writes, Lua scripts (and TIME, which the presence
+   * script calls), sharded pub/sub, the connection handshake (HELLO with AUTH, CLIENT SETNAME,
+   * PING), and what Lettuce sends on its own: CLUSTER MYID when a connection opens, CLUSTER NODES
+   * and INFO on every topology refresh. Dangerous commands (FLUSHALL, KEYS, CONFIG, DEBUG, ACL,
+   * cluster changes, …) are excluded; INFO, which Redis counts as dangerous, is added back. Use:
+   * {@code ACL SETUSER tally reset <rule> >password}, or an aclfile line {@code user tally <rule>
+   * #<sha256 of the password>}; docs/security.md explains each part.
    */
   public static final String ACL_RULE =
-      "on ~t:* ~i:* ~tally:* &* -@all +@read +@write +@scripting +@pubsub +@transaction"
-          + " +@connection -@dangerous +info +cluster|nodes +cluster|myid";
+      "on ~t:* ~i:* ~lv:* ~tally:* &live:* -@all +@read +@write +@scripting +@pubsub"
+          + " +@connection -@dangerous +info +time +cluster|nodes +cluster|myid";
 
   /** A password file larger than this is surely not a password file. */
   static final int MAX_PASSWORD_FILE_BYTES = 4096;

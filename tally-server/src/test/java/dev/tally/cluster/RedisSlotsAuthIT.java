@@ -11,8 +11,14 @@ import dev.tally.testing.TestCa;
 import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisURI;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.cluster.ClusterClientOptions;
 import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
+import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
+import io.lettuce.core.cluster.pubsub.RedisClusterPubSubAdapter;
+import io.lettuce.core.cluster.pubsub.StatefulRedisClusterPubSubConnection;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -22,7 +28,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -127,6 +135,49 @@ class RedisSlotsAuthIT {
     assertThat(await(b.claim("auth-it", "claim-b", ttl))).isNull();
   }
 
+  /**
+   * What the live bus sends, on a client made like its own: the presence script (HSET, HDEL,
+   * HGETALL, PEXPIREAT and TIME inside) on a post's presence hash, SSUBSCRIBE and SPUBLISH on a
+   * bucket's channel through a cluster pub/sub connection, HGET of a counter's total.
+   */
+  private static void liveBusCommands(RedisOptions options) throws Exception {
+    RedisClusterClient client =
+        RedisClients.create(
+            options,
+            ClusterClientOptions.builder().timeoutOptions(TimeoutOptions.enabled(TIMEOUT)));
+    try (StatefulRedisClusterConnection<String, String> c = client.connect();
+        StatefulRedisClusterPubSubConnection<String, String> pubsub = client.connectPubSub()) {
+      BlockingQueue<String> heard = new LinkedBlockingQueue<>();
+      pubsub.setNodeMessagePropagation(true);
+      pubsub.addListener(
+          new RedisClusterPubSubAdapter<>() {
+            @Override
+            public void smessage(RedisClusterNode node, String channel, String message) {
+              heard.add(channel + " " + message);
+            }
+          });
+      String channel = RedisLive.channel(5);
+      await(pubsub.async().ssubscribe(channel));
+      await(c.async().spublish(channel, "hello"));
+      assertThat(heard.poll(10, TimeUnit.SECONDS)).isEqualTo(channel + " hello");
+
+      String[] keys = {RedisLive.presenceKey(812)};
+      await(
+          c.async()
+              .<List<Object>>eval(
+                  RedisLive.PRESENCE_SCRIPT, ScriptOutputType.MULTI, keys, "1", "3", "30000"));
+      List<Object> others =
+          await(
+              c.async()
+                  .<List<Object>>eval(
+                      RedisLive.PRESENCE_SCRIPT, ScriptOutputType.MULTI, keys, "2", "-1", "30000"));
+      assertThat(others).hasSize(2).first().isEqualTo(3L);
+      await(c.async().hget(RedisSlots.key(new CounterId(812, 1)), RedisSlots.TOTAL_FIELD));
+    } finally {
+      client.shutdown();
+    }
+  }
+
   @Nested
   @TestInstance(TestInstance.Lifecycle.PER_CLASS)
   class WithAcl {
@@ -160,7 +211,7 @@ class RedisSlotsAuthIT {
     }
 
     @Test
-    void tallysUser_withThePasswordFromAFile_pushesAndReads() throws Exception {
+    void tallysUser_withThePasswordFromAFile_runsEveryCommandOfTally() throws Exception {
       Path file = dir.resolve("redis-password");
       Files.writeString(file, cluster.tallyPassword() + "\n");
       Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
@@ -177,6 +228,7 @@ class RedisSlotsAuthIT {
           RedisSlots b = new RedisSlots(options, 2)) {
         pushAndRead(a, b);
       }
+      liveBusCommands(options);
       assertThat(deniedByAcl(cluster, allPorts(cluster))).isEmpty();
     }
 
@@ -288,6 +340,7 @@ class RedisSlotsAuthIT {
       try (RedisSlots a = new RedisSlots(options, 1);
           RedisSlots b = new RedisSlots(options, 2)) {
         pushAndRead(a, b);
+        liveBusCommands(options);
 
         // the promoted replica is found by the topology refresh (CLUSTER NODES, INFO) and reached
         // over TLS with tally's credentials, at the TLS port the cluster announces
