@@ -6,6 +6,8 @@ import dev.tally.access.RateLimiter;
 import dev.tally.cluster.ClusterSync;
 import dev.tally.cluster.ClusterWriter;
 import dev.tally.cluster.RedisLive;
+import dev.tally.cluster.RedisOptions;
+import dev.tally.cluster.RedisRefusedException;
 import dev.tally.cluster.RedisSlots;
 import dev.tally.config.ConfigException;
 import dev.tally.config.TallyConfig;
@@ -165,7 +167,7 @@ public final class Tally implements AutoCloseable {
       try {
         this.redisLive =
             new RedisLive(
-                config.redis(), nodeId, config.redisTimeout(), live, clock, metrics.registry());
+                redisOptions(config, config.redis()), nodeId, live, clock, metrics.registry());
       } catch (RuntimeException e) {
         cluster.close();
         redis.forEach(RedisSlots::close);
@@ -203,6 +205,25 @@ public final class Tally implements AutoCloseable {
     }
   }
 
+  /**
+   * Connection settings for one region's Redis: the shared credentials and TLS settings. The
+   * password comes from --redis-password-file or TALLY_REDIS_PASSWORD, never from a flag.
+   */
+  static RedisOptions redisOptions(TallyConfig config, List<String> seeds) {
+    try {
+      return RedisOptions.load(
+          seeds,
+          config.redisUser(),
+          config.redisPasswordFile(),
+          System.getenv(),
+          config.redisTls(),
+          config.redisCaFile(),
+          config.redisTimeout());
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException("invalid Redis settings: " + e.getMessage());
+    }
+  }
+
   /** Connects to the home region's Redis and every remote region's, and makes the pushers. */
   private ClusterSync joinCluster(TallyConfig config, DataDir dataDir) {
     List<ClusterSync.Target> targets = new java.util.ArrayList<>();
@@ -210,14 +231,16 @@ public final class Tally implements AutoCloseable {
     regions.put(config.region(), config.redis());
     regions.putAll(config.remoteRegions());
     for (Map.Entry<String, List<String>> region : regions.entrySet()) {
+      RedisOptions options = redisOptions(config, region.getValue());
       RedisSlots slots = null;
       // a starting cluster (or a busy machine) may miss the first attempts: keep trying a while
       long deadline = System.nanoTime() + REDIS_CONNECT_PATIENCE.toNanos();
       for (int attempt = 1; slots == null; attempt++) {
         try {
-          slots = new RedisSlots(region.getValue(), nodeId, config.redisTimeout());
+          slots = new RedisSlots(options, nodeId);
         } catch (RuntimeException e) {
-          if (System.nanoTime() - deadline < 0) {
+          // refused credentials or TLS: trying again cannot help
+          if (!(e instanceof RedisRefusedException) && System.nanoTime() - deadline < 0) {
             log.warn(
                 "Redis of region {} not reachable yet (attempt {}): {}",
                 region.getKey(),
@@ -515,6 +538,10 @@ public final class Tally implements AutoCloseable {
     Tally node;
     try {
       node = start(config, Clock.systemUTC());
+    } catch (ConfigException e) {
+      System.err.println("tally: " + e.getMessage());
+      System.exit(2);
+      return;
     } catch (TallyException e) {
       log.error("tally failed to start: {}", e.getMessage());
       System.exit(1);

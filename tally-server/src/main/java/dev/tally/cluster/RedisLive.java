@@ -7,7 +7,6 @@ import dev.tally.live.LiveGauge;
 import dev.tally.live.LiveHub;
 import dev.tally.live.LiveService;
 import io.lettuce.core.RedisNoScriptException;
-import io.lettuce.core.RedisURI;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.cluster.ClusterClientOptions;
@@ -263,14 +262,13 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
     this(seeds, writerId, timeout, live, clock, registry, Settings.defaults());
   }
 
-  /**
-   * Connects to the cluster through any of {@code seeds} ("host:port"); nothing is sent or
-   * subscribed before {@link #start}.
-   *
-   * @param writerId this node's stable writer id (its presence field and message sender)
-   * @param timeout bound on every command and on connecting
-   * @throws io.lettuce.core.RedisException when no seed answers
-   */
+  /** Connects with {@code options} (credentials, TLS) and {@link Settings#defaults()}. */
+  public RedisLive(
+      RedisOptions options, long writerId, LiveService live, Clock clock, MeterRegistry registry) {
+    this(options, writerId, live, clock, registry, Settings.defaults());
+  }
+
+  /** Connects without credentials or TLS; see the full constructor. */
   public RedisLive(
       List<String> seeds,
       long writerId,
@@ -279,6 +277,24 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
       Clock clock,
       MeterRegistry registry,
       Settings settings) {
+    this(RedisOptions.plain(seeds, timeout), writerId, live, clock, registry, settings);
+  }
+
+  /**
+   * Connects to the cluster through any of {@code options}' seeds ("host:port"), with its
+   * credentials and TLS; nothing is sent or subscribed before {@link #start}.
+   *
+   * @param writerId this node's stable writer id (its presence field and message sender)
+   * @throws io.lettuce.core.RedisException when no seed answers
+   */
+  public RedisLive(
+      RedisOptions options,
+      long writerId,
+      LiveService live,
+      Clock clock,
+      MeterRegistry registry,
+      Settings settings) {
+    Duration timeout = options.timeout();
     this.live = live;
     this.hub = live.hub();
     this.gauge = live.gauge();
@@ -293,22 +309,22 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
       outboxes[b] = new Outbox();
     }
     this.maxPendingPerChannel = Math.max(1, settings.maxPending() / BUCKETS);
-    this.client = RedisClusterClient.create(uris(seeds, timeout));
-    client.setOptions(
-        ClusterClientOptions.builder()
-            .timeoutOptions(TimeoutOptions.enabled(timeout))
-            .topologyRefreshOptions(
-                ClusterTopologyRefreshOptions.builder()
-                    .enablePeriodicRefresh(Duration.ofSeconds(10))
-                    .enableAllAdaptiveRefreshTriggers()
-                    .build())
-            .build());
+    this.client =
+        RedisClients.create(
+            options,
+            ClusterClientOptions.builder()
+                .timeoutOptions(TimeoutOptions.enabled(timeout))
+                .topologyRefreshOptions(
+                    ClusterTopologyRefreshOptions.builder()
+                        .enablePeriodicRefresh(Duration.ofSeconds(10))
+                        .enableAllAdaptiveRefreshTriggers()
+                        .build()));
     try {
       this.connection = client.connect();
       this.pubsub = client.connectPubSub();
     } catch (RuntimeException e) {
       client.shutdown();
-      throw e;
+      throw RedisClients.explain(e, options);
     }
     this.redis = connection.async();
     pubsub.setNodeMessagePropagation(true);
@@ -853,26 +869,6 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
   /** The presence hash of a post: same hash tag, so same shard, as the post's counters. */
   public static String presenceKey(long postId) {
     return "lv:{" + Long.toString(postId, 36) + "}";
-  }
-
-  private static List<RedisURI> uris(List<String> seeds, Duration timeout) {
-    if (seeds.isEmpty()) {
-      throw new IllegalArgumentException("at least one Redis seed address is needed");
-    }
-    List<RedisURI> uris = new ArrayList<>(seeds.size());
-    for (String seed : seeds) {
-      int colon = seed.lastIndexOf(':');
-      if (colon <= 0) {
-        throw new IllegalArgumentException("Redis seed must be host:port, got '" + seed + "'");
-      }
-      uris.add(
-          RedisURI.builder()
-              .withHost(seed.substring(0, colon))
-              .withPort(Integer.parseInt(seed.substring(colon + 1)))
-              .withTimeout(timeout)
-              .build());
-    }
-    return uris;
   }
 
   private static Throwable unwrap(Throwable t) {

@@ -49,6 +49,10 @@ import java.util.Map;
  * @param redisTimeout bound on every Redis command and connection attempt
  * @param region this node's region
  * @param remoteRegions other regions' Redis seeds, by region name; this node pushes there too
+ * @param redisUser ACL user for every region's Redis, or null for the default user
+ * @param redisPasswordFile file holding the Redis password, or null (then TALLY_REDIS_PASSWORD)
+ * @param redisTls connect to Redis over TLS
+ * @param redisCaFile PEM CA certificates trusted for Redis TLS, or null for the JVM's
  */
 public record TallyConfig(
     String host,
@@ -86,7 +90,11 @@ public record TallyConfig(
     Duration ackTimeout,
     Duration redisTimeout,
     String region,
-    Map<String, List<String>> remoteRegions) {
+    Map<String, List<String>> remoteRegions,
+    String redisUser,
+    Path redisPasswordFile,
+    boolean redisTls,
+    Path redisCaFile) {
 
   public TallyConfig {
     if ((tlsCert == null) != (tlsKey == null)) {
@@ -310,6 +318,35 @@ public record TallyConfig(
           Parsers.durationIn(Duration.ofMillis(10), Duration.ofMinutes(1)));
   public static final Option<String> REGION =
       new Option<>("region", "local", "this node's region name", Parsers::regionName);
+  public static final Option<String> REDIS_USER =
+      new Option<>(
+          "redis-user",
+          "",
+          "Redis ACL user (every region); empty = the default user",
+          s -> s.isBlank() ? null : s.strip());
+  public static final Option<Path> REDIS_PASSWORD_FILE =
+      new Option<>(
+          "redis-password-file",
+          "",
+          "file holding the Redis password; or set TALLY_REDIS_PASSWORD (never a flag)",
+          Parsers::optionalPath);
+  public static final Option<Boolean> REDIS_TLS =
+      new Option<>(
+          "redis-tls",
+          "false",
+          "connect to Redis over TLS, verifying its certificate",
+          s -> {
+            if (!s.equals("true") && !s.equals("false")) {
+              throw new IllegalArgumentException("must be true or false");
+            }
+            return Boolean.parseBoolean(s);
+          });
+  public static final Option<Path> REDIS_CA_FILE =
+      new Option<>(
+          "redis-ca-file",
+          "",
+          "PEM CA certificates trusted for --redis-tls; empty = the JVM's trust store",
+          Parsers::optionalPath);
   public static final Option<Map<String, List<String>>> REMOTE_REGIONS =
       new Option<>(
           "remote-regions",
@@ -355,7 +392,11 @@ public record TallyConfig(
           ACK_TIMEOUT,
           REDIS_TIMEOUT,
           REGION,
-          REMOTE_REGIONS);
+          REMOTE_REGIONS,
+          REDIS_USER,
+          REDIS_PASSWORD_FILE,
+          REDIS_TLS,
+          REDIS_CA_FILE);
 
   /** The defaults, as if started with no flags and an empty environment. */
   public static TallyConfig defaults() {
@@ -428,7 +469,11 @@ public record TallyConfig(
         v.get(ACK_TIMEOUT),
         v.get(REDIS_TIMEOUT),
         v.get(REGION),
-        v.get(REMOTE_REGIONS));
+        v.get(REMOTE_REGIONS),
+        v.get(REDIS_USER),
+        v.get(REDIS_PASSWORD_FILE),
+        v.get(REDIS_TLS),
+        v.get(REDIS_CA_FILE));
   }
 
   /** A copy with another port and data dir; for tests and tools. */
@@ -469,7 +514,11 @@ public record TallyConfig(
         ackTimeout,
         redisTimeout,
         region,
-        remoteRegions);
+        remoteRegions,
+        redisUser,
+        redisPasswordFile,
+        redisTls,
+        redisCaFile);
   }
 
   /** The {@code --help} text: every option with its variable, default and meaning. */
