@@ -8,13 +8,13 @@ source "$root/bin/java-home"
 cd "$root"
 rm -rf tally-bench/target/reliability tally-server/target/reliability
 ./mvnw -q -B verify -pl tally-server,tally-bench -Dtest=none -Dsurefire.failIfNoSpecifiedTests=false \
-  -Dit.test='SingleNodeKillIT,DiskFullIT' -Dfailsafe.failIfNoSpecifiedTests=false
+  -Dit.test='SingleNodeKillIT,DiskFullIT,RedisUnreachableIT,RegionPartitionIT' -Dfailsafe.failIfNoSpecifiedTests=false
 {
   cat <<'HEAD'
 # Reliability
 
-Produced by `bench/reliability.sh` (the fault scenarios `SingleNodeKillIT` and `DiskFullIT`, also run
-by `bin/test`), not typed by hand. Each scenario runs a real write load in which every increment carries an
+Produced by `bench/reliability.sh` (the fault scenarios `SingleNodeKillIT`, `DiskFullIT`,
+`RedisUnreachableIT` and `RegionPartitionIT`, also run by `bin/test`), not typed by hand. Each scenario runs a real write load in which every increment carries an
 idempotency key, injects its fault, heals, retries the writes left in doubt with their keys, and
 compares every counter with the history: "lost" counts acknowledged increments missing from the
 final count, "duplicated" increments counted more than once. Seeds make a failing run replayable.
@@ -22,7 +22,8 @@ final count, "duplicated" increments counted more than once. Seeds make a failin
 | scenario | runs | operations | acknowledged | lost | duplicated | recovery / convergence |
 |---|---|---|---|---|---|---|
 HEAD
-  cat tally-bench/target/reliability/*.md tally-server/target/reliability/*.md
+  # one row per scenario, in scenario order ("| 4. …")
+  cat tally-bench/target/reliability/*.md tally-server/target/reliability/*.md | sort -t'|' -k2,2n
   echo
   echo "Run on $(date -u +%F), $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), commit $(git rev-parse --short HEAD)."
 } > docs/reliability.md
