@@ -39,6 +39,16 @@ public final class NodeProcess implements AutoCloseable {
   }
 
   public static NodeProcess start(Path dataDir, Path log, String... extraArgs) throws IOException {
+    return start(List.of(), dataDir, log, extraArgs);
+  }
+
+  /**
+   * Like {@link #start(Path, Path, String...)}, with the java command run through {@code launcher}
+   * (a command that ends by exec'ing its arguments, e.g. one that first moves itself into a
+   * cgroup), so the node's pid is still the launcher's.
+   */
+  public static NodeProcess start(
+      List<String> launcher, Path dataDir, Path log, String... extraArgs) throws IOException {
     String javaBin = ProcessHandle.current().info().command().orElse("java");
     List<String> cmd =
         new ArrayList<>(
@@ -53,6 +63,7 @@ public final class NodeProcess implements AutoCloseable {
                 "127.0.0.1",
                 "--data-dir",
                 dataDir.toString()));
+    cmd.addAll(0, launcher);
     cmd.addAll(List.of(extraArgs));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     CompletableFuture<Integer> port = new CompletableFuture<>();
