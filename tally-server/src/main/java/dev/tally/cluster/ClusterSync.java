@@ -218,6 +218,11 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
    * counter that has one, and fails with {@link ErrorKind#UNAVAILABLE} otherwise.
    */
   public CompletionStage<long[]> others(List<CounterId> ids) {
+    if (!homeReachable()) {
+      // known down: answer at once from what is known rather than wait for the timeout
+      return CompletableFuture.supplyAsync(
+          () -> lastKnown(ids, "Redis is unreachable"), Runnable::run);
+    }
     return pushers
         .get(0)
         .slots
@@ -233,29 +238,45 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
                 }
                 return out;
               }
-              for (int i = 0; i < out.length; i++) {
-                Share s = shares.getIfPresent(ids.get(i));
-                if (s == null) {
-                  throw new TallyException(
-                      ErrorKind.UNAVAILABLE,
-                      "the cluster's counts are unreachable: " + describe(error));
-                }
-                out[i] = s.others();
-              }
-              readFallbacks.increment();
-              return out;
+              return lastKnown(ids, describe(error));
             });
+  }
+
+  /** The last shares learned for {@code ids}; fails if any is unknown. */
+  private long[] lastKnown(List<CounterId> ids, String why) {
+    long[] out = new long[ids.size()];
+    for (int i = 0; i < out.length; i++) {
+      Share s = shares.getIfPresent(ids.get(i));
+      if (s == null) {
+        throw new TallyException(
+            ErrorKind.UNAVAILABLE, "the cluster's counts are unreachable: " + why);
+      }
+      out[i] = s.others();
+    }
+    readFallbacks.increment();
+    return out;
+  }
+
+  /** False while pushes to the home region's Redis fail. */
+  public boolean homeReachable() {
+    return pushers.get(0).reachable;
   }
 
   /**
    * Like {@link #others} but answers from shares learned within the freshness window (by pushes or
-   * reads) without asking Redis: what a write's answer uses.
+   * reads) without asking Redis: what a write's answer uses. While Redis is known to be down it
+   * answers at once with the last known shares (0 where none is known).
    */
   public CompletionStage<long[]> recentOthers(List<CounterId> ids) {
     long now = System.nanoTime();
     long[] out = new long[ids.size()];
+    boolean down = !homeReachable();
     for (int i = 0; i < out.length; i++) {
       Share s = shares.getIfPresent(ids.get(i));
+      if (down) {
+        out[i] = s == null ? 0 : s.others(); // answer at once; documented
+        continue;
+      }
       if (s == null || now - s.atNanos() > settings.shareFreshness().toNanos()) {
         return others(ids);
       }
@@ -330,7 +351,10 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
     volatile boolean overflow = true;
 
     volatile boolean fullRepush;
-    volatile boolean reachable;
+
+    /** False after a failed push round, until one succeeds; starts hopeful. */
+    volatile boolean reachable = true;
+
     volatile long pushedSeq;
     private CounterId repushCursor;
     private String knownFingerprint;
