@@ -8,14 +8,14 @@ source "$root/bin/java-home"
 cd "$root"
 rm -rf tally-bench/target/reliability tally-server/target/reliability
 ./mvnw -q -B verify -pl tally-server,tally-bench -Dtest=none -Dsurefire.failIfNoSpecifiedTests=false \
-  -Dit.test='SingleNodeKillIT,ClusterNodeKillIT,RedisUnreachableIT,RegionPartitionIT,DiskFullIT' -Dfailsafe.failIfNoSpecifiedTests=false
+  -Dit.test='SingleNodeKillIT,ClusterNodeKillIT,RedisFailoverIT,RedisUnreachableIT,RegionPartitionIT,DiskFullIT' -Dfailsafe.failIfNoSpecifiedTests=false
 {
   cat <<'HEAD'
 # Reliability
 
 Produced by `bench/reliability.sh` (the fault scenarios `SingleNodeKillIT`, `ClusterNodeKillIT`,
-`RedisUnreachableIT`, `RegionPartitionIT` and `DiskFullIT`, also run by `bin/test`), not typed by
-hand. Each scenario runs a real write load in which every increment carries an idempotency key,
+`RedisFailoverIT`, `RedisUnreachableIT`, `RegionPartitionIT` and `DiskFullIT`, also run by
+`bin/test`), not typed by hand. Each scenario runs a real write load in which every increment carries an idempotency key,
 injects its fault, heals, retries the writes left in doubt with their keys, and compares every
 counter with the history: "lost" counts acknowledged increments missing from the final count,
 "duplicated" increments counted more than once. Seeds make a failing run replayable.
