@@ -178,6 +178,7 @@ public final class Tally implements AutoCloseable {
             e);
       }
       cluster.onTotals(redisLive);
+      redisLive.readTotalsFrom(redis.get(0));
     } else {
       this.redisLive = null;
     }
@@ -237,10 +238,12 @@ public final class Tally implements AutoCloseable {
       long deadline = System.nanoTime() + REDIS_CONNECT_PATIENCE.toNanos();
       for (int attempt = 1; slots == null; attempt++) {
         try {
-          slots = new RedisSlots(options, nodeId);
+          slots = new RedisSlots(options, nodeId, config.redisBuckets());
         } catch (RuntimeException e) {
-          // refused credentials or TLS: trying again cannot help
-          if (!(e instanceof RedisRefusedException) && System.nanoTime() - deadline < 0) {
+          // refused credentials or TLS, or another layout: trying again cannot help
+          if (!(e instanceof RedisRefusedException)
+              && !(e instanceof IllegalStateException)
+              && System.nanoTime() - deadline < 0) {
             log.warn(
                 "Redis of region {} not reachable yet (attempt {}): {}",
                 region.getKey(),

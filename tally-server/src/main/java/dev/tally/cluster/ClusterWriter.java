@@ -186,7 +186,8 @@ public final class ClusterWriter implements WritePath {
     }
     remoteReplays.increment();
     boolean same =
-        parts[1].equals(RedisSlots.key(w.counter())) && parts[2].equals(Long.toString(w.delta()));
+        parts[1].equals(RedisSlots.counterName(w.counter()))
+            && parts[2].equals(Long.toString(w.delta()));
     if (!same) {
       return new Claim(
           false,
@@ -333,7 +334,7 @@ public final class ClusterWriter implements WritePath {
   }
 
   private String pending(Write w) {
-    return writer + " " + RedisSlots.key(w.counter()) + " " + w.delta();
+    return writer + " " + RedisSlots.counterName(w.counter()) + " " + w.delta();
   }
 
   private static WriteResult failure(TallyException e) {

@@ -740,6 +740,13 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
    * Reads totals from Redis for posts with streams here: the newly watched each period, all of them
    * after a channel was subscribed again and every resync period.
    */
+  private volatile RedisSlots totalsFrom;
+
+  /** Where resyncs read counters' totals: the node's own connection to the slots. */
+  public void readTotalsFrom(RedisSlots slots) {
+    this.totalsFrom = slots;
+  }
+
   private void resync(long now) {
     Set<Long> watched = new HashSet<>(hub.watchedPosts());
     List<Long> posts = new ArrayList<>();
@@ -757,13 +764,14 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
     knownWatched = watched;
     for (long postId : posts) {
       List<CounterId> ids = hub.counterIds(postId);
-      List<CompletableFuture<String>> gets = new ArrayList<>(ids.size());
-      for (CounterId id : ids) {
-        gets.add(redis.hget(RedisSlots.key(id), RedisSlots.TOTAL_FIELD).toCompletableFuture());
+      RedisSlots slots = totalsFrom;
+      if (slots == null) {
+        continue;
       }
-      CompletableFuture.allOf(gets.toArray(CompletableFuture<?>[]::new))
+      slots
+          .views(ids)
           .whenComplete(
-              (v, e) -> {
+              (views, e) -> {
                 if (e != null) {
                   resyncFailures.increment();
                   return;
@@ -771,9 +779,9 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
                 List<CounterId> known = new ArrayList<>(ids.size());
                 long[] totals = new long[ids.size()];
                 for (int i = 0; i < ids.size(); i++) {
-                  String t = gets.get(i).join();
-                  if (t != null) { // no hash yet: nothing pushed, or Redis lost it until re-push
-                    totals[known.size()] = Long.parseLong(t);
+                  // no record yet: nothing pushed, or Redis lost it until the re-push
+                  if (views[i].exists()) {
+                    totals[known.size()] = views[i].total();
                     known.add(ids.get(i));
                   }
                 }

@@ -2,7 +2,6 @@ package dev.tally.cluster;
 
 import dev.tally.counter.CounterId;
 import dev.tally.counter.Slot;
-import io.lettuce.core.KeyValue;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.SetArgs;
@@ -34,29 +33,27 @@ import java.util.concurrent.CompletionStage;
  * reads counters' totals. Thread-safe; open from construction until {@link #close()}, after which
  * every call fails.
  *
- * <p>Redis key layout (one hash per counter; post ids and codes in base 36, the writer id in hex):
+ * <p>Redis layout: counters are spread over a fixed number of bucket hashes (--redis-buckets), so
+ * that each Redis key holds about a hundred counters and its fixed cost (≈ 100 bytes) is shared. A
+ * small hash is one listpack, and a counter then costs one field and one value in it:
  *
  * <pre>
- *   key  t:{&lt;postId&gt;}:&lt;code&gt;          e.g. post 812, code 1 → "t:{mk}:1"
- *        └┬┘ └────┬────┘ └─┬──┘
- *         │   hash tag:    counter code, so all counters of a post share one cluster slot
- *         │   the post
- *         └ tally namespace
- *   ┌───────────┬──────────────────────────────────────────────────┐
- *   │ field     │ value                                            │
- *   ├───────────┼──────────────────────────────────────────────────┤
- *   │ t         │ total = Σ (P − N) over all writer fields         │
- *   │ &lt;writer&gt;  │ "P:N", or just "P" when N = 0  (writer id, hex)   │
- *   └───────────┴──────────────────────────────────────────────────┘
+ *   key    t:{&lt;bucket&gt;}          bucket = mix(post id) mod buckets, base 36; hash tag = the bucket,
+ *                                 so a post's counters share one key and one cluster slot
+ *   field  9 bytes                 the counter id: post id (8, big-endian) and code (1)
+ *   value  per writer: 8 bytes     the writer id, then P and N as unsigned LEB128 varints
  * </pre>
  *
- * Hex writer ids never spell {@code t}, so the total's field cannot clash with a writer's. A small
- * hash is stored by Redis as one listpack, so a counter costs one key plus a few bytes per writer.
+ * The total is Σ (P − N) over a value's writers, computed by the script and by readers; one writer
+ * with small counts costs 10–12 bytes of value. Fields and values are raw bytes, so the connection
+ * uses an ISO-8859-1 codec (one char per byte). Every node must use the same bucket count: it is
+ * recorded in Redis ({@code tally:layout}) by the first node, and a node with another count refuses
+ * to start.
  *
  * <p>A push runs a Lua script per counter (EVALSHA, falling back to EVAL when a node does not have
  * the script cached, e.g. after a failover or restart) that raises the writer's P and N to the
- * maximum of the stored and pushed values and adds the increase to {@code t}. Because the merge is
- * a maximum, a push may be retried, duplicated or overtaken by a newer one without changing the
+ * maximum of the stored and pushed values and returns the counter's total. Because the merge is a
+ * maximum, a push may be retried, duplicated or overtaken by a newer one without changing the
  * result. Slot components must stay below 2<sup>53</sup> so Lua's double arithmetic is exact.
  *
  * <p>Concurrency: all commands go over one thread-safe Lettuce cluster connection; a call sends its
@@ -69,8 +66,11 @@ public final class RedisSlots implements AutoCloseable {
   /** Largest slot component the merge script handles exactly (Lua numbers are doubles). */
   public static final long MAX_COMPONENT = (1L << 53) - 1;
 
-  /** Field of a counter's hash that holds its total. */
-  public static final String TOTAL_FIELD = "t";
+  /** Buckets when none are configured: about 100 counters per bucket at 6.5 million counters. */
+  public static final int DEFAULT_BUCKETS = 65_536;
+
+  /** Key recording the layout (bucket count) every node must share. */
+  static final String LAYOUT_KEY = "tally:layout";
 
   static final String SCRIPT = loadScript();
   static final String SCRIPT_SHA = sha1Hex(SCRIPT);
@@ -78,7 +78,8 @@ public final class RedisSlots implements AutoCloseable {
   private final RedisClusterClient client;
   private final StatefulRedisClusterConnection<String, String> connection;
   private final RedisAdvancedClusterAsyncCommands<String, String> redis;
-  private final String writerField;
+  private final String writerBytes;
+  private final int buckets;
 
   /**
    * Connects to a cluster without authentication or TLS through any of {@code seeds} ("host:port").
@@ -88,7 +89,12 @@ public final class RedisSlots implements AutoCloseable {
    * @throws io.lettuce.core.RedisException when no seed answers
    */
   public RedisSlots(List<String> seeds, long writerId, Duration timeout) {
-    this(RedisOptions.plain(seeds, timeout), writerId);
+    this(RedisOptions.plain(seeds, timeout), writerId, DEFAULT_BUCKETS);
+  }
+
+  /** {@link #RedisSlots(RedisOptions, long, int)} with {@link #DEFAULT_BUCKETS}. */
+  public RedisSlots(RedisOptions options, long writerId) {
+    this(options, writerId, DEFAULT_BUCKETS);
   }
 
   /**
@@ -101,8 +107,12 @@ public final class RedisSlots implements AutoCloseable {
    *     cannot help
    * @throws io.lettuce.core.RedisConnectionException when no seed answers
    */
-  public RedisSlots(RedisOptions options, long writerId) {
-    this.writerField = writerField(writerId);
+  public RedisSlots(RedisOptions options, long writerId, int buckets) {
+    if (buckets < 1 || buckets > MAX_BUCKETS) {
+      throw new IllegalArgumentException("buckets must be 1.." + MAX_BUCKETS + ", got " + buckets);
+    }
+    this.writerBytes = writerBytes(writerId);
+    this.buckets = buckets;
     this.client =
         RedisClients.create(
             options,
@@ -114,27 +124,137 @@ public final class RedisSlots implements AutoCloseable {
                         .enableAllAdaptiveRefreshTriggers()
                         .build()));
     try {
-      this.connection = client.connect();
+      this.connection = client.connect(LATIN1);
     } catch (RuntimeException e) {
       client.shutdown();
       throw RedisClients.explain(e, options);
     }
     this.redis = connection.async();
+    try {
+      checkLayout(options.timeout());
+    } catch (RuntimeException e) {
+      close();
+      throw e;
+    }
   }
 
-  /** The Redis key of a counter's hash. */
-  public static String key(CounterId id) {
-    return "t:{" + Long.toString(id.postId(), 36) + "}:" + Integer.toString(id.code(), 36);
+  /** Most buckets: keys stay short and a node's fingerprint work small. */
+  public static final int MAX_BUCKETS = 1 << 24;
+
+  /** Bytes as chars one to one: fields and values are raw bytes. */
+  private static final io.lettuce.core.codec.StringCodec LATIN1 =
+      new io.lettuce.core.codec.StringCodec(StandardCharsets.ISO_8859_1);
+
+  /** Records this node's bucket count, or refuses one that differs from the recorded one. */
+  private void checkLayout(Duration timeout) {
+    String mine = "buckets=" + buckets;
+    String recorded;
+    try {
+      recorded =
+          redis
+              .setGet(LAYOUT_KEY, mine, new SetArgs().nx())
+              .toCompletableFuture()
+              .get(timeout.toMillis() * 2, java.util.concurrent.TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      throw new io.lettuce.core.RedisException("cannot read " + LAYOUT_KEY + ": " + e, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new io.lettuce.core.RedisException("interrupted", e);
+    }
+    if (recorded != null && !recorded.equals(mine)) {
+      throw new IllegalStateException(
+          "this Redis Cluster holds counters in "
+              + recorded
+              + " but this node is set to "
+              + mine
+              + ": every node must use the same --redis-buckets");
+    }
   }
 
-  /** The hash field under which {@code writerId}'s slot is stored. */
+  /** The bucket hash holding {@code id}, for {@code buckets} buckets. */
+  public static String key(CounterId id, int buckets) {
+    long h = id.postId() * 0x9E3779B97F4A7C15L;
+    h ^= h >>> 29;
+    return "t:{" + Integer.toString((int) Math.floorMod(h, (long) buckets), 36) + "}";
+  }
+
+  /** The bucket hash holding {@code id}. */
+  public String key(CounterId id) {
+    return key(id, buckets);
+  }
+
+  /** The field of {@code id} in its bucket: its 9 bytes, one char per byte. */
+  public static String field(CounterId id) {
+    return new String(id.toBytes(), StandardCharsets.ISO_8859_1);
+  }
+
+  /** A counter's name in logs and idempotency claims: post and code in base 36. */
+  public static String counterName(CounterId id) {
+    return Long.toString(id.postId(), 36) + ":" + Integer.toString(id.code(), 36);
+  }
+
+  /** A writer's name in logs and claims: its id in hex. */
   public static String writerField(long writerId) {
     return Long.toHexString(writerId);
   }
 
-  /** The stored form of a slot: "P:N", or "P" when N is 0. */
-  public static String encode(Slot slot) {
-    return slot.n() == 0 ? Long.toString(slot.p()) : slot.p() + ":" + slot.n();
+  /** A writer's id as stored in values: 8 bytes big-endian, one char per byte. */
+  static String writerBytes(long writerId) {
+    char[] c = new char[8];
+    for (int i = 7; i >= 0; i--) {
+      c[i] = (char) (writerId & 0xFF);
+      writerId >>>= 8;
+    }
+    return new String(c);
+  }
+
+  /** A stored value: every writer's P and N, in the format the merge script writes. */
+  static String encode(Map<Long, Slot> writers) {
+    StringBuilder sb = new StringBuilder();
+    for (Map.Entry<Long, Slot> e : writers.entrySet()) {
+      sb.append(writerBytes(e.getKey()));
+      varint(sb, e.getValue().p());
+      varint(sb, e.getValue().n());
+    }
+    return sb.toString();
+  }
+
+  private static void varint(StringBuilder sb, long v) {
+    while (v >= 128) {
+      sb.append((char) ((v & 127) | 128));
+      v >>>= 7;
+    }
+    sb.append((char) v);
+  }
+
+  /** Decodes a stored value into {@code total} and this writer's slot. */
+  static View decode(String value, String writer) {
+    long total = 0;
+    Slot own = Slot.ZERO;
+    int i = 0;
+    while (i < value.length()) {
+      String w = value.substring(i, i + 8);
+      i += 8;
+      long[] pn = new long[2];
+      for (int k = 0; k < 2; k++) {
+        long v = 0;
+        int shift = 0;
+        while (true) {
+          int b = value.charAt(i++);
+          v |= (long) (b & 127) << shift;
+          if (b < 128) {
+            break;
+          }
+          shift += 7;
+        }
+        pn[k] = v;
+      }
+      total += pn[0] - pn[1];
+      if (w.equals(writer)) {
+        own = new Slot(pn[0], pn[1]);
+      }
+    }
+    return new View(total, own, true);
   }
 
   /**
@@ -161,7 +281,7 @@ public final class RedisSlots implements AutoCloseable {
     @SuppressWarnings("unchecked")
     CompletableFuture<Long>[] merges = new CompletableFuture[ids.size()];
     for (int i = 0; i < ids.size(); i++) {
-      merges[i] = merge(key(ids.get(i)), slots.get(i));
+      merges[i] = merge(key(ids.get(i)), field(ids.get(i)), slots.get(i));
     }
     return CompletableFuture.allOf(merges)
         .thenApply(
@@ -174,14 +294,11 @@ public final class RedisSlots implements AutoCloseable {
             });
   }
 
-  private CompletableFuture<Long> merge(String key, Slot slot) {
+  private CompletableFuture<Long> merge(String key, String field, Slot slot) {
     String[] keys = {key};
-    String p = Long.toString(slot.p());
-    String n = Long.toString(slot.n());
+    String[] args = {field, writerBytes, Long.toString(slot.p()), Long.toString(slot.n())};
     CompletableFuture<Long> first =
-        redis
-            .<Long>evalsha(SCRIPT_SHA, ScriptOutputType.INTEGER, keys, writerField, p, n)
-            .toCompletableFuture();
+        redis.<Long>evalsha(SCRIPT_SHA, ScriptOutputType.INTEGER, keys, args).toCompletableFuture();
     return first
         .handle(
             (total, error) -> {
@@ -190,17 +307,15 @@ public final class RedisSlots implements AutoCloseable {
               }
               if (unwrap(error) instanceof RedisNoScriptException) {
                 // the node has not cached the script (new, restarted or promoted): EVAL caches it
-                return evalNow(keys, p, n);
+                return evalNow(keys, args);
               }
               return CompletableFuture.<Long>failedFuture(unwrap(error));
             })
         .thenCompose(f -> f);
   }
 
-  private CompletableFuture<Long> evalNow(String[] keys, String p, String n) {
-    return redis
-        .<Long>eval(SCRIPT, ScriptOutputType.INTEGER, keys, writerField, p, n)
-        .toCompletableFuture();
+  private CompletableFuture<Long> evalNow(String[] keys, String[] args) {
+    return redis.<Long>eval(SCRIPT, ScriptOutputType.INTEGER, keys, args).toCompletableFuture();
   }
 
   /**
@@ -208,17 +323,12 @@ public final class RedisSlots implements AutoCloseable {
    * order of {@code ids}.
    */
   public CompletionStage<Map<CounterId, Long>> totals(List<CounterId> ids) {
-    List<CompletableFuture<String>> gets = new ArrayList<>(ids.size());
-    for (CounterId id : ids) {
-      gets.add(redis.hget(key(id), TOTAL_FIELD).toCompletableFuture());
-    }
-    return CompletableFuture.allOf(gets.toArray(CompletableFuture<?>[]::new))
+    return views(ids)
         .thenApply(
-            ignored -> {
+            views -> {
               Map<CounterId, Long> totals = new LinkedHashMap<>();
               for (int i = 0; i < ids.size(); i++) {
-                String v = gets.get(i).join();
-                totals.put(ids.get(i), v == null ? 0L : Long.parseLong(v));
+                totals.put(ids.get(i), views[i].total());
               }
               return totals;
             });
@@ -226,46 +336,39 @@ public final class RedisSlots implements AutoCloseable {
 
   /**
    * What Redis holds of {@code ids} (same order): each counter's total and this writer's own part
-   * of it, so that {@code total - own} is the other writers' share. One HMGET per counter,
+   * of it, so that {@code total - own} is the other writers' share. One HGET per counter,
    * pipelined.
    */
   public CompletionStage<View[]> views(List<CounterId> ids) {
     @SuppressWarnings("unchecked")
-    CompletableFuture<List<KeyValue<String, String>>>[] gets = new CompletableFuture[ids.size()];
+    CompletableFuture<String>[] gets = new CompletableFuture[ids.size()];
     for (int i = 0; i < gets.length; i++) {
-      gets[i] = redis.hmget(key(ids.get(i)), TOTAL_FIELD, writerField).toCompletableFuture();
+      gets[i] = redis.hget(key(ids.get(i)), field(ids.get(i))).toCompletableFuture();
     }
     return CompletableFuture.allOf(gets)
         .thenApply(
             ignored -> {
               View[] views = new View[gets.length];
               for (int i = 0; i < views.length; i++) {
-                List<KeyValue<String, String>> kv = gets[i].join();
-                long total = kv.get(0).hasValue() ? Long.parseLong(kv.get(0).getValue()) : 0;
-                Slot own = kv.get(1).hasValue() ? decode(kv.get(1).getValue()) : Slot.ZERO;
-                views[i] = new View(total, own);
+                String v = gets[i].join();
+                views[i] = v == null ? View.ABSENT : decode(v, writerBytes);
               }
               return views;
             });
   }
 
-  /** A counter as Redis holds it: the total over all writers, and this writer's slot. */
-  public record View(long total, Slot own) {
+  /**
+   * A counter as Redis holds it: the total over all writers, this writer's slot, and whether Redis
+   * has the counter at all (nothing pushed yet, or lost until re-pushed).
+   */
+  public record View(long total, Slot own, boolean exists) {
+
+    static final View ABSENT = new View(0, Slot.ZERO, false);
 
     /** The other writers' share of the total. */
     public long others() {
       return total - own.value();
     }
-  }
-
-  /** The slot of a stored writer field ("P:N" or "P"). */
-  static Slot decode(String stored) {
-    int colon = stored.indexOf(':');
-    return colon < 0
-        ? new Slot(Long.parseLong(stored), 0)
-        : new Slot(
-            Long.parseLong(stored.substring(0, colon)),
-            Long.parseLong(stored.substring(colon + 1)));
   }
 
   /**

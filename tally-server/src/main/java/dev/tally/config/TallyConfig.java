@@ -53,6 +53,7 @@ import java.util.Map;
  * @param redisPasswordFile file holding the Redis password, or null (then TALLY_REDIS_PASSWORD)
  * @param redisTls connect to Redis over TLS
  * @param redisCaFile PEM CA certificates trusted for Redis TLS, or null for the JVM's
+ * @param redisBuckets bucket hashes the counters are spread over in Redis; the same on every node
  */
 public record TallyConfig(
     String host,
@@ -94,7 +95,8 @@ public record TallyConfig(
     String redisUser,
     Path redisPasswordFile,
     boolean redisTls,
-    Path redisCaFile) {
+    Path redisCaFile,
+    int redisBuckets) {
 
   public TallyConfig {
     if ((tlsCert == null) != (tlsKey == null)) {
@@ -347,6 +349,13 @@ public record TallyConfig(
           "",
           "PEM CA certificates trusted for --redis-tls; empty = the JVM's trust store",
           Parsers::optionalPath);
+  public static final Option<Integer> REDIS_BUCKETS =
+      new Option<>(
+          "redis-buckets",
+          "65536",
+          "hashes the counters are spread over in Redis (≈ counters / 100 keeps ≈ 30 B per"
+              + " counter); every node of a cluster must use the same",
+          Parsers.intIn(1, 1 << 24));
   public static final Option<Map<String, List<String>>> REMOTE_REGIONS =
       new Option<>(
           "remote-regions",
@@ -396,7 +405,8 @@ public record TallyConfig(
           REDIS_USER,
           REDIS_PASSWORD_FILE,
           REDIS_TLS,
-          REDIS_CA_FILE);
+          REDIS_CA_FILE,
+          REDIS_BUCKETS);
 
   /** The defaults, as if started with no flags and an empty environment. */
   public static TallyConfig defaults() {
@@ -473,7 +483,8 @@ public record TallyConfig(
         v.get(REDIS_USER),
         v.get(REDIS_PASSWORD_FILE),
         v.get(REDIS_TLS),
-        v.get(REDIS_CA_FILE));
+        v.get(REDIS_CA_FILE),
+        v.get(REDIS_BUCKETS));
   }
 
   /** A copy with another port and data dir; for tests and tools. */
@@ -518,7 +529,8 @@ public record TallyConfig(
         redisUser,
         redisPasswordFile,
         redisTls,
-        redisCaFile);
+        redisCaFile,
+        redisBuckets);
   }
 
   /** The {@code --help} text: every option with its variable, default and meaning. */

@@ -1,29 +1,54 @@
--- Max-merges one writer's PN slot into a counter's hash and keeps the hash's total exact.
--- KEYS[1]: the counter's hash; ARGV[1]: writer field; ARGV[2]: P; ARGV[3]: N (decimal, < 2^53).
--- The writer's value is "P:N", or just "P" when N is 0; field "t" holds sum(P - N) over writers.
--- Returns the counter's total after the merge.
-local key, writer = KEYS[1], ARGV[1]
-local ps, ns = ARGV[2], ARGV[3]
-local p, n = tonumber(ps), tonumber(ns)
-local oldp, oldn = 0, 0
-local old = redis.call('HGET', key, writer)
-if old then
-  local colon = string.find(old, ':', 1, true)
-  if colon then
-    oldp = tonumber(string.sub(old, 1, colon - 1))
-    oldn = tonumber(string.sub(old, colon + 1))
-  else
-    oldp = tonumber(old)
+-- Max-merges one writer's PN slot into a counter's record and returns the counter's total.
+-- KEYS[1]: the bucket hash; ARGV[1]: the counter's field (9 bytes: post id, code);
+-- ARGV[2]: writer id (8 bytes); ARGV[3]: P; ARGV[4]: N (decimal, < 2^53).
+-- A record is one entry per writer: 8-byte writer id, then P and N as unsigned LEB128 varints.
+-- The total, sum(P - N) over the entries, is computed here and by readers; it is not stored.
+local function varint(s, i)
+  local v, mul = 0, 1
+  while true do
+    local b = string.byte(s, i)
+    i = i + 1
+    if b < 128 then
+      return v + b * mul, i
+    end
+    v = v + (b - 128) * mul
+    mul = mul * 128
   end
 end
-if p < oldp then p = oldp; ps = string.format('%.0f', oldp) end
-if n < oldn then n = oldn; ns = string.format('%.0f', oldn) end
-if p == oldp and n == oldn then
-  return tonumber(redis.call('HGET', key, 't') or '0')
+local function encode(v)
+  local out = {}
+  while v >= 128 do
+    local low = v % 128
+    out[#out + 1] = string.char(low + 128)
+    v = (v - low) / 128
+  end
+  out[#out + 1] = string.char(v)
+  return table.concat(out)
 end
-if n == 0 then
-  redis.call('HSET', key, writer, ps)
-else
-  redis.call('HSET', key, writer, ps .. ':' .. ns)
+local key, field, writer = KEYS[1], ARGV[1], ARGV[2]
+local p, n = tonumber(ARGV[3]), tonumber(ARGV[4])
+local old = redis.call('HGET', key, field) or ''
+local parts, total, found, changed = {}, 0, false, false
+local i = 1
+while i <= #old do
+  local w = string.sub(old, i, i + 7)
+  local op, on
+  op, i = varint(old, i + 8)
+  on, i = varint(old, i)
+  if w == writer then
+    found = true
+    if p > op then op = p; changed = true end
+    if n > on then on = n; changed = true end
+  end
+  parts[#parts + 1] = w .. encode(op) .. encode(on)
+  total = total + op - on
 end
-return redis.call('HINCRBY', key, 't', string.format('%.0f', (p - oldp) - (n - oldn)))
+if not found and (p > 0 or n > 0) then
+  parts[#parts + 1] = writer .. encode(p) .. encode(n)
+  total = total + p - n
+  changed = true
+end
+if changed then
+  redis.call('HSET', key, field, table.concat(parts))
+end
+return total

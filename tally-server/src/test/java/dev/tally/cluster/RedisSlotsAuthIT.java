@@ -172,7 +172,11 @@ class RedisSlotsAuthIT {
                   .<List<Object>>eval(
                       RedisLive.PRESENCE_SCRIPT, ScriptOutputType.MULTI, keys, "2", "-1", "30000"));
       assertThat(others).hasSize(2).first().isEqualTo(3L);
-      await(c.async().hget(RedisSlots.key(new CounterId(812, 1)), RedisSlots.TOTAL_FIELD));
+      await(
+          c.async()
+              .hget(
+                  RedisSlots.key(new CounterId(812, 1), RedisSlots.DEFAULT_BUCKETS),
+                  RedisSlots.field(new CounterId(812, 1))));
     } finally {
       client.shutdown();
     }

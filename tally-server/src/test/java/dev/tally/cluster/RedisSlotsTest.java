@@ -4,37 +4,71 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tally.counter.CounterId;
 import dev.tally.counter.Slot;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class RedisSlotsTest {
 
   @Test
-  void key_tagsThePostSoItsCountersShareAClusterSlot() {
-    assertThat(RedisSlots.key(new CounterId(812, 1))).isEqualTo("t:{mk}:1");
-    assertThat(RedisSlots.key(new CounterId(812, 255))).isEqualTo("t:{mk}:73");
-    assertThat(RedisSlots.key(new CounterId(Long.MAX_VALUE, 2))).isEqualTo("t:{1y2p0ij32e8e7}:2");
+  void key_isTheBucketOfThePost_soAPostsCountersShareOneKey() {
+    CounterId likes = new CounterId(812, 1);
+    CounterId views = new CounterId(812, 2);
+    assertThat(RedisSlots.key(likes, 65_536)).isEqualTo(RedisSlots.key(views, 65_536));
+    assertThat(RedisSlots.key(likes, 65_536)).matches("t:\\{[0-9a-z]+\\}");
+    assertThat(RedisSlots.key(likes, 1)).isEqualTo("t:{0}");
+    // sequential post ids spread over the buckets
+    Set<String> keys = new HashSet<>();
+    for (long post = 1; post <= 10_000; post++) {
+      keys.add(RedisSlots.key(new CounterId(post, 1), 100));
+    }
+    assertThat(keys).hasSize(100);
   }
 
   @Test
-  void writerField_isHexSoItNeverClashesWithTheTotalField() {
-    assertThat(RedisSlots.writerField(0)).isEqualTo("0");
+  void field_isTheCountersNineBytes() {
+    String f = RedisSlots.field(new CounterId(0x0102030405060708L, 0xFF));
+    assertThat(f).hasSize(9);
+    assertThat(f.charAt(0)).isEqualTo((char) 1);
+    assertThat(f.charAt(7)).isEqualTo((char) 8);
+    assertThat(f.charAt(8)).isEqualTo((char) 0xFF);
+  }
+
+  @Test
+  void values_roundTrip_andSumEveryWritersPartIntoTheTotal() {
+    Map<Long, Slot> writers = new LinkedHashMap<>();
+    writers.put(7L, new Slot(300, 2));
+    writers.put(-1L, new Slot(RedisSlots.MAX_COMPONENT, RedisSlots.MAX_COMPONENT - 5));
+    writers.put(0x2AL, Slot.ZERO);
+    String stored = RedisSlots.encode(writers);
+    for (int i = 0; i < stored.length(); i++) {
+      assertThat((int) stored.charAt(i)).as("one byte per char").isLessThan(256);
+    }
+    RedisSlots.View v = RedisSlots.decode(stored, RedisSlots.writerBytes(7));
+    assertThat(v.total()).isEqualTo(298 + 5);
+    assertThat(v.own()).isEqualTo(new Slot(300, 2));
+    assertThat(v.others()).isEqualTo(5);
+    assertThat(RedisSlots.decode(stored, RedisSlots.writerBytes(99)).own()).isEqualTo(Slot.ZERO);
+  }
+
+  @Test
+  void oneWriterWithSmallCounts_costsAFewBytesOfValue() {
+    assertThat(RedisSlots.encode(Map.of(7L, new Slot(100, 0)))).hasSize(10);
+    assertThat(RedisSlots.encode(Map.of(7L, new Slot(1_000_000, 12)))).hasSize(12);
+  }
+
+  @Test
+  void writerNames_areHex() {
     assertThat(RedisSlots.writerField(29)).isEqualTo("1d");
     assertThat(RedisSlots.writerField(-1)).isEqualTo("ffffffffffffffff");
-    for (long w = 0; w < 100_000; w++) {
-      assertThat(RedisSlots.writerField(w)).isNotEqualTo(RedisSlots.TOTAL_FIELD);
-    }
-  }
-
-  @Test
-  void encode_dropsAZeroN() {
-    assertThat(RedisSlots.encode(new Slot(42, 0))).isEqualTo("42");
-    assertThat(RedisSlots.encode(new Slot(42, 7))).isEqualTo("42:7");
-    assertThat(RedisSlots.encode(Slot.ZERO)).isEqualTo("0");
+    assertThat(RedisSlots.writerBytes(-1)).hasSize(8);
   }
 
   @Test
   void script_isBundledAndItsShaIsTheOneRedisComputes() {
-    assertThat(RedisSlots.SCRIPT).contains("HINCRBY");
+    assertThat(RedisSlots.SCRIPT).contains("HSET");
     assertThat(RedisSlots.sha1Hex("")).isEqualTo("da39a3ee5e6b4b0d3255bfef95601890afd80709");
     assertThat(RedisSlots.SCRIPT_SHA).hasSize(40);
   }
