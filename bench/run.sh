@@ -56,7 +56,8 @@ redis_run always --appendonly yes --appendfsync always
 # ---------------------------------------------------------------- tally over HTTP
 tally_start() { # data dir, extra args
   local data=$1; shift
-  taskset -c "$SERVER_CPU" "$JAVA" -Xms1g -Xmx1g -jar "$TALLY_JAR" --port $TALLY_PORT --host 127.0.0.1 \
+  # shellcheck disable=SC2086
+  taskset -c "$SERVER_CPU" "$JAVA" -Xms1g -Xmx1g ${TALLY_JAVA_OPTS:--XX:+UseZGC} -jar "$TALLY_JAR" --port $TALLY_PORT --host 127.0.0.1 \
     --data-dir "$data" "$@" > "$work/tally.log" 2>&1 & pids+=($!)
   TALLY_PID=$!
   for _ in $(seq 100); do curl -fs localhost:$TALLY_PORT/health/ready >/dev/null 2>&1 && return 0; sleep 0.1; done
