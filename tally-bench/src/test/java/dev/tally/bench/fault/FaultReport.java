@@ -38,6 +38,48 @@ final class FaultReport {
     }
   }
 
+  /**
+   * Starts {@code count} cluster nodes on {@code redisSeeds} at once (data in {@code
+   * dataRoot}/node-i, logs in {@code logs}) and adds each to {@code started} as it comes up, so the
+   * caller can stop whatever did start even when another failed.
+   */
+  static void startClusterNodes(
+      List<String> launcher,
+      Path dataRoot,
+      Path logs,
+      int count,
+      List<String> redisSeeds,
+      List<NodeProcess> started) {
+    List<java.util.concurrent.CompletableFuture<NodeProcess>> starting =
+        new java.util.ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      Path data = dataRoot.resolve("node-" + i);
+      Path log = logs.resolve("node-" + i + ".log");
+      starting.add(
+          java.util.concurrent.CompletableFuture.supplyAsync(
+              () ->
+                  startNode(
+                      launcher,
+                      data,
+                      log,
+                      "--redis",
+                      String.join(",", redisSeeds),
+                      "--redis-timeout",
+                      "2s")));
+    }
+    RuntimeException failure = null;
+    for (java.util.concurrent.CompletableFuture<NodeProcess> f : starting) {
+      try {
+        started.add(f.join());
+      } catch (RuntimeException e) {
+        failure = e;
+      }
+    }
+    if (failure != null) {
+      throw failure;
+    }
+  }
+
   /** Writes the scenario's row: one JSON object and one Markdown table row. */
   static void write(String name, String json, String markdown) throws IOException {
     Path out = Files.createDirectories(Path.of("target", "reliability"));

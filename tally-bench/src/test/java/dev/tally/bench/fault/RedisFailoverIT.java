@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -50,25 +49,7 @@ class RedisFailoverIT {
     List<NodeProcess> nodes = new ArrayList<>();
     try (RedisCluster redis = RedisCluster.start(tmp.resolve("redis"))) {
       try {
-        List<CompletableFuture<NodeProcess>> starting = new ArrayList<>();
-        for (int i = 0; i < NODES; i++) {
-          Path data = tmp.resolve("node-" + i);
-          Path log = logs.resolve("node-" + i + ".log");
-          starting.add(
-              CompletableFuture.supplyAsync(
-                  () ->
-                      FaultReport.startNode(
-                          List.of(),
-                          data,
-                          log,
-                          "--redis",
-                          String.join(",", redis.seeds()),
-                          "--redis-timeout",
-                          "2s")));
-        }
-        for (CompletableFuture<NodeProcess> f : starting) {
-          nodes.add(f.join());
-        }
+        FaultReport.startClusterNodes(List.of(), tmp, logs, NODES, redis.seeds(), nodes);
         List<Integer> ports = nodes.stream().map(NodeProcess::port).toList();
         List<KeyedLoad.Phase> phases = new ArrayList<>();
         List<Long> converge = new ArrayList<>();

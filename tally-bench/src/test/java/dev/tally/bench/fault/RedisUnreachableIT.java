@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Tag;
@@ -93,25 +92,7 @@ class RedisUnreachableIT {
       long started)
       throws Exception {
     List<String> launcher = net.launcher(GROUP);
-    List<CompletableFuture<NodeProcess>> starting = new ArrayList<>();
-    for (int i = 0; i < NODES; i++) {
-      Path data = tmp.resolve("node-" + i);
-      Path log = logs.resolve("node-" + i + ".log");
-      starting.add(
-          CompletableFuture.supplyAsync(
-              () ->
-                  FaultReport.startNode(
-                      launcher,
-                      data,
-                      log,
-                      "--redis",
-                      String.join(",", redis.seeds()),
-                      "--redis-timeout",
-                      "2s")));
-    }
-    for (CompletableFuture<NodeProcess> f : starting) {
-      nodes.add(f.join());
-    }
+    FaultReport.startClusterNodes(launcher, tmp, logs, NODES, redis.seeds(), nodes);
     List<Integer> ports = nodes.stream().map(NodeProcess::port).toList();
     List<Integer> redisPorts = new ArrayList<>();
     for (int i = 0; i < RedisCluster.NODES; i++) {
