@@ -326,7 +326,10 @@ public final class ClusterWriter implements WritePath {
             w.idempotencyKey(), pending(w) + " " + count + " " + r.updatedAtSecond(), keyRetention);
       }
       if (ackError != null) {
-        results[i] = failure(asTally(ackError));
+        results[i] =
+            failure(
+                TallyException.in(
+                    ackError, ErrorKind.NOT_CONFIRMED, "Redis has not confirmed the write"));
       } else {
         results[i] = new WriteResult(r.outcome(), count, r.updatedAtSecond(), null);
       }
@@ -339,14 +342,5 @@ public final class ClusterWriter implements WritePath {
 
   private static WriteResult failure(TallyException e) {
     return new WriteResult(Outcome.FAILED, 0, 0, e);
-  }
-
-  private static TallyException asTally(Throwable t) {
-    while (t.getCause() != null && !(t instanceof TallyException)) {
-      t = t.getCause();
-    }
-    return t instanceof TallyException e
-        ? e
-        : new TallyException(ErrorKind.NOT_CONFIRMED, "Redis has not confirmed the write");
   }
 }

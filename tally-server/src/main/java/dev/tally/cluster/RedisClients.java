@@ -29,6 +29,22 @@ public final class RedisClients {
   private RedisClients() {}
 
   /**
+   * The client options every tally connection uses: {@code options}' timeout on every command, and
+   * a topology refreshed every 10 s and at once on redirects and reconnects (failovers).
+   */
+  public static RedisClusterClient create(RedisOptions options) {
+    return create(
+        options,
+        ClusterClientOptions.builder()
+            .timeoutOptions(io.lettuce.core.TimeoutOptions.enabled(options.timeout()))
+            .topologyRefreshOptions(
+                io.lettuce.core.cluster.ClusterTopologyRefreshOptions.builder()
+                    .enablePeriodicRefresh(java.time.Duration.ofSeconds(10))
+                    .enableAllAdaptiveRefreshTriggers()
+                    .build()));
+  }
+
+  /**
    * A cluster client, not yet connected, for {@code options}, with {@code clientOptions} plus the
    * SSL options TLS needs (the CA of {@link RedisOptions#caFile()}, or the JVM's trust store).
    *

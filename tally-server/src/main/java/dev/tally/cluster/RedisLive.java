@@ -6,11 +6,7 @@ import dev.tally.live.ClusterViewers;
 import dev.tally.live.LiveGauge;
 import dev.tally.live.LiveHub;
 import dev.tally.live.LiveService;
-import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.TimeoutOptions;
-import io.lettuce.core.cluster.ClusterClientOptions;
-import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
 import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
 import io.lettuce.core.cluster.api.async.RedisAdvancedClusterAsyncCommands;
@@ -20,26 +16,18 @@ import io.lettuce.core.cluster.pubsub.StatefulRedisClusterPubSubConnection;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
@@ -124,8 +112,8 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
   /** Presence scripts unanswered beyond which a period's report is skipped. */
   private static final int MAX_PRESENCE_IN_FLIGHT = 50_000;
 
-  static final String PRESENCE_SCRIPT = loadScript("live-presence.lua");
-  static final String PRESENCE_SHA = sha1Hex(PRESENCE_SCRIPT);
+  static final LuaScript PRESENCE = LuaScript.load("live-presence.lua");
+  static final String PRESENCE_SCRIPT = PRESENCE.text();
 
   /**
    * Tuning; {@link #defaults()} is what a node uses.
@@ -309,16 +297,7 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
       outboxes[b] = new Outbox();
     }
     this.maxPendingPerChannel = Math.max(1, settings.maxPending() / BUCKETS);
-    this.client =
-        RedisClients.create(
-            options,
-            ClusterClientOptions.builder()
-                .timeoutOptions(TimeoutOptions.enabled(timeout))
-                .topologyRefreshOptions(
-                    ClusterTopologyRefreshOptions.builder()
-                        .enablePeriodicRefresh(Duration.ofSeconds(10))
-                        .enableAllAdaptiveRefreshTriggers()
-                        .build()));
+    this.client = RedisClients.create(options);
     try {
       this.connection = client.connect();
       this.pubsub = client.connectPubSub();
@@ -717,23 +696,7 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
   }
 
   private <T> CompletableFuture<T> script(String[] keys, String[] args) {
-    return redis
-        .<T>evalsha(PRESENCE_SHA, ScriptOutputType.MULTI, keys, args)
-        .toCompletableFuture()
-        .handle(
-            (r, e) -> {
-              if (e == null) {
-                return CompletableFuture.completedFuture(r);
-              }
-              if (unwrap(e) instanceof RedisNoScriptException) {
-                // a new, restarted or promoted node has not cached the script: EVAL caches it
-                return redis
-                    .<T>eval(PRESENCE_SCRIPT, ScriptOutputType.MULTI, keys, args)
-                    .toCompletableFuture();
-              }
-              return CompletableFuture.<T>failedFuture(unwrap(e));
-            })
-        .thenCompose(f -> f);
+    return PRESENCE.run(redis, ScriptOutputType.MULTI, keys, args);
   }
 
   /**
@@ -877,33 +840,5 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
   /** The presence hash of a post: same hash tag, so same shard, as the post's counters. */
   public static String presenceKey(long postId) {
     return "lv:{" + Long.toString(postId, 36) + "}";
-  }
-
-  private static Throwable unwrap(Throwable t) {
-    while (t instanceof CompletionException && t.getCause() != null) {
-      t = t.getCause();
-    }
-    return t;
-  }
-
-  private static String loadScript(String name) {
-    try (InputStream in = RedisLive.class.getResourceAsStream(name)) {
-      if (in == null) {
-        throw new IllegalStateException(name + " missing from the classpath");
-      }
-      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-  }
-
-  private static String sha1Hex(String text) {
-    try {
-      return HexFormat.of()
-          .formatHex(
-              MessageDigest.getInstance("SHA-1").digest(text.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-1 is required of every JVM", e);
-    }
   }
 }

@@ -2,23 +2,14 @@ package dev.tally.cluster;
 
 import dev.tally.counter.CounterId;
 import dev.tally.counter.Slot;
-import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.SetArgs;
-import io.lettuce.core.TimeoutOptions;
-import io.lettuce.core.cluster.ClusterClientOptions;
-import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
 import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
 import io.lettuce.core.cluster.api.async.RedisAdvancedClusterAsyncCommands;
 import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -72,8 +63,7 @@ public final class RedisSlots implements AutoCloseable {
   /** Key recording the layout (bucket count) every node must share. */
   static final String LAYOUT_KEY = "tally:layout";
 
-  static final String SCRIPT = loadScript();
-  static final String SCRIPT_SHA = sha1Hex(SCRIPT);
+  static final LuaScript MERGE = LuaScript.load("merge-slot.lua");
 
   private final RedisClusterClient client;
   private final StatefulRedisClusterConnection<String, String> connection;
@@ -113,16 +103,7 @@ public final class RedisSlots implements AutoCloseable {
     }
     this.writerBytes = writerBytes(writerId);
     this.buckets = buckets;
-    this.client =
-        RedisClients.create(
-            options,
-            ClusterClientOptions.builder()
-                .timeoutOptions(TimeoutOptions.enabled(options.timeout()))
-                .topologyRefreshOptions(
-                    ClusterTopologyRefreshOptions.builder()
-                        .enablePeriodicRefresh(Duration.ofSeconds(10))
-                        .enableAllAdaptiveRefreshTriggers()
-                        .build()));
+    this.client = RedisClients.create(options);
     try {
       this.connection = client.connect(LATIN1);
     } catch (RuntimeException e) {
@@ -295,27 +276,14 @@ public final class RedisSlots implements AutoCloseable {
   }
 
   private CompletableFuture<Long> merge(String key, String field, Slot slot) {
-    String[] keys = {key};
-    String[] args = {field, writerBytes, Long.toString(slot.p()), Long.toString(slot.n())};
-    CompletableFuture<Long> first =
-        redis.<Long>evalsha(SCRIPT_SHA, ScriptOutputType.INTEGER, keys, args).toCompletableFuture();
-    return first
-        .handle(
-            (total, error) -> {
-              if (error == null) {
-                return CompletableFuture.completedFuture(total);
-              }
-              if (unwrap(error) instanceof RedisNoScriptException) {
-                // the node has not cached the script (new, restarted or promoted): EVAL caches it
-                return evalNow(keys, args);
-              }
-              return CompletableFuture.<Long>failedFuture(unwrap(error));
-            })
-        .thenCompose(f -> f);
-  }
-
-  private CompletableFuture<Long> evalNow(String[] keys, String[] args) {
-    return redis.<Long>eval(SCRIPT, ScriptOutputType.INTEGER, keys, args).toCompletableFuture();
+    return MERGE.run(
+        redis,
+        ScriptOutputType.INTEGER,
+        new String[] {key},
+        field,
+        writerBytes,
+        Long.toString(slot.p()),
+        Long.toString(slot.n()));
   }
 
   /**
@@ -478,34 +446,6 @@ public final class RedisSlots implements AutoCloseable {
       connection.close();
     } finally {
       client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-    }
-  }
-
-  private static Throwable unwrap(Throwable t) {
-    while (t instanceof java.util.concurrent.CompletionException && t.getCause() != null) {
-      t = t.getCause();
-    }
-    return t;
-  }
-
-  private static String loadScript() {
-    try (InputStream in = RedisSlots.class.getResourceAsStream("merge-slot.lua")) {
-      if (in == null) {
-        throw new IllegalStateException("merge-slot.lua missing from the classpath");
-      }
-      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-  }
-
-  static String sha1Hex(String text) {
-    try {
-      return HexFormat.of()
-          .formatHex(
-              MessageDigest.getInstance("SHA-1").digest(text.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-1 is required of every JVM", e);
     }
   }
 }

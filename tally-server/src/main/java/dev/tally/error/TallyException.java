@@ -29,4 +29,17 @@ public class TallyException extends RuntimeException {
   public boolean retriable() {
     return kind.retriable();
   }
+
+  /**
+   * The first {@code TallyException} in {@code t}'s cause chain (asynchronous stages wrap them),
+   * else a new one of {@code kind} with {@code message}, caused by {@code t}.
+   */
+  public static TallyException in(Throwable t, ErrorKind kind, String message) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof TallyException e) {
+        return e;
+      }
+    }
+    return new TallyException(kind, message, t);
+  }
 }

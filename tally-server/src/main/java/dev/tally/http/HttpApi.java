@@ -291,13 +291,12 @@ public final class HttpApi implements Handler<HttpServerRequest> {
   }
 
   private static TallyException asTallyException(Throwable t) {
-    for (Throwable c = t; c != null; c = c.getCause()) {
-      if (c instanceof TallyException e) {
-        return e;
-      }
+    TallyException e =
+        TallyException.in(t, ErrorKind.UNAVAILABLE, "the cluster's counts are unreachable");
+    if (e.getCause() == t) {
+      log.warn("cluster read failed", t);
     }
-    log.warn("cluster read failed", t);
-    return new TallyException(ErrorKind.UNAVAILABLE, "the cluster's counts are unreachable");
+    return e;
   }
 
   private void answerRead(Call call, Count v) {

@@ -68,8 +68,8 @@ class RedisSlotsTest {
 
   @Test
   void script_isBundledAndItsShaIsTheOneRedisComputes() {
-    assertThat(RedisSlots.SCRIPT).contains("HSET");
-    assertThat(RedisSlots.sha1Hex("")).isEqualTo("da39a3ee5e6b4b0d3255bfef95601890afd80709");
-    assertThat(RedisSlots.SCRIPT_SHA).hasSize(40);
+    assertThat(RedisSlots.MERGE.text()).contains("HSET");
+    assertThat(LuaScript.sha1Hex("")).isEqualTo("da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    assertThat(RedisSlots.MERGE.sha()).hasSize(40);
   }
 }

@@ -375,10 +375,11 @@ public final class RocksCounterStore implements CounterStore, Outbox {
     lifecycle.readLock().lock();
     try (WriteBatch batch = new WriteBatch()) {
       ensureOpen();
+      int targets = outboxTargets;
       for (int i = 0; i < commit.counterCount(); i++) {
         byte[] id = commit.counterId(i).toBytes();
         batch.put(counters, id, Codec.counterValue(commit.counterValue(i)));
-        for (int t = 0; t < outboxTargets; t++) {
+        for (int t = 0; t < targets; t++) {
           batch.put(outbox, outboxKey(t, id), EMPTY);
         }
       }
