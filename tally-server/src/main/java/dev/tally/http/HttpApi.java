@@ -431,9 +431,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
       if (result.outcome() == WriteResult.Outcome.REPLAYED) {
         sb.append("\"replayed\":true,");
       }
-      int len = sb.length();
-      Json.appendCount(sb, result.count(), result.updatedAtSecond());
-      sb.deleteCharAt(len); // merge the count object into this one
+      Json.appendCountFields(sb, result.count(), result.updatedAtSecond()).append('}');
     }
     call.ok(JSON, sb.append("]}").toString());
   }

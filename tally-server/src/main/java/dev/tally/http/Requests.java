@@ -149,7 +149,7 @@ final class Requests {
    * JSON but invalid becomes an {@link Item} with its error.
    */
   static List<Item> batchWrites(byte[] body, CounterNames names, int maxItems) {
-    try (JsonParser p = Json.parser(body)) {
+    try (JsonParser p = Json.batchParser(body)) {
       expect(p.nextToken() == JsonToken.START_OBJECT, "body must be a JSON object");
       List<Item> items = null;
       for (JsonToken t = p.nextToken(); t != JsonToken.END_OBJECT; t = p.nextToken()) {
@@ -159,6 +159,7 @@ final class Requests {
           throw new TallyException(
               ErrorKind.BAD_REQUEST, "unknown field in body; the only field is \"writes\"");
         }
+        expect(items == null, "duplicate field \"writes\"");
         expect(p.currentToken() == JsonToken.START_ARRAY, "\"writes\" must be an array");
         items = new ArrayList<>();
         while (p.nextToken() != JsonToken.END_ARRAY) {
@@ -185,23 +186,30 @@ final class Requests {
     long delta = 0;
     String key = null;
     TallyException itemError = null;
+    int seen = 0; // a bit per known field: the batch parser leaves duplicates to us
     for (JsonToken t = p.nextToken(); t != JsonToken.END_OBJECT; t = p.nextToken()) {
       String field = p.currentName();
       JsonToken v = p.nextToken();
       try {
         switch (field) {
           case "post_id" -> {
+            seen = once(seen, 1, field);
             expect(
                 v == JsonToken.VALUE_NUMBER_INT || v == JsonToken.VALUE_STRING,
                 "\"post_id\" must be an integer or a string of digits");
             postText = p.getText();
           }
           case "counter" -> {
+            seen = once(seen, 2, field);
             expect(v == JsonToken.VALUE_STRING, "\"counter\" must be a string");
             counter = p.getText();
           }
-          case "action" -> delta = delta(p);
+          case "action" -> {
+            seen = once(seen, 4, field);
+            delta = delta(p);
+          }
           case "idempotency_key" -> {
+            seen = once(seen, 8, field);
             expect(
                 v == JsonToken.VALUE_STRING || v == JsonToken.VALUE_NULL,
                 "\"idempotency_key\" must be a string");
@@ -313,6 +321,15 @@ final class Requests {
       expect(seen.add(ids[i]), "a post is listed twice");
     }
     return new ReadQuery(ids, codes);
+  }
+
+  /** {@code seen} with {@code bit} set; a 400 if it was set already (a repeated field). */
+  private static int once(int seen, int bit, String field) {
+    if ((seen & bit) != 0) {
+      throw new TallyException(
+          ErrorKind.BAD_REQUEST, "duplicate field \"" + field + "\" in a write");
+    }
+    return seen | bit;
   }
 
   private static void expect(boolean ok, String message) {

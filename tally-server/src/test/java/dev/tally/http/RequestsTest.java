@@ -122,6 +122,28 @@ class RequestsTest {
   }
 
   @Test
+  void batchWrites_aDuplicateFieldFailsItsItem_andADuplicateWritesFieldTheBody() {
+    List<Requests.Item> items =
+        Requests.batchWrites(
+            b(
+                "{\"writes\":[{\"post_id\":1,\"post_id\":2,\"counter\":\"likes\",\"action\":\"increment\"},"
+                    + "{\"post_id\":1,\"counter\":\"likes\",\"action\":\"increment\",\"action\":\"decrement\"},"
+                    + "{\"post_id\":3,\"counter\":\"likes\",\"action\":\"increment\"}]}"),
+            NAMES,
+            10);
+    assertThat(items.get(0).error().kind()).isEqualTo(ErrorKind.BAD_REQUEST);
+    assertThat(items.get(0).error().getMessage()).contains("duplicate field \"post_id\"");
+    assertThat(items.get(1).error().getMessage()).contains("duplicate field \"action\"");
+    assertThat(items.get(2).write().counter().postId()).isEqualTo(3);
+    String item = "{\"post_id\":1,\"counter\":\"likes\",\"action\":\"increment\"}";
+    assertKind(
+        () ->
+            Requests.batchWrites(
+                b("{\"writes\":[" + item + "],\"writes\":[" + item + "]}"), NAMES, 10),
+        ErrorKind.BAD_REQUEST);
+  }
+
+  @Test
   void batchWrites_overTheItemLimitIsTooLarge() {
     String item = "{\"post_id\":1,\"counter\":\"likes\",\"action\":\"increment\"}";
     String body = "{\"writes\":[" + String.join(",", java.util.Collections.nCopies(3, item)) + "]}";
