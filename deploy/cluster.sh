@@ -127,7 +127,7 @@ case $cmd in
       n=${nodes[$i]}
       mkdir -p "$dir/$n"
       setsid "$root/bin/tally" --host 127.0.0.1 --port "$(node_port "$i")" --data-dir "$dir/$n" \
-        --redis "$seeds" </dev/null >"$dir/$n.log" 2>&1 &
+        --redis "$seeds" --trusted-proxies 127.0.0.1 </dev/null >"$dir/$n.log" 2>&1 &
       echo $! >"$dir/$n.pid"
     done
     for i in 0 1 2; do

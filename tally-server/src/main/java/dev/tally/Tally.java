@@ -3,6 +3,7 @@ package dev.tally;
 import dev.tally.access.AccessControl;
 import dev.tally.access.Credentials;
 import dev.tally.access.RateLimiter;
+import dev.tally.access.TrustedProxies;
 import dev.tally.cluster.ClusterSync;
 import dev.tally.cluster.ClusterWriter;
 import dev.tally.cluster.RedisLive;
@@ -343,7 +344,8 @@ public final class Tally implements AutoCloseable {
             config.maxBodyBytes(),
             config.maxBatchItems(),
             liveApi,
-            accessControl(config, clock, metrics));
+            accessControl(config, clock, metrics),
+            TrustedProxies.parse(config.trustedProxies()));
     // one server per event loop on one port; Vert.x shares the listening socket between them.
     // Port 0 is resolved first, because instances asking for port 0 would each get their own.
     for (int attempt = 1; ; attempt++) {

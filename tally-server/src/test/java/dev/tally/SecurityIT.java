@@ -157,6 +157,39 @@ class SecurityIT {
     }
   }
 
+  private static int putAs(TallyClient c, String forwardedFor) throws Exception {
+    return c.send(
+            "PUT", "/v1/2/likes", "{\"action\":\"increment\"}", "X-Forwarded-For", forwardedFor)
+        .statusCode();
+  }
+
+  @Test
+  void behindATrustedProxy_eachForwardedClientHasItsOwnLimit_elseTheHeaderIsIgnored()
+      throws Exception {
+    String[] limits = {"--rate-limit-client", "0.01", "--rate-limit-client-burst", "2"};
+    try (Tally node = start(concat(limits, "--trusted-proxies", "127.0.0.0/8"))) {
+      TallyClient c = new TallyClient(node.port());
+      assertThat(List.of(putAs(c, "203.0.113.1"), putAs(c, "203.0.113.1"), putAs(c, "203.0.113.1")))
+          .containsExactly(200, 200, 429);
+      // another client behind the same balancer still has its own burst
+      assertThat(putAs(c, "203.0.113.2")).isEqualTo(200);
+      // a client cannot escape its limit by prepending a made-up hop of its own
+      assertThat(putAs(c, "198.51.100.9, 203.0.113.1")).isEqualTo(429);
+    }
+    try (Tally node = start(limits)) {
+      TallyClient c = new TallyClient(node.port());
+      // nobody is trusted: every request is the peer's, whatever the header says
+      assertThat(List.of(putAs(c, "203.0.113.1"), putAs(c, "203.0.113.2"), putAs(c, "203.0.113.3")))
+          .containsExactly(200, 200, 429);
+    }
+  }
+
+  private static String[] concat(String[] a, String... b) {
+    String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, all, a.length, b.length);
+    return all;
+  }
+
   @Test
   void postRateLimit_failsOnlyTheItemsOfTheHotPost() throws Exception {
     try (Tally node = start("--rate-limit-post", "1", "--rate-limit-post-burst", "2")) {

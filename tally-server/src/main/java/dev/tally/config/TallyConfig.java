@@ -1,5 +1,6 @@
 package dev.tally.config;
 
+import dev.tally.access.TrustedProxies;
 import dev.tally.counter.CounterNames;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -54,6 +55,8 @@ import java.util.Map;
  * @param redisTls connect to Redis over TLS
  * @param redisCaFile PEM CA certificates trusted for Redis TLS, or null for the JVM's
  * @param redisBuckets bucket hashes the counters are spread over in Redis; the same on every node
+ * @param trustedProxies addresses and CIDR blocks of the load balancers whose {@code
+ *     X-Forwarded-For} names the client (validated by {@link TrustedProxies#parse}); blank for none
  */
 public record TallyConfig(
     String host,
@@ -96,7 +99,8 @@ public record TallyConfig(
     Path redisPasswordFile,
     boolean redisTls,
     Path redisCaFile,
-    int redisBuckets) {
+    int redisBuckets,
+    String trustedProxies) {
 
   public TallyConfig {
     if ((tlsCert == null) != (tlsKey == null)) {
@@ -275,6 +279,16 @@ public record TallyConfig(
           "0",
           "increments a post may take at once; 0 = twice the rate",
           Parsers.intIn(0, 10_000_000));
+  public static final Option<String> TRUSTED_PROXIES =
+      new Option<>(
+          "trusted-proxies",
+          "",
+          "load balancers (IP addresses, CIDR blocks, comma-separated) whose X-Forwarded-For names"
+              + " the client for rate limits; empty = the header is ignored",
+          s -> {
+            TrustedProxies.parse(s);
+            return s.trim();
+          });
   public static final Option<Duration> IDLE_TIMEOUT =
       new Option<>(
           "idle-timeout",
@@ -393,6 +407,7 @@ public record TallyConfig(
           RATE_LIMIT_CLIENT_BURST,
           RATE_LIMIT_POST,
           RATE_LIMIT_POST_BURST,
+          TRUSTED_PROXIES,
           IDLE_TIMEOUT,
           TLS_CERT,
           TLS_KEY,
@@ -484,7 +499,8 @@ public record TallyConfig(
         v.get(REDIS_PASSWORD_FILE),
         v.get(REDIS_TLS),
         v.get(REDIS_CA_FILE),
-        v.get(REDIS_BUCKETS));
+        v.get(REDIS_BUCKETS),
+        v.get(TRUSTED_PROXIES));
   }
 
   /** A copy with another port and data dir; for tests and tools. */
@@ -530,7 +546,8 @@ public record TallyConfig(
         redisPasswordFile,
         redisTls,
         redisCaFile,
-        redisBuckets);
+        redisBuckets,
+        trustedProxies);
   }
 
   /** The {@code --help} text: every option with its variable, default and meaning. */

@@ -1,6 +1,7 @@
 package dev.tally.http;
 
 import dev.tally.access.AccessControl;
+import dev.tally.access.TrustedProxies;
 import dev.tally.cluster.ClusterSync;
 import dev.tally.counter.CounterId;
 import dev.tally.counter.CounterNames;
@@ -51,6 +52,8 @@ public final class HttpApi implements Handler<HttpServerRequest> {
       HttpHeaders.createOptimized("text/plain; version=0.0.4; charset=utf-8");
   private static final CharSequence IDEMPOTENCY_KEY =
       HttpHeaders.createOptimized("Idempotency-Key");
+  private static final CharSequence X_FORWARDED_FOR =
+      HttpHeaders.createOptimized("X-Forwarded-For");
   private static final CharSequence REPLAYED = HttpHeaders.createOptimized("Idempotent-Replayed");
 
   private final CounterNames names;
@@ -66,6 +69,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
   private final int maxBatchItems;
   private final LiveApi live;
   private final AccessControl access;
+  private final TrustedProxies proxies;
 
   /**
    * One hand-off per event-loop thread. Not per {@link Context}: Vert.x gives every request its own
@@ -90,7 +94,8 @@ public final class HttpApi implements Handler<HttpServerRequest> {
       int maxBodyBytes,
       int maxBatchItems,
       LiveApi live,
-      AccessControl access) {
+      AccessControl access,
+      TrustedProxies proxies) {
     this.names = names;
     this.aggregator = aggregator;
     this.writePath = writePath;
@@ -104,6 +109,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
     this.maxBatchItems = maxBatchItems;
     this.live = live;
     this.access = access;
+    this.proxies = proxies;
   }
 
   @Override
@@ -512,9 +518,14 @@ public final class HttpApi implements Handler<HttpServerRequest> {
     return req.getHeader(HttpHeaders.AUTHORIZATION);
   }
 
-  private static String address(HttpServerRequest req) {
+  /** The client's address: the TCP peer's, or behind a trusted proxy the one it forwards. */
+  private String address(HttpServerRequest req) {
     var a = req.remoteAddress();
-    return a == null ? "unknown" : a.hostAddress();
+    String peer = a == null ? "unknown" : a.hostAddress();
+    if (proxies.isEmpty()) {
+      return peer;
+    }
+    return proxies.client(peer, req.headers().getAll(X_FORWARDED_FOR));
   }
 
   private static void checkContentType(HttpServerRequest req) {
