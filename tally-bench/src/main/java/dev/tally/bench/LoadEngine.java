@@ -264,6 +264,14 @@ public final class LoadEngine {
       if (n < 0) {
         throw new IOException("connection closed by the server");
       }
+      if (workload.protocol() == Workload.Protocol.RESP) {
+        int status = respReply(c.in.array(), c.in.position());
+        if (status > 0) {
+          complete(c, status, "", System.nanoTime());
+          c.in.clear();
+        }
+        return;
+      }
       int headerEnd = headerEnd(c.in);
       if (headerEnd < 0) {
         return;
@@ -345,6 +353,34 @@ public final class LoadEngine {
       c.reconnectAt = System.nanoTime() + 100_000_000L;
       c.nextDue = Math.max(c.nextDue, c.reconnectAt);
     }
+  }
+
+  /**
+   * Whether {@code b[0, len)} holds one whole RESP reply: 0 while incomplete, else 200 for a value
+   * (integer, simple string, bulk string or nil) and 500 for an error reply ({@code -ERR ...}).
+   *
+   * @throws IOException on a reply type the load's commands never get
+   */
+  static int respReply(byte[] b, int len) throws IOException {
+    int eol = -1;
+    for (int i = 1; i < len; i++) {
+      if (b[i] == '\n' && b[i - 1] == '\r') {
+        eol = i - 1;
+        break;
+      }
+    }
+    if (eol < 0) {
+      return 0;
+    }
+    return switch (b[0]) {
+      case ':', '+' -> 200;
+      case '-' -> 500;
+      case '$' -> {
+        int size = Integer.parseInt(new String(b, 1, eol - 1, StandardCharsets.US_ASCII));
+        yield size < 0 || len >= eol + 2 + size + 2 ? 200 : 0;
+      }
+      default -> throw new IOException("unexpected RESP reply type '" + (char) b[0] + "'");
+    };
   }
 
   static int headerEnd(ByteBuffer in) {

@@ -34,7 +34,9 @@ import org.HdrHistogram.Histogram;
  * ({@code --zipf 1.0}). {@code --rate} switches from closed loop to a fixed total rate with latency
  * measured from each request's intended start. {@code --check} sends every increment with an
  * idempotency key, reads the counters before and after, retries the in-doubt writes with their
- * keys, and fails (exit 1) unless every counter changed by exactly the distinct writes sent.
+ * keys, and fails (exit 1) unless every counter changed by exactly the distinct writes sent. {@code
+ * --protocol resp} drives a Redis server instead (INCR and GET of {@code likes:<post>}), so the
+ * Redis reference can be measured by the same client at the same fixed rates.
  */
 public final class LoadGenerator {
 
@@ -98,7 +100,8 @@ public final class LoadGenerator {
             batchSize,
             idempotent,
             runId,
-            targets.getFirst().getHostString());
+            targets.getFirst().getHostString(),
+            Workload.Protocol.valueOf(o.getOrDefault("protocol", "http").toUpperCase(Locale.ROOT)));
     History history = new History();
     String base =
         "http://" + targets.getFirst().getHostString() + ":" + targets.getFirst().getPort();
@@ -122,6 +125,7 @@ public final class LoadGenerator {
     LoadEngine.Result r = engine.run();
 
     Map<String, Object> report = new LinkedHashMap<>();
+    report.put("protocol", workload.protocol().name().toLowerCase(Locale.ROOT));
     report.put("workload", kind.name().toLowerCase(Locale.ROOT));
     report.put("keys", keyKind.name().toLowerCase(Locale.ROOT));
     report.put("posts", keys.posts());

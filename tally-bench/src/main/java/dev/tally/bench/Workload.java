@@ -18,6 +18,15 @@ public final class Workload {
     BATCH
   }
 
+  /**
+   * The wire protocol: tally's HTTP API, or Redis's RESP (INCR and GET of one key per post) for the
+   * reference measured by the same client, with the same schedule and latency accounting.
+   */
+  public enum Protocol {
+    HTTP,
+    RESP
+  }
+
   /** One request on the wire, with the increments it carries (for the history). */
   public record Request(byte[] bytes, Kind kind, History.Op[] ops) {}
 
@@ -29,6 +38,7 @@ public final class Workload {
   private final boolean idempotent;
   private final String runId;
   private final String host;
+  private final Protocol protocol;
 
   public Workload(
       Kind kind,
@@ -38,7 +48,12 @@ public final class Workload {
       int batchSize,
       boolean idempotent,
       String runId,
-      String host) {
+      String host,
+      Protocol protocol) {
+    if (protocol == Protocol.RESP && (kind == Kind.BATCH || idempotent)) {
+      throw new IllegalArgumentException(
+          "--protocol resp sends INCR and GET only: no batches, idempotency keys or --check");
+    }
     this.kind = kind;
     this.keys = keys;
     this.counter = counter;
@@ -47,6 +62,11 @@ public final class Workload {
     this.idempotent = idempotent;
     this.runId = runId;
     this.host = host;
+    this.protocol = protocol;
+  }
+
+  public Protocol protocol() {
+    return protocol;
   }
 
   /** The next request; {@code seq} makes idempotency keys unique per connection. */
@@ -66,6 +86,9 @@ public final class Workload {
 
   private Request write(SplittableRandom random, int connection, long seq) {
     long post = keys.next(random);
+    if (protocol == Protocol.RESP) {
+      return new Request(resp("INCR", post), Kind.WRITE, new History.Op[0]);
+    }
     String body = "{\"action\":\"increment\"}";
     StringBuilder sb = new StringBuilder(192);
     sb.append("PUT /v1/").append(post).append('/').append(counter).append(" HTTP/1.1\r\n");
@@ -84,6 +107,9 @@ public final class Workload {
 
   private Request read(SplittableRandom random) {
     long post = keys.next(random);
+    if (protocol == Protocol.RESP) {
+      return new Request(resp("GET", post), Kind.READ, new History.Op[0]);
+    }
     String req = "GET /v1/" + post + "/" + counter + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
     return new Request(req.getBytes(StandardCharsets.US_ASCII), Kind.READ, new History.Op[0]);
   }
@@ -117,6 +143,21 @@ public final class Workload {
     System.arraycopy(h, 0, all, 0, h.length);
     System.arraycopy(b, 0, all, h.length, b.length);
     return new Request(all, Kind.BATCH, ops);
+  }
+
+  /** {@code command counter:post} as a RESP array of bulk strings. */
+  private byte[] resp(String command, long post) {
+    String key = counter + ":" + post;
+    return ("*2\r\n$"
+            + command.length()
+            + "\r\n"
+            + command
+            + "\r\n$"
+            + key.length()
+            + "\r\n"
+            + key
+            + "\r\n")
+        .getBytes(StandardCharsets.US_ASCII);
   }
 
   public int itemsPerRequest(Kind k) {

@@ -204,7 +204,15 @@ class ClusterNodeKillIT {
       throws InterruptedException {
     Workload workload =
         new Workload(
-            Workload.Kind.WRITE, keys, "likes", 0, 1, true, "c" + SEED + phase, "127.0.0.1");
+            Workload.Kind.WRITE,
+            keys,
+            "likes",
+            0,
+            1,
+            true,
+            "c" + SEED + phase,
+            "127.0.0.1",
+            Workload.Protocol.HTTP);
     return new LoadEngine(
             new LoadEngine.Settings(
                 List.of(new InetSocketAddress("127.0.0.1", lb.port())),

@@ -56,7 +56,8 @@ class SingleNodeKillIT {
                 1,
                 true,
                 "s" + SEED + "r" + round,
-                "127.0.0.1");
+                "127.0.0.1",
+                Workload.Protocol.HTTP);
         long runMillis = 1_500;
         LoadEngine engine =
             new LoadEngine(
