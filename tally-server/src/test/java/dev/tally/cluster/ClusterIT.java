@@ -246,7 +246,7 @@ class ClusterIT {
             "--ack",
             "cluster",
             "--ack-timeout",
-            "3s")) {
+            "6s")) {
       TallyClient c = new TallyClient(acking.port());
       for (int i = 1; i <= 20; i++) {
         assertThat(c.write(post, "likes", "increment", "ack-" + i).statusCode()).isEqualTo(200);
