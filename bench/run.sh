@@ -6,25 +6,9 @@
 # Everything talks to 127.0.0.1 only; every load is bounded in time.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-source "$root/bin/java-home"
-out=${1:-$root/bench/results/$(date -u +%Y-%m-%d)}
-mkdir -p "$out"
-JAVA="$JAVA_HOME/bin/java"
-BENCH_JAR="$root/tally-bench/target/tally-bench.jar"
-TALLY_JAR="$root/tally-server/target/tally.jar"
-SERVER_CPU=${SERVER_CPU:-0}
-CLIENT_CPU=${CLIENT_CPU:-1}
-CONNS=${CONNS:-64}
+source "$root/bench/lib.sh" bench "${1:-}"
 DURATION=${DURATION:-20s}
 WARMUP=${WARMUP:-15s}
-REDIS_PORT=16379
-TALLY_PORT=18181
-work=$(mktemp -d /tmp/tally-bench.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]:-}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-log() { echo "[bench] $*" >&2; }
 
 {
   echo "{\"date\":\"$(date -u +%FT%TZ)\",\"nproc\":$(nproc),"
@@ -45,6 +29,13 @@ redis_run() { # name, extra redis args...
     log "redis ($name) $t, $CONNS connections"
     taskset -c "$CLIENT_CPU" redis-benchmark -p $REDIS_PORT -c "$CONNS" -n 1000000 -r 100000 -t "$t" -P 1 --csv -q \
       | tail -1 > "$out/redis-$name-$t.csv"
+  done
+  # the same server driven by tally's own load generator (RESP): same client, same accounting
+  for w in write read; do
+    log "redis ($name) $w via tally-bench, $CONNS connections"
+    taskset -c "$CLIENT_CPU" "$JAVA" -jar "$BENCH_JAR" --target 127.0.0.1:$REDIS_PORT --protocol resp \
+      --connections "$CONNS" --duration "$DURATION" --warmup 5s --workload "$w" --keys uniform \
+      --posts 100000 --first-post 1 --json "$out/redis-$name-resp-$w.json" >/dev/null 2>&1
   done
   redis-cli -p $REDIS_PORT shutdown nosave >/dev/null 2>&1 || true
   sleep 0.5
