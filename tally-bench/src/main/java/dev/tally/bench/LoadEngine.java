@@ -50,6 +50,20 @@ public final class LoadEngine {
     public long status5xx;
     public long measuredNanos;
 
+    /**
+     * The measured window in {@link #TICK_NANOS} ticks, by intended send time: answers counted and
+     * the worst latency (µs) of each tick, so a stall shows when it happened, not only that it did.
+     */
+    public final long[] tickCount;
+
+    public final long[] tickMaxMicros;
+
+    Result(long durationNanos) {
+      int ticks = (int) Math.max(1, (durationNanos + TICK_NANOS - 1) / TICK_NANOS);
+      tickCount = new long[ticks];
+      tickMaxMicros = new long[ticks];
+    }
+
     static Histogram histogram() {
       return new Histogram(3_600_000_000L, 3); // µs, up to an hour
     }
@@ -64,8 +78,15 @@ public final class LoadEngine {
       status2xx += o.status2xx;
       status4xx += o.status4xx;
       status5xx += o.status5xx;
+      for (int i = 0; i < tickCount.length; i++) {
+        tickCount[i] += o.tickCount[i];
+        tickMaxMicros[i] = Math.max(tickMaxMicros[i], o.tickMaxMicros[i]);
+      }
     }
   }
+
+  /** The width of one timeline tick: 100 ms. */
+  public static final long TICK_NANOS = 100_000_000L;
 
   private final Settings settings;
   private final Workload workload;
@@ -91,7 +112,7 @@ public final class LoadEngine {
     for (Thread t : threads) {
       t.join();
     }
-    Result total = new Result();
+    Result total = new Result(settings.durationNanos());
     for (Worker w : workers) {
       total.add(w.result);
     }
@@ -125,7 +146,7 @@ public final class LoadEngine {
     final long start;
     final long measureFrom;
     final long end;
-    final Result result = new Result();
+    final Result result = new Result(settings.durationNanos());
     final SplittableRandom random;
     final List<Conn> conns = new ArrayList<>();
 
@@ -299,6 +320,9 @@ public final class LoadEngine {
           case READ -> result.read.recordValue(micros);
           default -> result.batch.recordValue(micros);
         }
+        int tick = (int) ((c.intended - measureFrom) / TICK_NANOS);
+        result.tickCount[tick]++;
+        result.tickMaxMicros[tick] = Math.max(result.tickMaxMicros[tick], micros);
         result.requests++;
         result.items += workload.itemsPerRequest(r.kind());
         if (status < 300) {

@@ -36,7 +36,8 @@ import org.HdrHistogram.Histogram;
  * idempotency key, reads the counters before and after, retries the in-doubt writes with their
  * keys, and fails (exit 1) unless every counter changed by exactly the distinct writes sent. {@code
  * --protocol resp} drives a Redis server instead (INCR and GET of {@code likes:<post>}), so the
- * Redis reference can be measured by the same client at the same fixed rates.
+ * Redis reference can be measured by the same client at the same fixed rates. {@code --timeline
+ * FILE} writes the window as TSV, a row per 100 ms: answers and the worst latency, to place stalls.
  */
 public final class LoadGenerator {
 
@@ -149,6 +150,9 @@ public final class LoadGenerator {
       ok = check(base, keys, counter, history, before, report);
     }
     String json = toJson(report);
+    if (o.containsKey("timeline")) {
+      Files.writeString(Path.of(o.get("timeline")), timeline(r));
+    }
     if (o.containsKey("json")) {
       Files.writeString(Path.of(o.get("json")), json + "\n");
     }
@@ -275,6 +279,23 @@ public final class LoadGenerator {
       }
     }
     return out;
+  }
+
+  /**
+   * The measured window as TSV, one row per {@link LoadEngine#TICK_NANOS} tick of intended send
+   * time: seconds from the window's start, answers, and the worst latency in ms.
+   */
+  static String timeline(LoadEngine.Result r) {
+    StringBuilder sb = new StringBuilder("t_s\tanswers\tmax_ms\n");
+    for (int i = 0; i < r.tickCount.length; i++) {
+      sb.append(String.format(Locale.ROOT, "%.1f", i * (LoadEngine.TICK_NANOS / 1e9)))
+          .append('\t')
+          .append(r.tickCount[i])
+          .append('\t')
+          .append(String.format(Locale.ROOT, "%.2f", r.tickMaxMicros[i] / 1000.0))
+          .append('\n');
+    }
+    return sb.toString();
   }
 
   private static void putLatency(Map<String, Object> report, String name, Histogram h) {

@@ -4,8 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tally.Tally;
 import dev.tally.config.TallyConfig;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -89,11 +91,24 @@ class LoadGeneratorIT {
                   "--posts",
                   "1000",
                   "--rate",
-                  "2000"));
+                  "2000",
+                  "--timeline",
+                  dir.resolve("timeline.tsv").toString()));
       assertThat(mix.json())
           .contains("\"read_latency\"")
           .contains("\"write_latency\"")
           .contains("\"status_4xx\":0");
+      // a row per 100 ms of the window, and together they hold every answer the report counts
+      List<String> rows = Files.readAllLines(dir.resolve("timeline.tsv"));
+      assertThat(rows.getFirst()).isEqualTo("t_s\tanswers\tmax_ms");
+      long answers = 0;
+      for (String row : rows.subList(1, rows.size())) {
+        String[] f = row.split("\t");
+        answers += Long.parseLong(f[1]);
+        assertThat(Double.parseDouble(f[2])).isGreaterThan(0);
+      }
+      assertThat(rows).hasSize(1 + 15); // 1500 ms
+      assertThat(mix.json()).contains("\"requests\":" + answers + ",");
     }
   }
 }
