@@ -58,6 +58,9 @@ public final class LoadEngine {
 
     public final long[] tickMaxMicros;
 
+    /** The wall-clock time (ms since the epoch) at which the measured window starts. */
+    public long windowStartEpochMillis;
+
     Result(long durationNanos) {
       int ticks = (int) Math.max(1, (durationNanos + TICK_NANOS - 1) / TICK_NANOS);
       tickCount = new long[ticks];
@@ -99,6 +102,7 @@ public final class LoadEngine {
   }
 
   public Result run() throws InterruptedException {
+    long epochMillisAtStart = System.currentTimeMillis();
     long start = System.nanoTime();
     long measureFrom = start + settings.warmupNanos();
     long end = measureFrom + settings.durationNanos();
@@ -117,6 +121,7 @@ public final class LoadEngine {
       total.add(w.result);
     }
     total.measuredNanos = settings.durationNanos();
+    total.windowStartEpochMillis = epochMillisAtStart + settings.warmupNanos() / 1_000_000;
     return total;
   }
 

@@ -283,16 +283,19 @@ public final class LoadGenerator {
 
   /**
    * The measured window as TSV, one row per {@link LoadEngine#TICK_NANOS} tick of intended send
-   * time: seconds from the window's start, answers, and the worst latency in ms.
+   * time: seconds from the window's start, answers, the worst latency in ms, and the tick's start
+   * as wall-clock ms since the epoch (to line it up with other recordings).
    */
   static String timeline(LoadEngine.Result r) {
-    StringBuilder sb = new StringBuilder("t_s\tanswers\tmax_ms\n");
+    StringBuilder sb = new StringBuilder("t_s\tanswers\tmax_ms\tunix_ms\n");
     for (int i = 0; i < r.tickCount.length; i++) {
       sb.append(String.format(Locale.ROOT, "%.1f", i * (LoadEngine.TICK_NANOS / 1e9)))
           .append('\t')
           .append(r.tickCount[i])
           .append('\t')
           .append(String.format(Locale.ROOT, "%.2f", r.tickMaxMicros[i] / 1000.0))
+          .append('\t')
+          .append(r.windowStartEpochMillis + i * (LoadEngine.TICK_NANOS / 1_000_000))
           .append('\n');
     }
     return sb.toString();

@@ -80,6 +80,7 @@ class LoadGeneratorIT {
   void readsAndMix_reportLatencies() throws Exception {
     try (Tally node =
         Tally.start(TallyConfig.defaults().withPortAndDataDir(0, dir), Clock.systemUTC())) {
+      long before = System.currentTimeMillis();
       LoadGenerator.Outcome mix =
           LoadGenerator.run(
               args(
@@ -100,12 +101,13 @@ class LoadGeneratorIT {
           .contains("\"status_4xx\":0");
       // a row per 100 ms of the window, and together they hold every answer the report counts
       List<String> rows = Files.readAllLines(dir.resolve("timeline.tsv"));
-      assertThat(rows.getFirst()).isEqualTo("t_s\tanswers\tmax_ms");
+      assertThat(rows.getFirst()).isEqualTo("t_s\tanswers\tmax_ms\tunix_ms");
       long answers = 0;
       for (String row : rows.subList(1, rows.size())) {
         String[] f = row.split("\t");
         answers += Long.parseLong(f[1]);
         assertThat(Double.parseDouble(f[2])).isGreaterThan(0);
+        assertThat(Long.parseLong(f[3])).isBetween(before, System.currentTimeMillis());
       }
       assertThat(rows).hasSize(1 + 15); // 1500 ms
       assertThat(mix.json()).contains("\"requests\":" + answers + ",");
