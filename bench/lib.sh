@@ -1,8 +1,9 @@
-# Sourced by bench/run.sh and bench/sweep.sh after they set `root` and `set -euo pipefail`:
+# Sourced by bench/run.sh, bench/sweep.sh and bench/stalls.sh after they set `root` and `set -euo pipefail`:
 #   source "$root/bench/lib.sh" NAME [results-dir]
 # Sets JAVA_HOME, the jars, the CPU pinning (SERVER_CPU, CLIENT_CPU), CONNS, the loopback ports,
 # `out` (the results directory, created) and `work` (a scratch directory removed at exit, with
-# every process whose pid is added to `pids` killed); `log` writes "[NAME] ..." to stderr.
+# every process whose pid is added to `pids` killed); `log` writes "[NAME] ..." to stderr;
+# `redis_start ARGS…` starts a Redis on REDIS_PORT and CPU SERVER_CPU (REDIS_PID), `redis_stop` stops it.
 source "$root/bin/java-home"
 bench_name=$1
 out=${2:-$root/bench/results/$(date -u +%Y-%m-%d)}
@@ -20,3 +21,12 @@ pids=()
 cleanup() { for p in "${pids[@]:-}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 log() { echo "[$bench_name] $*" >&2; }
+redis_start() { # extra redis args
+  local dir="$work/redis"; rm -rf "$dir"; mkdir -p "$dir"
+  taskset -c "$SERVER_CPU" redis-server --port $REDIS_PORT --bind 127.0.0.1 --dir "$dir" --save "" "$@" \
+    --daemonize no --logfile "$dir/log" & pids+=($!)
+  REDIS_PID=$!
+  for _ in $(seq 50); do redis-cli -p $REDIS_PORT ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "redis did not start" >&2; exit 1
+}
+redis_stop() { redis-cli -p $REDIS_PORT shutdown nosave >/dev/null 2>&1 || true; wait "$REDIS_PID" 2>/dev/null || true; }

@@ -97,16 +97,6 @@ print("\t".join(map(str, (name, peak, half, lat["p50_ms"], lat["p99_ms"], lat["p
 PY
 }
 
-redis_start() { # extra redis args
-  local dir="$work/redis"; rm -rf "$dir"; mkdir -p "$dir"
-  taskset -c "$SERVER_CPU" redis-server --port $REDIS_PORT --bind 127.0.0.1 --dir "$dir" --save "" "$@" \
-    --daemonize no --logfile "$dir/log" & pids+=($!)
-  REDIS_PID=$!
-  for _ in $(seq 50); do redis-cli -p $REDIS_PORT ping >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "redis did not start" >&2; exit 1
-}
-redis_stop() { redis-cli -p $REDIS_PORT shutdown nosave >/dev/null 2>&1 || true; wait "$REDIS_PID" 2>/dev/null || true; }
-
 tally_case() { # case, data dir
   local name=$1 data=$2
   rm -rf "$data"

@@ -42,15 +42,6 @@ series() { # name, port, protocol, workload
   done
 }
 
-redis_start() { # extra redis args
-  local dir="$work/redis"; rm -rf "$dir"; mkdir -p "$dir"
-  taskset -c "$SERVER_CPU" redis-server --port $REDIS_PORT --bind 127.0.0.1 --dir "$dir" --save "" "$@" \
-    --daemonize no --logfile "$dir/log" & pids+=($!)
-  REDIS_PID=$!
-  for _ in $(seq 50); do redis-cli -p $REDIS_PORT ping >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "redis did not start" >&2; exit 1
-}
-redis_stop() { redis-cli -p $REDIS_PORT shutdown nosave >/dev/null 2>&1 || true; wait "$REDIS_PID" 2>/dev/null || true; }
 
 redis_start --appendonly no
 series "redis-incr" $REDIS_PORT resp write
