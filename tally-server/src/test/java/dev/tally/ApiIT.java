@@ -175,6 +175,27 @@ class ApiIT {
   }
 
   @Test
+  void batchWrite_bodyOfManyChunks_isReadWhole() throws Exception {
+    // ≈ 75 KB: the server receives it in many chunks, each of which must land in order
+    StringBuilder body = new StringBuilder("{\"writes\":[");
+    for (int i = 0; i < 1000; i++) {
+      body.append(i == 0 ? "" : ",")
+          .append("{\"post_id\":")
+          .append(31 + i % 2)
+          .append(",\"counter\":\"likes\",\"action\":\"increment\",\"idempotency_key\":\"many-")
+          .append(i)
+          .append("\"}");
+    }
+    body.append("]}");
+    assertThat(body.length()).isGreaterThan(64 * 1024);
+    HttpResponse<String> r =
+        client.send("POST", "/v1/counts", body.toString(), "Content-Type", "application/json");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    assertThat(client.count(31, "likes")).isEqualTo(500);
+    assertThat(client.count(32, "likes")).isEqualTo(500);
+  }
+
+  @Test
   void batchRead_byQueryAndByBody() throws Exception {
     client.write(21, "likes", "increment", null);
     client.write(22, "views", "increment", null);

@@ -19,6 +19,7 @@ import dev.tally.metrics.Metrics;
 import io.vertx.core.Context;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
@@ -227,15 +228,10 @@ public final class HttpApi implements Handler<HttpServerRequest> {
 
   private void answerWrite(Call call, WriteResult r) {
     switch (r.outcome()) {
-      case APPLIED ->
-          call.ok(
-              JSON,
-              Json.appendCount(new StringBuilder(64), r.count(), r.updatedAtSecond()).toString());
+      case APPLIED -> call.ok(JSON, Json.countBody(r.count(), r.updatedAtSecond()));
       case REPLAYED -> {
         call.req.response().putHeader(REPLAYED, "true");
-        call.ok(
-            JSON,
-            Json.appendCount(new StringBuilder(64), r.count(), r.updatedAtSecond()).toString());
+        call.ok(JSON, Json.countBody(r.count(), r.updatedAtSecond()));
       }
       case FAILED -> call.problem(r.error());
     }
@@ -306,8 +302,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
   }
 
   private void answerRead(Call call, Count v) {
-    call.ok(
-        JSON, Json.appendCount(new StringBuilder(64), v.count(), v.updatedAtSecond()).toString());
+    call.ok(JSON, Json.countBody(v.count(), v.updatedAtSecond()));
   }
 
   // ---- batches
@@ -564,8 +559,13 @@ public final class HttpApi implements Handler<HttpServerRequest> {
       send(200, contentType, body);
     }
 
+    void ok(CharSequence contentType, Buffer body) {
+      Responses.send(req, httpMetrics, endpoint, startNanos, 200, contentType, body);
+    }
+
     void send(int status, CharSequence contentType, String body) {
-      Responses.send(req, httpMetrics, endpoint, startNanos, status, contentType, body);
+      Responses.send(
+          req, httpMetrics, endpoint, startNanos, status, contentType, Buffer.buffer(body));
     }
 
     void problem(TallyException e) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.StreamReadFeature;
+import io.vertx.core.buffer.Buffer;
 import java.time.Instant;
 import java.time.format.DateTimeFormatter;
 
@@ -57,6 +58,26 @@ final class Json {
       return sb.append("null");
     }
     return sb.append('"').append(timestamp(updatedAtSecond)).append('"');
+  }
+
+  /** Each thread's scratch for {@link #countBody}. */
+  private static final ThreadLocal<StringBuilder> SCRATCH =
+      ThreadLocal.withInitial(() -> new StringBuilder(64));
+
+  /**
+   * {@code {"count":N,"updated_at":"…"|null}} as a response body, built in a per-thread scratch and
+   * copied once into the buffer that is sent: the text is ASCII (digits, an ISO instant, null).
+   */
+  static Buffer countBody(long count, long updatedAtSecond) {
+    StringBuilder sb = SCRATCH.get();
+    sb.setLength(0);
+    appendCount(sb, count, updatedAtSecond);
+    int n = sb.length();
+    Buffer body = Buffer.buffer(n);
+    for (int i = 0; i < n; i++) {
+      body.appendByte((byte) sb.charAt(i));
+    }
+    return body;
   }
 
   /** The last formatted second of each thread: most answers in a second share it. */

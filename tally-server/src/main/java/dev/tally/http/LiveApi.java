@@ -17,6 +17,7 @@ import dev.tally.live.VertxLoop;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
@@ -477,7 +478,8 @@ public final class LiveApi {
       int status,
       CharSequence contentType,
       String body) {
-    Responses.send(req, httpMetrics, endpoint, startNanos, status, contentType, body);
+    Responses.send(
+        req, httpMetrics, endpoint, startNanos, status, contentType, Buffer.buffer(body));
   }
 
   private void problem(

@@ -3,6 +3,7 @@ package dev.tally.http;
 import dev.tally.access.AccessControl;
 import dev.tally.error.ErrorKind;
 import dev.tally.error.TallyException;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
@@ -26,7 +27,7 @@ final class Responses {
       long startNanos,
       int status,
       CharSequence contentType,
-      String body) {
+      Buffer body) {
     HttpServerResponse resp = req.response();
     if (resp.ended() || resp.closed()) {
       return;
@@ -66,6 +67,6 @@ final class Responses {
         startNanos,
         Problems.status(e.kind()),
         PROBLEM,
-        Problems.body(e.kind(), e.getMessage()));
+        Buffer.buffer(Problems.body(e.kind(), e.getMessage())));
   }
 }
