@@ -84,6 +84,10 @@ public final class Aggregator implements WritePath, AutoCloseable {
   private final List<Submission> batch = new ArrayList<>();
   private final Map<CounterId, CounterValue> touched = new LinkedHashMap<>();
   private final Map<String, IdempotencyRecord> keysInBatch = new HashMap<>();
+  // load()'s scratch, cleared for each batch: the committer is one thread
+  private final List<CounterId> toLoad = new ArrayList<>();
+  private final List<String> keysToLoad = new ArrayList<>();
+  private final java.util.Set<CounterId> seenInLoad = new java.util.HashSet<>();
   private final Commit commit = new Commit();
   private long lastPurgeMillis;
 
@@ -322,9 +326,12 @@ public final class Aggregator implements WritePath, AutoCloseable {
 
   /** Loads the counters and keys this batch needs and the committer does not hold. */
   private void load(long now) {
-    List<CounterId> counters = new ArrayList<>();
-    List<String> keys = new ArrayList<>();
-    java.util.Set<CounterId> seen = new java.util.HashSet<>();
+    List<CounterId> counters = toLoad;
+    List<String> keys = keysToLoad;
+    java.util.Set<CounterId> seen = seenInLoad;
+    counters.clear();
+    keys.clear();
+    seen.clear();
     for (Submission s : batch) {
       for (Write w : s.writes()) {
         if (!state.containsKey(w.counter()) && seen.add(w.counter())) {

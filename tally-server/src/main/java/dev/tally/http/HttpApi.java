@@ -130,8 +130,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
     String path = call.req.path();
     HttpMethod method = call.req.method();
     if (path.startsWith("/v1/")) {
-      String rest = path.substring(4);
-      if (rest.equals("counts")) {
+      if (path.equals("/v1/counts")) {
         if (method == HttpMethod.GET) {
           batchReadQuery(call.at(Endpoint.BATCH_READ));
         } else if (method == HttpMethod.POST) {
@@ -141,7 +140,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
         }
         return;
       }
-      if (rest.equals("counts/query")) {
+      if (path.equals("/v1/counts/query")) {
         if (method == HttpMethod.POST) {
           batchReadBody(call.at(Endpoint.BATCH_READ));
         } else {
@@ -149,10 +148,11 @@ public final class HttpApi implements Handler<HttpServerRequest> {
         }
         return;
       }
-      int slash = rest.indexOf('/');
-      if (slash > 0 && rest.indexOf('/', slash + 1) < 0) {
-        String post = rest.substring(0, slash);
-        String counter = rest.substring(slash + 1);
+      // /v1/{post}/{counter}, cut from the path itself (no copy of the rest of it)
+      int slash = path.indexOf('/', 4);
+      if (slash > 4 && path.indexOf('/', slash + 1) < 0) {
+        String post = path.substring(4, slash);
+        String counter = path.substring(slash + 1);
         if (LiveApi.isLiveResource(counter)) {
           if (counter.equals("heartbeat")) {
             access.checkWrite(authorization(call.req), address(call.req), 1);
