@@ -45,15 +45,6 @@ redis_run everysec --appendonly yes --appendfsync everysec
 redis_run always --appendonly yes --appendfsync always
 
 # ---------------------------------------------------------------- tally over HTTP
-tally_start() { # data dir, extra args
-  local data=$1; shift
-  # shellcheck disable=SC2086
-  taskset -c "$SERVER_CPU" "$JAVA" -Xms1g -Xmx1g ${TALLY_JAVA_OPTS:--XX:+UseZGC} -jar "$TALLY_JAR" --port $TALLY_PORT --host 127.0.0.1 \
-    --data-dir "$data" "$@" > "$work/tally.log" 2>&1 & pids+=($!)
-  TALLY_PID=$!
-  for _ in $(seq 100); do curl -fs localhost:$TALLY_PORT/health/ready >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "tally did not start; see $work/tally.log" >&2; cat "$work/tally.log" >&2; exit 1
-}
 load() { # name, args...
   local name=$1; shift
   log "tally $name"
@@ -76,7 +67,7 @@ peak=$(grep -o '"requests_per_s":[0-9.]*' "$out/tally-write-uniform.json" | cut 
 half=$(awk -v p="$peak" 'BEGIN {printf "%d", p / 2}')
 load write-uniform-half-rate --workload write --keys uniform --posts 100000 --rate "$half"
 curl -s localhost:$TALLY_PORT/metrics > "$out/tally-metrics.txt"
-kill "$TALLY_PID"; wait "$TALLY_PID" 2>/dev/null || true
+tally_stop
 
 # ---------------------------------------------------------------- storage and restart
 POSTS=${FILL_POSTS:-5000000}
@@ -89,7 +80,7 @@ tally_start "$work/fill"
 t1=$(date +%s%N)
 rss=$(awk '/VmRSS/ {print $2}' /proc/$TALLY_PID/status)
 echo "{\"counters\":$((POSTS * 2)),\"ready_ms\":$(( (t1 - t0) / 1000000 )),\"rss_kib\":$rss}" > "$out/restart.json"
-kill "$TALLY_PID"; wait "$TALLY_PID" 2>/dev/null || true
+tally_stop
 
 # ---------------------------------------------------------------- JMH (engine and store)
 if [[ ${SKIP_JMH:-0} != 1 ]]; then

@@ -100,14 +100,9 @@ PY
 tally_case() { # case, data dir
   local name=$1 data=$2
   rm -rf "$data"
-  # shellcheck disable=SC2086
-  taskset -c "$SERVER_CPU" "$JAVA" -Xms1g -Xmx1g ${TALLY_JAVA_OPTS:--XX:+UseZGC} \
-    -Xlog:gc:file="$out/$name.gc.log":utctime -jar "$TALLY_JAR" \
-    --port $TALLY_PORT --host 127.0.0.1 --data-dir "$data" > "$work/$name.log" 2>&1 & pids+=($!)
-  local pid=$!
-  for _ in $(seq 100); do curl -fs localhost:$TALLY_PORT/health/ready >/dev/null 2>&1 && break; sleep 0.1; done
-  measure "$name" $TALLY_PORT http "$pid" tally-committer
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  TALLY_JAVA_EXTRA="-Xlog:gc:file=$out/$name.gc.log:utctime" tally_start "$data"
+  measure "$name" $TALLY_PORT http "$TALLY_PID" tally-committer
+  tally_stop
   rm -rf "$data"
 }
 

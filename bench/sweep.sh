@@ -52,14 +52,10 @@ series "redis-incr-always" $REDIS_PORT resp write
 redis_stop
 
 rm -rf "$work/data"
-# shellcheck disable=SC2086
-taskset -c "$SERVER_CPU" "$JAVA" -Xms1g -Xmx1g ${TALLY_JAVA_OPTS:--XX:+UseZGC} -jar "$TALLY_JAR" --port $TALLY_PORT \
-  --host 127.0.0.1 --data-dir "$work/data" > "$work/tally.log" 2>&1 & pids+=($!)
-TALLY_PID=$!
-for _ in $(seq 100); do curl -fs localhost:$TALLY_PORT/health/ready >/dev/null 2>&1 && break; sleep 0.1; done
+tally_start "$work/data"
 series "tally-put" $TALLY_PORT http write
 series "tally-get" $TALLY_PORT http read
-kill "$TALLY_PID"; wait "$TALLY_PID" 2>/dev/null || true
+tally_stop
 
 if command -v gnuplot >/dev/null; then
   # fixed-rate points only: the closed-loop peak has no schedule to be late against
