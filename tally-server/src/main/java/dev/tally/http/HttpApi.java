@@ -477,7 +477,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
       sb.append('}');
     }
     sb.append('}');
-    call.send(ready ? 200 : 503, JSON, sb.toString());
+    call.send(ready ? 200 : 503, JSON, Buffer.buffer(sb.toString()));
   }
 
   private void scrape(Call call) {
@@ -556,16 +556,15 @@ public final class HttpApi implements Handler<HttpServerRequest> {
     }
 
     void ok(CharSequence contentType, String body) {
-      send(200, contentType, body);
+      send(200, contentType, Buffer.buffer(body));
     }
 
     void ok(CharSequence contentType, Buffer body) {
-      Responses.send(req, httpMetrics, endpoint, startNanos, 200, contentType, body);
+      send(200, contentType, body);
     }
 
-    void send(int status, CharSequence contentType, String body) {
-      Responses.send(
-          req, httpMetrics, endpoint, startNanos, status, contentType, Buffer.buffer(body));
+    void send(int status, CharSequence contentType, Buffer body) {
+      Responses.send(req, httpMetrics, endpoint, startNanos, status, contentType, body);
     }
 
     void problem(TallyException e) {

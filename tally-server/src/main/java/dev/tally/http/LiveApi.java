@@ -143,8 +143,7 @@ public final class LiveApi {
                       startNanos,
                       200,
                       JSON,
-                      Json.appendCount(new StringBuilder(64), r.count(), r.updatedAtSecond())
-                          .toString()));
+                      Json.countBody(r.count(), r.updatedAtSecond())));
         }
       }
     } catch (TallyException e) {
@@ -375,7 +374,7 @@ public final class LiveApi {
                 sb.deleteCharAt(len); // merge the count object into this one
                 sb.setLength(sb.length() - 1);
                 sb.append(",\"ttl_seconds\":").append(heartbeatTtlSeconds).append('}');
-                send(req, Endpoint.HEARTBEAT, startNanos, 200, JSON, sb.toString());
+                send(req, Endpoint.HEARTBEAT, startNanos, 200, JSON, Buffer.buffer(sb.toString()));
               });
         });
   }
@@ -477,9 +476,8 @@ public final class LiveApi {
       long startNanos,
       int status,
       CharSequence contentType,
-      String body) {
-    Responses.send(
-        req, httpMetrics, endpoint, startNanos, status, contentType, Buffer.buffer(body));
+      Buffer body) {
+    Responses.send(req, httpMetrics, endpoint, startNanos, status, contentType, body);
   }
 
   private void problem(
