@@ -108,10 +108,16 @@ public final class ReadCache {
     started.incrementAndGet();
   }
 
-  /** Committer: the commit is durable (or failed: pass nothing); publishes the new values. */
+  /**
+   * Committer: the commit is durable (or failed: pass nothing); publishes the new values. A plain
+   * put, not a merge: commits come from one thread in order, so the committer's value is the newest
+   * committed one and dominates anything a reader could have read from the store; a reader that
+   * merges an older value afterwards keeps this one (CRDT max). The put also spares the merge's
+   * per-counter lambda and compute context.
+   */
   void endCommit(List<CounterId> ids, List<CounterValue> values) {
     for (int i = 0; i < ids.size(); i++) {
-      cache.asMap().merge(ids.get(i), values.get(i), CounterValue::merge);
+      cache.put(ids.get(i), values.get(i));
     }
     finished.incrementAndGet();
   }

@@ -222,6 +222,77 @@ class AggregatorTest {
   }
 
   @Test
+  void readCache_neverAnswersBehindAnAcknowledgedWrite_whileCommitsAndEvictionsRace()
+      throws Exception {
+    aggregator.close();
+    reads = new ReadCache(store, 4); // 16 counters through 4 places: readers refill it all the time
+    aggregator =
+        new Aggregator(store, reads, clock, settings(10_000, 100_000), new SimpleMeterRegistry());
+    aggregator.start();
+    int counters = 16;
+    java.util.concurrent.atomic.AtomicLongArray acked =
+        new java.util.concurrent.atomic.AtomicLongArray(counters);
+    java.util.concurrent.atomic.AtomicBoolean done =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    List<String> behind = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<Thread> readers = new ArrayList<>();
+    for (int t = 0; t < 2; t++) {
+      long seed = t;
+      readers.add(
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+                    try {
+                      while (!done.get()) {
+                        int c = random.nextInt(counters);
+                        long before = acked.get(c);
+                        var v =
+                            random.nextBoolean()
+                                ? reads.read(likes(c + 1))
+                                : reads.peek(likes(c + 1));
+                        if (v != null && v.count() < before) {
+                          behind.add("post " + c + ": read " + v.count() + " after " + before);
+                        }
+                      }
+                    } catch (RuntimeException e) {
+                      behind.add("reader failed: " + e);
+                    }
+                  }));
+    }
+    java.util.SplittableRandom random = new java.util.SplittableRandom(7);
+    List<CompletableFuture<WriteResult[]>> futures = new ArrayList<>();
+    for (int i = 0; i < 5_000; i++) {
+      int c = random.nextInt(counters);
+      CompletableFuture<WriteResult[]> f = new CompletableFuture<>();
+      aggregator.submit(
+          new Write[] {new Write(likes(c + 1), 1, null)},
+          r -> {
+            acked.accumulateAndGet(c, r[0].count(), Math::max);
+            f.complete(r);
+          });
+      futures.add(f);
+      if (futures.size() % 100 == 0) {
+        futures.get(futures.size() - 50).get(5, TimeUnit.SECONDS); // keep a few batches in flight
+      }
+    }
+    for (CompletableFuture<WriteResult[]> f : futures) {
+      assertThat(f.get(5, TimeUnit.SECONDS)[0].outcome()).isEqualTo(Outcome.APPLIED);
+    }
+    done.set(true);
+    for (Thread r : readers) {
+      r.join(5_000);
+    }
+    assertThat(behind).isEmpty();
+    long total = 0;
+    for (int c = 0; c < counters; c++) {
+      assertThat(reads.read(likes(c + 1)).count()).isEqualTo(acked.get(c));
+      total += acked.get(c);
+    }
+    assertThat(total).isEqualTo(5_000);
+  }
+
+  @Test
   void listeners_hearEveryDurableCommit_butNotFailedOnes() throws Exception {
     List<String> heard = java.util.Collections.synchronizedList(new ArrayList<>());
     aggregator.addListener(
