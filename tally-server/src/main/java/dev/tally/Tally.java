@@ -8,7 +8,6 @@ import dev.tally.cluster.ClusterSync;
 import dev.tally.cluster.ClusterWriter;
 import dev.tally.cluster.RedisLive;
 import dev.tally.cluster.RedisOptions;
-import dev.tally.cluster.RedisRefusedException;
 import dev.tally.cluster.RedisSlots;
 import dev.tally.config.ConfigException;
 import dev.tally.config.TallyConfig;
@@ -196,17 +195,6 @@ public final class Tally implements AutoCloseable {
     }
   }
 
-  /** How long a starting node keeps trying to reach each region's Redis before it gives up. */
-  private static final Duration REDIS_CONNECT_PATIENCE = Duration.ofSeconds(30);
-
-  private static void sleepQuietly(long millis) {
-    try {
-      Thread.sleep(millis);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-  }
-
   /**
    * Connection settings for one region's Redis: the shared credentials and TLS settings. The
    * password comes from --redis-password-file or TALLY_REDIS_PASSWORD, never from a flag.
@@ -234,35 +222,21 @@ public final class Tally implements AutoCloseable {
     regions.putAll(config.remoteRegions());
     for (Map.Entry<String, List<String>> region : regions.entrySet()) {
       RedisOptions options = redisOptions(config, region.getValue());
-      RedisSlots slots = null;
-      // a starting cluster (or a busy machine) may miss the first attempts: keep trying a while
-      long deadline = System.nanoTime() + REDIS_CONNECT_PATIENCE.toNanos();
-      for (int attempt = 1; slots == null; attempt++) {
-        try {
-          slots = new RedisSlots(options, nodeId, config.redisBuckets());
-        } catch (RuntimeException e) {
-          // refused credentials or TLS, or another layout: trying again cannot help
-          if (!(e instanceof RedisRefusedException)
-              && !(e instanceof IllegalStateException)
-              && System.nanoTime() - deadline < 0) {
-            log.warn(
-                "Redis of region {} not reachable yet (attempt {}): {}",
-                region.getKey(),
-                attempt,
-                e.getMessage());
-            sleepQuietly(500);
-            continue;
-          }
-          throw new TallyException(
-              dev.tally.error.ErrorKind.UNAVAILABLE,
-              "cannot reach the Redis Cluster of region "
-                  + region.getKey()
-                  + " at "
-                  + String.join(",", region.getValue())
-                  + ": "
-                  + e.getMessage(),
-              e);
-        }
+      RedisSlots slots;
+      try {
+        // an unreachable cluster is not fatal: the node serves and connects in the background
+        slots = RedisSlots.connecting(options, nodeId, config.redisBuckets());
+      } catch (RuntimeException e) {
+        // refused credentials or TLS, or another layout: the configuration must change
+        throw new TallyException(
+            dev.tally.error.ErrorKind.UNAVAILABLE,
+            "cannot use the Redis Cluster of region "
+                + region.getKey()
+                + " at "
+                + String.join(",", region.getValue())
+                + ": "
+                + e.getMessage(),
+            e);
       }
       redis.add(slots);
       targets.add(new ClusterSync.Target(region.getKey(), slots));

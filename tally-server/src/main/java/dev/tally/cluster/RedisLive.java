@@ -194,9 +194,12 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
   private final long timeoutMillis;
 
   private final RedisClusterClient client;
-  private final StatefulRedisClusterConnection<String, String> connection;
-  private final RedisAdvancedClusterAsyncCommands<String, String> redis;
-  private final StatefulRedisClusterPubSubConnection<String, String> pubsub;
+  private final RedisOptions options;
+  // null until connected: a node may start while Redis is unreachable (see the constructor)
+  private volatile StatefulRedisClusterConnection<String, String> connection;
+  private volatile RedisAdvancedClusterAsyncCommands<String, String> redis;
+  private volatile StatefulRedisClusterPubSubConnection<String, String> pubsub;
+  private volatile boolean started;
   private final ScheduledExecutorService scheduler =
       Executors.newSingleThreadScheduledExecutor(
           r -> {
@@ -270,10 +273,12 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
 
   /**
    * Connects to the cluster through any of {@code options}' seeds ("host:port"), with its
-   * credentials and TLS; nothing is sent or subscribed before {@link #start}.
+   * credentials and TLS; nothing is sent or subscribed before {@link #start}. When no seed answers,
+   * it keeps connecting in the background (every second) and subscribes once connected; until then
+   * live totals of other nodes and their viewers are not seen here, as during an outage.
    *
    * @param writerId this node's stable writer id (its presence field and message sender)
-   * @throws io.lettuce.core.RedisException when no seed answers
+   * @throws RedisRefusedException when the cluster refuses the credentials or the TLS handshake
    */
   public RedisLive(
       RedisOptions options,
@@ -297,23 +302,18 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
       outboxes[b] = new Outbox();
     }
     this.maxPendingPerChannel = Math.max(1, settings.maxPending() / BUCKETS);
+    this.options = options;
     this.client = RedisClients.create(options);
     try {
-      this.connection = client.connect();
-      this.pubsub = client.connectPubSub();
+      connect();
     } catch (RuntimeException e) {
-      client.shutdown();
-      throw RedisClients.explain(e, options);
+      if (RedisSlots.refuses(e)) {
+        client.shutdown();
+        throw e;
+      }
+      log.warn("live bus: Redis not reachable ({}), connecting in the background", e.getMessage());
+      Thread.ofPlatform().daemon().name("tally-live-connect").start(this::connectInBackground);
     }
-    this.redis = connection.async();
-    pubsub.setNodeMessagePropagation(true);
-    pubsub.addListener(
-        new RedisClusterPubSubAdapter<>() {
-          @Override
-          public void smessage(RedisClusterNode node, String channel, String message) {
-            onMessage(channel, message);
-          }
-        });
 
     this.published =
         Counter.builder("tally.live.bus.totals.published")
@@ -350,6 +350,71 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
         .register(registry);
   }
 
+  /** One attempt: both connections, then published; subscribes at once if already started. */
+  private void connect() {
+    StatefulRedisClusterConnection<String, String> c;
+    StatefulRedisClusterPubSubConnection<String, String> p;
+    try {
+      c = client.connect();
+    } catch (RuntimeException e) {
+      throw RedisClients.explain(e, options);
+    }
+    try {
+      p = client.connectPubSub();
+    } catch (RuntimeException e) {
+      c.close();
+      throw RedisClients.explain(e, options);
+    }
+    p.setNodeMessagePropagation(true);
+    p.addListener(
+        new RedisClusterPubSubAdapter<>() {
+          @Override
+          public void smessage(RedisClusterNode node, String channel, String message) {
+            onMessage(channel, message);
+          }
+        });
+    this.redis = c.async();
+    this.connection = c;
+    this.pubsub = p;
+    if (started) {
+      // connected after start(): subscribe now; the periodic check retries what fails, and
+      // streams get fresh totals since nothing was heard before
+      for (int b = 0; b < BUCKETS; b++) {
+        p.async().ssubscribe(channels[b]);
+      }
+      resyncAll = true;
+    }
+  }
+
+  private void connectInBackground() {
+    while (!closed) {
+      try {
+        Thread.sleep(1_000);
+      } catch (InterruptedException e) {
+        return;
+      }
+      try {
+        connect();
+        log.info("live bus: connected to Redis");
+        if (closed) {
+          closeConnections();
+        }
+        return;
+      } catch (RuntimeException e) {
+        if (RedisSlots.refuses(e)) {
+          log.error("live bus: Redis refuses this node; not trying again: {}", e.getMessage());
+          return;
+        }
+        log.debug("live bus: Redis still not reachable: {}", e.getMessage());
+      }
+    }
+  }
+
+  private <T> CompletableFuture<T> notConnected() {
+    return CompletableFuture.failedFuture(
+        new io.lettuce.core.RedisConnectionException("not connected to Redis yet"));
+  }
+
   private static Counter failures(MeterRegistry registry, String op) {
     return Counter.builder("tally.live.redis.failures")
         .description("Redis commands of live counts that failed (they are retried or healed)")
@@ -366,10 +431,14 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
     live.useCluster(this);
     long now = clock.millis();
     List<CompletableFuture<Void>> subs = new ArrayList<>(BUCKETS);
+    StatefulRedisClusterPubSubConnection<String, String> pubsub = this.pubsub;
+    started = true;
     for (int b = 0; b < BUCKETS; b++) {
       lastHeardMillis.set(b, now);
       lastSubscribeMillis[b] = now;
-      subs.add(pubsub.async().ssubscribe(channels[b]).toCompletableFuture());
+      if (pubsub != null) {
+        subs.add(pubsub.async().ssubscribe(channels[b]).toCompletableFuture());
+      }
     }
     try {
       CompletableFuture.allOf(subs.toArray(CompletableFuture<?>[]::new))
@@ -503,15 +572,16 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
 
   private CompletionStage<Long> send(int bucket, String text) {
     messages.increment();
-    return redis
-        .spublish(channels[bucket], text)
-        .whenComplete(
-            (n, e) -> {
-              if (e != null) {
-                publishFailures.increment();
-                log.debug("live bus: publish to {} failed: {}", channels[bucket], e.toString());
-              }
-            });
+    RedisAdvancedClusterAsyncCommands<String, String> redis = this.redis;
+    CompletionStage<Long> sent =
+        redis == null ? notConnected() : redis.spublish(channels[bucket], text);
+    return sent.whenComplete(
+        (n, e) -> {
+          if (e != null) {
+            publishFailures.increment();
+            log.debug("live bus: publish to {} failed: {}", channels[bucket], e.toString());
+          }
+        });
   }
 
   // ---- bus: receiving
@@ -597,8 +667,9 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
         stale.add(b);
       }
     }
-    if (stale.isEmpty()) {
-      return;
+    StatefulRedisClusterPubSubConnection<String, String> pubsub = this.pubsub;
+    if (stale.isEmpty() || pubsub == null) {
+      return; // (not connected yet: connect() subscribes every channel)
     }
     resubscribes.increment(stale.size());
     if (stale.size() != lastStaleLogged || now - lastStaleLogMillis > 60_000) {
@@ -696,6 +767,10 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
   }
 
   private <T> CompletableFuture<T> script(String[] keys, String[] args) {
+    RedisAdvancedClusterAsyncCommands<String, String> redis = this.redis;
+    if (redis == null) {
+      return notConnected();
+    }
     return PRESENCE.run(redis, ScriptOutputType.MULTI, keys, args);
   }
 
@@ -818,8 +893,14 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
 
   private void closeConnections() {
     try {
-      pubsub.close();
-      connection.close();
+      StatefulRedisClusterPubSubConnection<String, String> p = pubsub;
+      StatefulRedisClusterConnection<String, String> c = connection;
+      if (p != null) {
+        p.close();
+      }
+      if (c != null) {
+        c.close();
+      }
     } finally {
       client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
     }

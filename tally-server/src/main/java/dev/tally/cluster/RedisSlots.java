@@ -21,8 +21,8 @@ import java.util.concurrent.CompletionStage;
 
 /**
  * One node's view of the counters' shared state in Redis Cluster: pushes this writer's PN slots and
- * reads counters' totals. Thread-safe; open from construction until {@link #close()}, after which
- * every call fails.
+ * reads counters' totals. Thread-safe; open from construction (or, made by {@link #connecting},
+ * once its background connection is made) until {@link #close()}, after which every call fails.
  *
  * <p>Redis layout: counters are spread over a fixed number of bucket hashes (--redis-buckets), so
  * that each Redis key holds about a hundred counters and its fixed cost (≈ 100 bytes) is shared. A
@@ -65,9 +65,21 @@ public final class RedisSlots implements AutoCloseable {
 
   static final LuaScript MERGE = LuaScript.load("merge-slot.lua");
 
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(RedisSlots.class);
+
+  /** How long the background connection waits between attempts. */
+  private static final Duration RECONNECT_PAUSE = Duration.ofSeconds(1);
+
+  /** How often the background connection says it still cannot reach Redis. */
+  private static final Duration STILL_UNREACHABLE_LOG = Duration.ofSeconds(30);
+
   private final RedisClusterClient client;
-  private final StatefulRedisClusterConnection<String, String> connection;
-  private final RedisAdvancedClusterAsyncCommands<String, String> redis;
+  private final RedisOptions options;
+  // null until connected: see connecting()
+  private volatile StatefulRedisClusterConnection<String, String> connection;
+  private volatile RedisAdvancedClusterAsyncCommands<String, String> redis;
+  private volatile boolean closed;
+  private volatile String refusal;
   private final String writerBytes;
   private final int buckets;
 
@@ -98,25 +110,124 @@ public final class RedisSlots implements AutoCloseable {
    * @throws io.lettuce.core.RedisConnectionException when no seed answers
    */
   public RedisSlots(RedisOptions options, long writerId, int buckets) {
+    this(options, writerId, buckets, false);
+  }
+
+  /**
+   * Like {@link #RedisSlots(RedisOptions, long, int)}, except that a node may start while Redis is
+   * unreachable: when no seed answers, the instance returned keeps connecting in the background
+   * (every second) and meanwhile fails every call with a {@link
+   * io.lettuce.core.RedisConnectionException}, which callers already handle as Redis being
+   * unreachable. A refusal (credentials, TLS, another layout) still throws when Redis answers at
+   * once; found later, it ends the attempts and is logged, and calls keep failing with it.
+   */
+  public static RedisSlots connecting(RedisOptions options, long writerId, int buckets) {
+    return new RedisSlots(options, writerId, buckets, true);
+  }
+
+  private RedisSlots(RedisOptions options, long writerId, int buckets, boolean inBackground) {
     if (buckets < 1 || buckets > MAX_BUCKETS) {
       throw new IllegalArgumentException("buckets must be 1.." + MAX_BUCKETS + ", got " + buckets);
     }
     this.writerBytes = writerBytes(writerId);
     this.buckets = buckets;
+    this.options = options;
     this.client = RedisClients.create(options);
     try {
-      this.connection = client.connect(LATIN1);
+      connect();
     } catch (RuntimeException e) {
-      client.shutdown();
+      if (!inBackground || refuses(e)) {
+        client.shutdown();
+        throw e;
+      }
+      log.warn(
+          "Redis Cluster at {} is not reachable ({}): serving without it, connecting in the"
+              + " background",
+          String.join(",", options.seeds()),
+          e.getMessage());
+      Thread.ofPlatform().daemon().name("tally-redis-connect").start(this::connectInBackground);
+    }
+  }
+
+  /**
+   * True for a failure that trying again cannot mend: refused credentials or TLS, or a cluster that
+   * holds counters in another layout.
+   */
+  public static boolean refuses(RuntimeException e) {
+    return e instanceof RedisRefusedException || e instanceof IllegalStateException;
+  }
+
+  /** One attempt: connects, checks the layout, then publishes the connection. */
+  private void connect() {
+    StatefulRedisClusterConnection<String, String> c;
+    try {
+      c = client.connect(LATIN1);
+    } catch (RuntimeException e) {
       throw RedisClients.explain(e, options);
     }
-    this.redis = connection.async();
     try {
-      checkLayout(options.timeout());
+      checkLayout(c.async(), options.timeout());
     } catch (RuntimeException e) {
-      close();
+      c.close();
       throw e;
     }
+    this.redis = c.async();
+    this.connection = c;
+  }
+
+  private void connectInBackground() {
+    long since = System.nanoTime();
+    long warned = since;
+    while (!closed) {
+      try {
+        Thread.sleep(RECONNECT_PAUSE);
+      } catch (InterruptedException e) {
+        return;
+      }
+      try {
+        connect();
+        if (closed) {
+          connection.close();
+        } else {
+          log.info("connected to the Redis Cluster at {}", String.join(",", options.seeds()));
+        }
+        return;
+      } catch (RuntimeException e) {
+        if (refuses(e)) {
+          refusal = e.getMessage();
+          log.error(
+              "the Redis Cluster at {} refuses this node; not trying again: {}",
+              String.join(",", options.seeds()),
+              e.getMessage());
+          return;
+        }
+        if (System.nanoTime() - warned > STILL_UNREACHABLE_LOG.toNanos()) {
+          warned = System.nanoTime();
+          log.warn(
+              "Redis Cluster at {} still not reachable after {} s: {}",
+              String.join(",", options.seeds()),
+              Duration.ofNanos(warned - since).toSeconds(),
+              e.getMessage());
+        }
+      }
+    }
+  }
+
+  /** True once connected (at once, or later in the background). */
+  public boolean connected() {
+    return redis != null;
+  }
+
+  /** A failed stage for calls made before the connection exists. */
+  private <T> CompletableFuture<T> notConnected() {
+    String why = refusal;
+    return CompletableFuture.failedFuture(
+        new io.lettuce.core.RedisConnectionException(
+            why != null
+                ? "the Redis Cluster refused this node: " + why
+                : "not connected to the Redis Cluster at "
+                    + String.join(",", options.seeds())
+                    + " yet"));
   }
 
   /** Most buckets: keys stay short and a node's fingerprint work small. */
@@ -127,7 +238,8 @@ public final class RedisSlots implements AutoCloseable {
       new io.lettuce.core.codec.StringCodec(StandardCharsets.ISO_8859_1);
 
   /** Records this node's bucket count, or refuses one that differs from the recorded one. */
-  private void checkLayout(Duration timeout) {
+  private void checkLayout(
+      RedisAdvancedClusterAsyncCommands<String, String> redis, Duration timeout) {
     String mine = "buckets=" + buckets;
     String recorded;
     try {
@@ -259,10 +371,14 @@ public final class RedisSlots implements AutoCloseable {
     if (ids.isEmpty()) {
       return CompletableFuture.completedFuture(new long[0]);
     }
+    RedisAdvancedClusterAsyncCommands<String, String> redis = this.redis;
+    if (redis == null) {
+      return notConnected();
+    }
     @SuppressWarnings("unchecked")
     CompletableFuture<Long>[] merges = new CompletableFuture[ids.size()];
     for (int i = 0; i < ids.size(); i++) {
-      merges[i] = merge(key(ids.get(i)), field(ids.get(i)), slots.get(i));
+      merges[i] = merge(redis, key(ids.get(i)), field(ids.get(i)), slots.get(i));
     }
     return CompletableFuture.allOf(merges)
         .thenApply(
@@ -275,7 +391,11 @@ public final class RedisSlots implements AutoCloseable {
             });
   }
 
-  private CompletableFuture<Long> merge(String key, String field, Slot slot) {
+  private CompletableFuture<Long> merge(
+      RedisAdvancedClusterAsyncCommands<String, String> redis,
+      String key,
+      String field,
+      Slot slot) {
     return MERGE.run(
         redis,
         ScriptOutputType.INTEGER,
@@ -308,6 +428,10 @@ public final class RedisSlots implements AutoCloseable {
    * pipelined.
    */
   public CompletionStage<View[]> views(List<CounterId> ids) {
+    RedisAdvancedClusterAsyncCommands<String, String> redis = this.redis;
+    if (redis == null) {
+      return notConnected();
+    }
     @SuppressWarnings("unchecked")
     CompletableFuture<String>[] gets = new CompletableFuture[ids.size()];
     for (int i = 0; i < gets.length; i++) {
@@ -347,6 +471,11 @@ public final class RedisSlots implements AutoCloseable {
    * is a new one; then every writer must push all its slots again.
    */
   public CompletionStage<String> fingerprint() {
+    StatefulRedisClusterConnection<String, String> connection = this.connection;
+    if (connection == null) {
+      return notConnected();
+    }
+    RedisAdvancedClusterAsyncCommands<String, String> redis = connection.async();
     List<RedisClusterNode> primaries = new ArrayList<>();
     for (RedisClusterNode node : connection.getPartitions()) {
       if (node.getRole().isUpstream()
@@ -407,6 +536,10 @@ public final class RedisSlots implements AutoCloseable {
    * null when this call claimed it (for {@code ttl}), else with the value already stored.
    */
   public CompletionStage<String> claim(String key, String claim, Duration ttl) {
+    RedisAdvancedClusterAsyncCommands<String, String> redis = this.redis;
+    if (redis == null) {
+      return notConnected();
+    }
     return redis
         .setGet(claimKey(key), claim, new SetArgs().nx().ex(ttl))
         .toCompletableFuture()
@@ -415,6 +548,10 @@ public final class RedisSlots implements AutoCloseable {
 
   /** Replaces the claim of {@code key} with {@code value}, now expiring after {@code ttl}. */
   public CompletionStage<Void> updateClaim(String key, String value, Duration ttl) {
+    RedisAdvancedClusterAsyncCommands<String, String> redis = this.redis;
+    if (redis == null) {
+      return notConnected();
+    }
     return redis
         .set(claimKey(key), value, new SetArgs().ex(ttl))
         .toCompletableFuture()
@@ -423,6 +560,10 @@ public final class RedisSlots implements AutoCloseable {
 
   /** Deletes the claim of {@code key} if it still holds {@code claim}. */
   public CompletionStage<Void> releaseClaim(String key, String claim) {
+    RedisAdvancedClusterAsyncCommands<String, String> redis = this.redis;
+    if (redis == null) {
+      return notConnected();
+    }
     String[] keys = {claimKey(key)};
     return redis
         .<Long>eval(RELEASE, ScriptOutputType.INTEGER, keys, claim)
@@ -442,8 +583,12 @@ public final class RedisSlots implements AutoCloseable {
   /** Closes the connection and the client's threads; commands still in flight fail. */
   @Override
   public void close() {
+    closed = true;
     try {
-      connection.close();
+      StatefulRedisClusterConnection<String, String> c = connection;
+      if (c != null) {
+        c.close();
+      }
     } finally {
       client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
     }

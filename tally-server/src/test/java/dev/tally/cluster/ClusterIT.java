@@ -272,6 +272,32 @@ class ClusterIT {
     }
   }
 
+  @Test
+  @Order(8)
+  void aNodeStartsWhileRedisIsDown_andCatchesUpOnceItIsBack() throws Exception {
+    History h = new History(posts(10), 23);
+    h.writeFor(
+        8_000,
+        3,
+        () -> {
+          sleep(500);
+          redis.stopAll();
+          nodes[2].close();
+          startNode(2); // serves at once, connecting to Redis in the background
+          long deadline = System.currentTimeMillis() + 15_000;
+          String ready;
+          do {
+            ready = client(2).get("/health/ready").body();
+            assertThat(System.currentTimeMillis()).as(ready).isLessThan(deadline);
+            sleep(200);
+          } while (!ready.contains("\"reachable\":false"));
+          sleep(2_000); // the new node takes writes while Redis is still down
+          redis.restartEmpty();
+        });
+    h.settleAndCheck();
+    assertThat(h.acknowledged()).isGreaterThan(0);
+  }
+
   private static long[] posts(int n) {
     long[] p = new long[n];
     for (int i = 0; i < n; i++) {
