@@ -287,12 +287,16 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
 
   // ---- health
 
-  /** Per target: reachable, backlog; for the readiness detail. */
+  /** Per target: reachable, why not (the last failure), backlog; for the readiness detail. */
   public Map<String, Map<String, Object>> status() {
     Map<String, Map<String, Object>> out = new LinkedHashMap<>();
     for (Pusher p : pushers) {
       Map<String, Object> t = new LinkedHashMap<>();
       t.put("reachable", p.reachable);
+      String error = p.lastError;
+      if (!p.reachable && error != null) {
+        t.put("error", error);
+      }
       t.put("backlog", p.backlog());
       if (p.fullRepush) {
         t.put("repushing", true);
@@ -354,6 +358,9 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
 
     /** False after a failed push round, until one succeeds; starts hopeful. */
     volatile boolean reachable = true;
+
+    // why the last round failed, for /health/ready; null after a good round
+    volatile String lastError;
 
     volatile long pushedSeq;
     private CounterId repushCursor;
@@ -426,6 +433,7 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
           ok = round();
         } catch (RuntimeException e) {
           log.error("pushing to region {} failed unexpectedly", region, e);
+          lastError = e.toString();
           ok = false;
         }
         if (ok) {
@@ -437,6 +445,7 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
             log.info("Redis of region {} takes pushes", region);
           }
           reachable = true;
+          lastError = null;
           backoffMillis = 0;
           if (committedSeq.get() == seq && dirty.isEmpty() && !closed) {
             LockSupport.parkNanos(settings.fingerprintPeriod().toNanos() / 4);
@@ -460,6 +469,7 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
           fp = await(slots.fingerprint());
         } catch (RedisFailure e) {
           failures.increment();
+          lastError = e.getMessage();
           return false;
         }
         nextFingerprintNanos = System.nanoTime() + settings.fingerprintPeriod().toNanos();
@@ -554,6 +564,7 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
         totals = await(slots.push(ids, slotValues));
       } catch (RedisFailure e) {
         failures.increment();
+        lastError = e.getMessage();
         log.debug(
             "push of {} counters to region {} failed: {}", ids.size(), region, e.getMessage());
         return false;

@@ -470,7 +470,12 @@ public final class HttpApi implements Handler<HttpServerRequest> {
           }
           firstField = false;
           Json.appendString(sb, f.getKey());
-          sb.append(':').append(f.getValue());
+          sb.append(':');
+          if (f.getValue() instanceof String text) {
+            Json.appendString(sb, text);
+          } else {
+            sb.append(f.getValue());
+          }
         }
         sb.append('}');
       }

@@ -291,6 +291,7 @@ class ClusterIT {
             assertThat(System.currentTimeMillis()).as(ready).isLessThan(deadline);
             sleep(200);
           } while (!ready.contains("\"reachable\":false"));
+          assertThat(ready).contains("\"error\":\"not connected to the Redis Cluster at");
           sleep(2_000); // the new node takes writes while Redis is still down
           redis.restartEmpty();
         });

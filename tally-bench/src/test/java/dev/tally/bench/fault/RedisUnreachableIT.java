@@ -56,7 +56,8 @@ class RedisUnreachableIT {
   static final long CONVERGE_MILLIS = 60_000;
   private static final String GROUP = "tally";
   private static final Pattern UNREACHABLE =
-      Pattern.compile("\"local\":\\{\"reachable\":false,\"backlog\":(\\d+)");
+      Pattern.compile(
+          "\"local\":\\{\"reachable\":false,(?:\"error\":\"(?:[^\"\\\\]|\\\\.)*\",)?\"backlog\":(\\d+)");
   private static final Pattern CAUGHT_UP =
       Pattern.compile("\"local\":\\{\"reachable\":true,\"backlog\":0[,}]");
 

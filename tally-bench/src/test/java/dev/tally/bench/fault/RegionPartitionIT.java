@@ -250,7 +250,10 @@ class RegionPartitionIT {
   private static String awaitReady(KeyedLoad load, int port, String cut, String home)
       throws Exception {
     Pattern unreachable =
-        Pattern.compile("\"" + cut + "\":\\{\"reachable\":false,\"backlog\":(\\d+)");
+        Pattern.compile(
+            "\""
+                + cut
+                + "\":\\{\"reachable\":false,(?:\"error\":\"(?:[^\"\\\\]|\\\\.)*\",)?\"backlog\":(\\d+)");
     String reachable = "\"" + home + "\":{\"reachable\":true";
     long deadline = System.nanoTime() + 20_000_000_000L;
     String body = "";
