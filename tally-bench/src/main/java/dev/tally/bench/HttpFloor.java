@@ -79,24 +79,10 @@ public final class HttpFloor implements AutoCloseable {
     vertx.close().await(10, TimeUnit.SECONDS);
   }
 
-  private static void usage(String problem) {
-    System.err.println(problem + "; usage: HttpFloor [--host H] [--port P]");
-    System.exit(2);
-  }
-
   public static void main(String[] args) throws Exception {
-    String host = "127.0.0.1";
-    int port = 18182;
-    for (int i = 0; i < args.length; i += 2) {
-      if (i + 1 == args.length) {
-        usage(args[i] + " needs a value");
-      }
-      switch (args[i]) {
-        case "--host" -> host = args[i + 1];
-        case "--port" -> port = Integer.parseInt(args[i + 1]);
-        default -> usage("unknown option " + args[i]);
-      }
-    }
+    var o = LoadGenerator.parse(args);
+    String host = o.getOrDefault("host", "127.0.0.1");
+    int port = Integer.parseInt(o.getOrDefault("port", "18182"));
     HttpFloor floor = start(host, port);
     System.out.println("http floor listening on " + host + ":" + floor.port());
     Runtime.getRuntime()

@@ -26,6 +26,14 @@ import javax.net.ssl.SSLException;
  */
 public final class RedisClients {
 
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(RedisClients.class);
+
+  /** How long a background connection waits between attempts. */
+  private static final java.time.Duration RECONNECT_PAUSE = java.time.Duration.ofSeconds(1);
+
+  /** How often a background connection says it still cannot reach Redis. */
+  private static final java.time.Duration STILL_UNREACHABLE_LOG = java.time.Duration.ofSeconds(30);
+
   private RedisClients() {}
 
   /**
@@ -126,5 +134,63 @@ public final class RedisClients {
       }
     }
     return e;
+  }
+
+  /**
+   * True for a failure that trying again cannot mend: refused credentials or TLS ({@link
+   * RedisRefusedException}), or a cluster that holds counters in another layout ({@link
+   * IllegalStateException}).
+   */
+  public static boolean refuses(RuntimeException e) {
+    return e instanceof RedisRefusedException || e instanceof IllegalStateException;
+  }
+
+  /**
+   * For a component that started while Redis was unreachable: on a daemon thread named {@code
+   * name}, runs {@code attempt} every second until it returns, {@code stopped} turns true, or it
+   * fails with a refusal ({@link #refuses}), which goes to {@code onRefusal} and ends the attempts.
+   * Says every 30 s that {@code what} still cannot connect.
+   */
+  static void connectInBackground(
+      String name,
+      String what,
+      java.util.function.BooleanSupplier stopped,
+      Runnable attempt,
+      java.util.function.Consumer<RuntimeException> onRefusal) {
+    Thread.ofPlatform()
+        .daemon()
+        .name(name)
+        .start(
+            () -> {
+              long since = System.nanoTime();
+              long warned = since;
+              while (!stopped.getAsBoolean()) {
+                try {
+                  Thread.sleep(RECONNECT_PAUSE);
+                } catch (InterruptedException e) {
+                  return;
+                }
+                try {
+                  attempt.run();
+                  log.info("{}: connected to Redis", what);
+                  return;
+                } catch (RuntimeException e) {
+                  if (refuses(e)) {
+                    log.error(
+                        "{}: Redis refuses this node; not trying again: {}", what, e.getMessage());
+                    onRefusal.accept(e);
+                    return;
+                  }
+                  if (System.nanoTime() - warned > STILL_UNREACHABLE_LOG.toNanos()) {
+                    warned = System.nanoTime();
+                    log.warn(
+                        "{}: Redis still not reachable after {} s: {}",
+                        what,
+                        java.time.Duration.ofNanos(warned - since).toSeconds(),
+                        e.getMessage());
+                  }
+                }
+              }
+            });
   }
 }

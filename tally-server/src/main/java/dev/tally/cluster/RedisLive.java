@@ -307,12 +307,22 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
     try {
       connect();
     } catch (RuntimeException e) {
-      if (RedisSlots.refuses(e)) {
+      if (RedisClients.refuses(e)) {
         client.shutdown();
         throw e;
       }
       log.warn("live bus: Redis not reachable ({}), connecting in the background", e.getMessage());
-      Thread.ofPlatform().daemon().name("tally-live-connect").start(this::connectInBackground);
+      RedisClients.connectInBackground(
+          "tally-live-connect",
+          "live bus",
+          () -> closed,
+          () -> {
+            connect();
+            if (closed) {
+              closeConnections();
+            }
+          },
+          refused -> {});
     }
 
     this.published =
@@ -383,30 +393,6 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
         p.async().ssubscribe(channels[b]);
       }
       resyncAll = true;
-    }
-  }
-
-  private void connectInBackground() {
-    while (!closed) {
-      try {
-        Thread.sleep(1_000);
-      } catch (InterruptedException e) {
-        return;
-      }
-      try {
-        connect();
-        log.info("live bus: connected to Redis");
-        if (closed) {
-          closeConnections();
-        }
-        return;
-      } catch (RuntimeException e) {
-        if (RedisSlots.refuses(e)) {
-          log.error("live bus: Redis refuses this node; not trying again: {}", e.getMessage());
-          return;
-        }
-        log.debug("live bus: Redis still not reachable: {}", e.getMessage());
-      }
     }
   }
 

@@ -67,12 +67,6 @@ public final class RedisSlots implements AutoCloseable {
 
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(RedisSlots.class);
 
-  /** How long the background connection waits between attempts. */
-  private static final Duration RECONNECT_PAUSE = Duration.ofSeconds(1);
-
-  /** How often the background connection says it still cannot reach Redis. */
-  private static final Duration STILL_UNREACHABLE_LOG = Duration.ofSeconds(30);
-
   private final RedisClusterClient client;
   private final RedisOptions options;
   // null until connected: see connecting()
@@ -136,7 +130,7 @@ public final class RedisSlots implements AutoCloseable {
     try {
       connect();
     } catch (RuntimeException e) {
-      if (!inBackground || refuses(e)) {
+      if (!inBackground || RedisClients.refuses(e)) {
         client.shutdown();
         throw e;
       }
@@ -145,16 +139,18 @@ public final class RedisSlots implements AutoCloseable {
               + " background",
           String.join(",", options.seeds()),
           e.getMessage());
-      Thread.ofPlatform().daemon().name("tally-redis-connect").start(this::connectInBackground);
+      RedisClients.connectInBackground(
+          "tally-redis-connect",
+          "Redis Cluster at " + String.join(",", options.seeds()),
+          () -> closed,
+          () -> {
+            connect();
+            if (closed) {
+              connection.close();
+            }
+          },
+          refused -> refusal = refused.getMessage());
     }
-  }
-
-  /**
-   * True for a failure that trying again cannot mend: refused credentials or TLS, or a cluster that
-   * holds counters in another layout.
-   */
-  public static boolean refuses(RuntimeException e) {
-    return e instanceof RedisRefusedException || e instanceof IllegalStateException;
   }
 
   /** One attempt: connects, checks the layout, then publishes the connection. */
@@ -175,47 +171,13 @@ public final class RedisSlots implements AutoCloseable {
     this.connection = c;
   }
 
-  private void connectInBackground() {
-    long since = System.nanoTime();
-    long warned = since;
-    while (!closed) {
-      try {
-        Thread.sleep(RECONNECT_PAUSE);
-      } catch (InterruptedException e) {
-        return;
-      }
-      try {
-        connect();
-        if (closed) {
-          connection.close();
-        } else {
-          log.info("connected to the Redis Cluster at {}", String.join(",", options.seeds()));
-        }
-        return;
-      } catch (RuntimeException e) {
-        if (refuses(e)) {
-          refusal = e.getMessage();
-          log.error(
-              "the Redis Cluster at {} refuses this node; not trying again: {}",
-              String.join(",", options.seeds()),
-              e.getMessage());
-          return;
-        }
-        if (System.nanoTime() - warned > STILL_UNREACHABLE_LOG.toNanos()) {
-          warned = System.nanoTime();
-          log.warn(
-              "Redis Cluster at {} still not reachable after {} s: {}",
-              String.join(",", options.seeds()),
-              Duration.ofNanos(warned - since).toSeconds(),
-              e.getMessage());
-        }
-      }
-    }
-  }
-
-  /** True once connected (at once, or later in the background). */
-  public boolean connected() {
-    return redis != null;
+  /** {@code call} on the connection, or a failed stage while there is none yet. */
+  private <T> CompletionStage<T> withRedis(
+      java.util.function.Function<
+              RedisAdvancedClusterAsyncCommands<String, String>, CompletionStage<T>>
+          call) {
+    RedisAdvancedClusterAsyncCommands<String, String> redis = this.redis;
+    return redis == null ? notConnected() : call.apply(redis);
   }
 
   /** A failed stage for calls made before the connection exists. */
@@ -371,10 +333,13 @@ public final class RedisSlots implements AutoCloseable {
     if (ids.isEmpty()) {
       return CompletableFuture.completedFuture(new long[0]);
     }
-    RedisAdvancedClusterAsyncCommands<String, String> redis = this.redis;
-    if (redis == null) {
-      return notConnected();
-    }
+    return withRedis(redis -> mergeAll(redis, ids, slots));
+  }
+
+  private CompletionStage<long[]> mergeAll(
+      RedisAdvancedClusterAsyncCommands<String, String> redis,
+      List<CounterId> ids,
+      List<Slot> slots) {
     @SuppressWarnings("unchecked")
     CompletableFuture<Long>[] merges = new CompletableFuture[ids.size()];
     for (int i = 0; i < ids.size(); i++) {
@@ -428,10 +393,11 @@ public final class RedisSlots implements AutoCloseable {
    * pipelined.
    */
   public CompletionStage<View[]> views(List<CounterId> ids) {
-    RedisAdvancedClusterAsyncCommands<String, String> redis = this.redis;
-    if (redis == null) {
-      return notConnected();
-    }
+    return withRedis(redis -> views(redis, ids));
+  }
+
+  private CompletionStage<View[]> views(
+      RedisAdvancedClusterAsyncCommands<String, String> redis, List<CounterId> ids) {
     @SuppressWarnings("unchecked")
     CompletableFuture<String>[] gets = new CompletableFuture[ids.size()];
     for (int i = 0; i < gets.length; i++) {
@@ -536,39 +502,23 @@ public final class RedisSlots implements AutoCloseable {
    * null when this call claimed it (for {@code ttl}), else with the value already stored.
    */
   public CompletionStage<String> claim(String key, String claim, Duration ttl) {
-    RedisAdvancedClusterAsyncCommands<String, String> redis = this.redis;
-    if (redis == null) {
-      return notConnected();
-    }
-    return redis
-        .setGet(claimKey(key), claim, new SetArgs().nx().ex(ttl))
-        .toCompletableFuture()
-        .thenApply(old -> old);
+    return withRedis(redis -> redis.setGet(claimKey(key), claim, new SetArgs().nx().ex(ttl)));
   }
 
   /** Replaces the claim of {@code key} with {@code value}, now expiring after {@code ttl}. */
   public CompletionStage<Void> updateClaim(String key, String value, Duration ttl) {
-    RedisAdvancedClusterAsyncCommands<String, String> redis = this.redis;
-    if (redis == null) {
-      return notConnected();
-    }
-    return redis
-        .set(claimKey(key), value, new SetArgs().ex(ttl))
-        .toCompletableFuture()
-        .thenApply(ignored -> null);
+    return withRedis(
+        redis -> redis.set(claimKey(key), value, new SetArgs().ex(ttl)).thenApply(ignored -> null));
   }
 
   /** Deletes the claim of {@code key} if it still holds {@code claim}. */
   public CompletionStage<Void> releaseClaim(String key, String claim) {
-    RedisAdvancedClusterAsyncCommands<String, String> redis = this.redis;
-    if (redis == null) {
-      return notConnected();
-    }
     String[] keys = {claimKey(key)};
-    return redis
-        .<Long>eval(RELEASE, ScriptOutputType.INTEGER, keys, claim)
-        .toCompletableFuture()
-        .thenApply(ignored -> null);
+    return withRedis(
+        redis ->
+            redis
+                .<Long>eval(RELEASE, ScriptOutputType.INTEGER, keys, claim)
+                .thenApply(ignored -> null));
   }
 
   private static final String RELEASE =
