@@ -4,14 +4,18 @@ import dev.tally.access.AccessControl;
 import dev.tally.access.Credentials;
 import dev.tally.access.RateLimiter;
 import dev.tally.access.TrustedProxies;
+import dev.tally.cluster.ClusterCountReader;
 import dev.tally.cluster.ClusterSync;
 import dev.tally.cluster.ClusterWriter;
+import dev.tally.cluster.FollowedCounters;
 import dev.tally.cluster.RedisLive;
 import dev.tally.cluster.RedisOptions;
 import dev.tally.cluster.RedisSlots;
 import dev.tally.config.ConfigException;
 import dev.tally.config.TallyConfig;
 import dev.tally.engine.Aggregator;
+import dev.tally.engine.CountReader;
+import dev.tally.engine.LocalCountReader;
 import dev.tally.engine.ReadCache;
 import dev.tally.engine.WritePath;
 import dev.tally.error.TallyException;
@@ -71,6 +75,7 @@ public final class Tally implements AutoCloseable {
   private final Aggregator aggregator;
   private final List<RedisSlots> redis = new java.util.ArrayList<>();
   private final ClusterSync cluster;
+  private final FollowedCounters view;
   private final WritePath writePath;
   private final ThreadPoolExecutor readExecutor;
   private final LiveService live;
@@ -112,10 +117,14 @@ public final class Tally implements AutoCloseable {
         throw e;
       }
       aggregator.addListener(cluster);
+      this.view =
+          new FollowedCounters(redis.get(0), nodeId, config.clusterFollowMax(), metrics.registry());
+      aggregator.addListener(view);
       this.writePath =
           new ClusterWriter(
               aggregator,
               cluster,
+              view,
               redis.get(0),
               nodeId,
               ClusterWriter.Ack.valueOf(config.ack().toUpperCase(java.util.Locale.ROOT)),
@@ -125,6 +134,7 @@ public final class Tally implements AutoCloseable {
               metrics.registry());
     } else {
       this.cluster = null;
+      this.view = null;
       this.writePath = aggregator;
     }
     AtomicInteger readThreadIds = new AtomicInteger();
@@ -167,7 +177,12 @@ public final class Tally implements AutoCloseable {
       try {
         this.redisLive =
             new RedisLive(
-                redisOptions(config, config.redis()), nodeId, live, clock, metrics.registry());
+                redisOptions(config, config.redis()),
+                nodeId,
+                live,
+                view,
+                clock,
+                metrics.registry());
       } catch (RuntimeException e) {
         cluster.close();
         redis.forEach(RedisSlots::close);
@@ -177,8 +192,11 @@ public final class Tally implements AutoCloseable {
             "cannot subscribe to live updates through Redis: " + e.getMessage(),
             e);
       }
-      cluster.onTotals(redisLive);
-      redisLive.readTotalsFrom(redis.get(0));
+      cluster.onPushed(redisLive::pushed);
+      view.staleness(redisLive::stalenessMillis);
+      java.util.Set<Long> watched = live.hub().watchedPosts();
+      view.feed(live.hub(), watched::contains, readCache::peek);
+      health.section("cluster", cluster::status);
     } else {
       this.redisLive = null;
     }
@@ -248,12 +266,7 @@ public final class Tally implements AutoCloseable {
             aggregator,
             targets,
             new ClusterSync.Settings(
-                1000,
-                200_000,
-                config.redisTimeout(),
-                Duration.ofSeconds(1),
-                config.cacheCounters(),
-                Duration.ofSeconds(1)),
+                1000, 200_000, config.redisTimeout(), Duration.ofSeconds(1), Duration.ofMillis(10)),
             config.dataDir(),
             clock,
             metrics.registry());
@@ -302,16 +315,28 @@ public final class Tally implements AutoCloseable {
             readExecutor,
             config.streamBufferBytes(),
             metrics.registry());
+    LocalCountReader localCounts = new LocalCountReader(readCache, readExecutor);
+    CountReader counts = localCounts;
     if (cluster != null) {
-      liveApi.useClusterShares(cluster::others);
+      liveApi.useClusterShares(
+          ids ->
+              view.follow(ids)
+                  .thenApply(
+                      shares -> {
+                        long[] others = new long[shares.length];
+                        for (int i = 0; i < others.length; i++) {
+                          others[i] = shares[i].others();
+                        }
+                        return others;
+                      }));
+      counts = new ClusterCountReader(localCounts, view, cluster::homeReachable);
     }
     HttpApi api =
         new HttpApi(
             store.names(),
             aggregator,
             writePath,
-            cluster,
-            readCache,
+            counts,
             readExecutor,
             health,
             metrics,

@@ -1,15 +1,11 @@
 package dev.tally.cluster;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.tally.counter.CounterId;
 import dev.tally.counter.CounterValue;
-import dev.tally.counter.Slot;
 import dev.tally.engine.Aggregator;
 import dev.tally.engine.CommitListener;
 import dev.tally.error.ErrorKind;
 import dev.tally.error.TallyException;
-import dev.tally.live.ClusterTotals;
 import dev.tally.store.CounterStore;
 import dev.tally.store.Outbox;
 import io.micrometer.core.instrument.Counter;
@@ -70,17 +66,22 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
   /** A region's Redis Cluster that this node pushes its slots to. */
   public record Target(String region, RedisSlots slots) {}
 
-  /** Tuning. */
+  /**
+   * Tuning.
+   *
+   * @param pushBatch most counters read from the store and pushed at once
+   * @param maxDirty most counters remembered in memory as changed; beyond, the outbox marks say
+   * @param commandTimeout bound on one Redis command
+   * @param fingerprintPeriod how often Redis is checked for lost data
+   * @param pushInterval least time between the starts of two push rounds while writes keep coming:
+   *     a counter written many times within it is pushed once
+   */
   public record Settings(
       int pushBatch,
       int maxDirty,
       Duration commandTimeout,
       Duration fingerprintPeriod,
-      int shareCacheCounters,
-      Duration shareFreshness) {}
-
-  /** The other writers' share of a counter, and when it was learned. */
-  private record Share(long others, long atNanos) {}
+      Duration pushInterval) {}
 
   private final CounterStore store;
   private final Outbox outbox;
@@ -93,9 +94,8 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
   private final ConcurrentSkipListMap<Long, List<CompletableFuture<Void>>> waiters =
       new ConcurrentSkipListMap<>();
   private final AtomicInteger waiting = new AtomicInteger();
-  private final Cache<CounterId, Share> shares;
-  private final Counter readFallbacks;
-  private volatile ClusterTotals totalsListener = (ids, totals, at) -> {};
+  private volatile java.util.function.BiConsumer<List<CounterId>, List<CounterValue>>
+      pushedListener = (ids, values) -> {};
   private volatile boolean closed;
 
   public ClusterSync(
@@ -116,23 +116,22 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
     this.settings = settings;
     this.stateDir = stateDir;
     this.clock = clock;
-    this.shares = Caffeine.newBuilder().maximumSize(settings.shareCacheCounters()).build();
     for (int i = 0; i < targets.size(); i++) {
       pushers.add(new Pusher(i, targets.get(i), registry));
     }
-    this.readFallbacks =
-        Counter.builder("tally.cluster.read.fallbacks")
-            .description("Reads answered from the last known cluster share because Redis failed")
-            .register(registry);
     Gauge.builder("tally.cluster.ack.waiting", waiting, AtomicInteger::get)
         .description("Writes waiting for the cluster to confirm them (--ack cluster)")
         .register(registry);
     outbox.enableOutbox(targets.size());
   }
 
-  /** Where cluster totals learned from pushes go (live streams). */
-  public void onTotals(ClusterTotals listener) {
-    this.totalsListener = listener;
+  /**
+   * Where the slots the home Redis accepted go (the live bus, which tells the other nodes); called
+   * on the home pusher's thread, must only hand off.
+   */
+  public void onPushed(
+      java.util.function.BiConsumer<List<CounterId>, List<CounterValue>> listener) {
+    this.pushedListener = listener;
   }
 
   /** Starts the pushers; call after the aggregator started. */
@@ -210,82 +209,12 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
     }
   }
 
-  // ---- reads
-
-  /**
-   * The other writers' share of each of {@code ids} (their part of the total, as the home Redis
-   * holds it), read from Redis. When Redis fails, falls back to the last share learned for every
-   * counter that has one, and fails with {@link ErrorKind#UNAVAILABLE} otherwise.
-   */
-  public CompletionStage<long[]> others(List<CounterId> ids) {
-    if (!homeReachable()) {
-      // known down: answer at once from what is known rather than wait for the timeout
-      return CompletableFuture.supplyAsync(
-          () -> lastKnown(ids, "Redis is unreachable"), Runnable::run);
-    }
-    return pushers
-        .get(0)
-        .slots
-        .views(ids)
-        .handle(
-            (views, error) -> {
-              long now = System.nanoTime();
-              long[] out = new long[ids.size()];
-              if (error == null) {
-                for (int i = 0; i < out.length; i++) {
-                  out[i] = views[i].others();
-                  shares.put(ids.get(i), new Share(out[i], now));
-                }
-                return out;
-              }
-              return lastKnown(ids, describe(error));
-            });
-  }
-
-  /** The last shares learned for {@code ids}; fails if any is unknown. */
-  private long[] lastKnown(List<CounterId> ids, String why) {
-    long[] out = new long[ids.size()];
-    for (int i = 0; i < out.length; i++) {
-      Share s = shares.getIfPresent(ids.get(i));
-      if (s == null) {
-        throw new TallyException(
-            ErrorKind.UNAVAILABLE, "the cluster's counts are unreachable: " + why);
-      }
-      out[i] = s.others();
-    }
-    readFallbacks.increment();
-    return out;
-  }
+  // ---- health
 
   /** False while pushes to the home region's Redis fail. */
   public boolean homeReachable() {
     return pushers.get(0).reachable;
   }
-
-  /**
-   * Like {@link #others} but answers from shares learned within the freshness window (by pushes or
-   * reads) without asking Redis: what a write's answer uses. While Redis is known to be down it
-   * answers at once with the last known shares (0 where none is known).
-   */
-  public CompletionStage<long[]> recentOthers(List<CounterId> ids) {
-    long now = System.nanoTime();
-    long[] out = new long[ids.size()];
-    boolean down = !homeReachable();
-    for (int i = 0; i < out.length; i++) {
-      Share s = shares.getIfPresent(ids.get(i));
-      if (down) {
-        out[i] = s == null ? 0 : s.others(); // answer at once; documented
-        continue;
-      }
-      if (s == null || now - s.atNanos() > settings.shareFreshness().toNanos()) {
-        return others(ids);
-      }
-      out[i] = s.others();
-    }
-    return CompletableFuture.completedFuture(out);
-  }
-
-  // ---- health
 
   /** Per target: reachable, why not (the last failure), backlog; for the readiness detail. */
   public Map<String, Map<String, Object>> status() {
@@ -333,12 +262,7 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
   }
 
   private static String describe(Throwable t) {
-    while ((t instanceof java.util.concurrent.CompletionException
-            || t instanceof ExecutionException)
-        && t.getCause() != null) {
-      t = t.getCause();
-    }
-    return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+    return RedisSlots.describe(t);
   }
 
   /** Pushes to one target. Its fields are written by its own thread unless noted. */
@@ -428,6 +352,7 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
     private void run() {
       while (!closed) {
         long seq = committedSeq.get();
+        long roundStart = System.nanoTime();
         boolean ok;
         try {
           ok = round();
@@ -449,6 +374,11 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
           backoffMillis = 0;
           if (committedSeq.get() == seq && dirty.isEmpty() && !closed) {
             LockSupport.parkNanos(settings.fingerprintPeriod().toNanos() / 4);
+          }
+          // writes keep coming: let them gather, so a busy counter is pushed once per round
+          long wait = settings.pushInterval().toNanos() - (System.nanoTime() - roundStart);
+          if (wait > 0 && !closed && !(index == 0 && !waiters.isEmpty())) {
+            LockSupport.parkNanos(wait);
           }
         } else {
           if (reachable) {
@@ -554,14 +484,9 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
 
     /** Pushes one batch and, once Redis holds it, lets the committer clear the outbox marks. */
     private boolean push(List<CounterId> ids, List<CounterValue> values) {
-      List<Slot> slotValues = new ArrayList<>(values.size());
-      for (CounterValue v : values) {
-        slotValues.add(v.slot());
-      }
       long t0 = System.nanoTime();
-      long[] totals;
       try {
-        totals = await(slots.push(ids, slotValues));
+        await(slots.push(ids, values));
       } catch (RedisFailure e) {
         failures.increment();
         lastError = e.getMessage();
@@ -575,14 +500,10 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
       List<CounterValue> doneValues = List.copyOf(values);
       aggregator.runOnCommitter(() -> outbox.outboxRemoveIfCurrent(index, doneIds, doneValues));
       if (index == 0) {
-        long now = System.nanoTime();
-        for (int i = 0; i < totals.length; i++) {
-          shares.put(doneIds.get(i), new Share(totals[i] - values.get(i).count(), now));
-        }
         try {
-          totalsListener.totals(doneIds, totals, clock.instant().getEpochSecond());
+          pushedListener.accept(doneIds, doneValues);
         } catch (RuntimeException e) {
-          log.error("cluster totals listener failed", e);
+          log.error("listener of pushed slots failed", e);
         }
       }
       return true;

@@ -29,8 +29,8 @@ import org.slf4j.LoggerFactory;
  *       (retry shortly) while it is in progress, 422 for a different write. If Redis cannot be
  *       asked, the node's own idempotency record still applies (documented).
  *   <li>The aggregator commits locally and durably. The answer's count is this node's own part plus
- *       the other writers' share of the total (the last one learned within the freshness window,
- *       else read from Redis).
+ *       the other writers' share as this node follows it ({@link FollowedCounters}): no Redis round
+ *       trip, except one read the first time this node needs a counter's share.
  *   <li>With {@code --ack cluster} the answer also waits until the home Redis holds the commit.
  *   <li>The claim is then updated with the answer (so a retry elsewhere repeats it), or released if
  *       the write failed.
@@ -60,6 +60,7 @@ public final class ClusterWriter implements WritePath {
 
   private final Aggregator aggregator;
   private final ClusterSync sync;
+  private final FollowedCounters view;
   private final RedisSlots home;
   private final String writer;
   private final Ack ack;
@@ -72,6 +73,7 @@ public final class ClusterWriter implements WritePath {
   public ClusterWriter(
       Aggregator aggregator,
       ClusterSync sync,
+      FollowedCounters view,
       RedisSlots home,
       long writerId,
       Ack ack,
@@ -81,6 +83,7 @@ public final class ClusterWriter implements WritePath {
       MeterRegistry registry) {
     this.aggregator = aggregator;
     this.sync = sync;
+    this.view = view;
     this.home = home;
     this.writer = RedisSlots.writerField(writerId);
     this.ack = ack;
@@ -283,9 +286,7 @@ public final class ClusterWriter implements WritePath {
         .handle((ok, error) -> error)
         .thenCompose(
             ackError ->
-                (anyLocalSuccess
-                        ? sync.recentOthers(ids)
-                        : CompletableFuture.<long[]>completedFuture(null))
+                (anyLocalSuccess ? others(ids) : CompletableFuture.<long[]>completedFuture(null))
                     .handle(
                         (others, readError) -> {
                           finish(writes, results, isLocal, claimedHere, others, ackError);
@@ -297,6 +298,35 @@ public final class ClusterWriter implements WritePath {
                 log.error("completing cluster writes failed", error);
               }
               callback.done(results);
+            });
+  }
+
+  /**
+   * The other writers' share of {@code ids} for a write's answer: from the view; counters not
+   * followed yet are read once, unless Redis is known to be down (then 0: the answer is this node's
+   * part, documented).
+   */
+  private CompletionStage<long[]> others(List<CounterId> ids) {
+    long[] out = new long[ids.size()];
+    boolean all = true;
+    for (int i = 0; i < out.length; i++) {
+      FollowedCounters.Share s = view.peek(ids.get(i));
+      if (s == null) {
+        all = false;
+      } else {
+        out[i] = s.others();
+      }
+    }
+    if (all || !sync.homeReachable()) {
+      return CompletableFuture.completedFuture(out);
+    }
+    return view.follow(ids)
+        .thenApply(
+            shares -> {
+              for (int i = 0; i < out.length; i++) {
+                out[i] = shares[i].others();
+              }
+              return out;
             });
   }
 

@@ -1,7 +1,7 @@
 package dev.tally.cluster;
 
 import dev.tally.counter.CounterId;
-import dev.tally.live.ClusterTotals;
+import dev.tally.counter.CounterValue;
 import dev.tally.live.ClusterViewers;
 import dev.tally.live.LiveGauge;
 import dev.tally.live.LiveHub;
@@ -19,7 +19,6 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -40,28 +39,30 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Live counts across the nodes of a cluster, over Redis Cluster: carries counters' totals from the
- * node that learned them to every node's streams (sharded pub/sub), and sums the nodes' live
- * viewers (a presence hash per post). Thread-safe; created by the node after its {@link
- * LiveService}, {@link #start started} before HTTP serves, {@link #close closed} before the
- * service. See ADR 0004.
+ * Live counts across the nodes of a cluster, over Redis Cluster: carries the slots each node pushes
+ * to every other node (sharded pub/sub), where they keep the {@link FollowedCounters} view and the
+ * streams current, and sums the nodes' live viewers (a presence hash per post). Thread-safe;
+ * created by the node after its {@link LiveService}, {@link #start started} before HTTP serves,
+ * {@link #close closed} before the service. See ADR 0004.
  *
- * <p>Bus. The pusher hands this node's totals to {@link #totals}: they go at once to this node's
- * hub, and into their channel's pending map, coalesced per counter (the newest total wins) and
- * bounded: when a channel has its share of {@link Settings#maxPending} waiting, the total updated
- * longest ago is dropped and counted. A flush every {@link Settings#publishInterval} sends what
- * waits as SPUBLISH messages, one per channel with waiting totals (more if over {@link
- * #MAX_ENTRIES_PER_MESSAGE}), except on a channel with {@link Settings#maxInFlightPerChannel}
- * messages unanswered: the totals of a slow or failed shard's channels wait in their bounded maps,
- * coalescing, while the other channels go on. Every node subscribes to all {@link #BUCKETS}
- * channels and hands the totals of posts it has streams of to its hub; its own messages it skips
- * (its hub had them first).
+ * <p>Bus. The pusher hands each slot Redis accepted to {@link #pushed}: it goes into its channel's
+ * pending map, coalesced per counter (the newest slot wins: slots only grow) and bounded: when a
+ * channel has its share of {@link Settings#maxPending} waiting, the slot updated longest ago is
+ * dropped and counted, and the channel owes its subscribers a gap notice. A flush every {@link
+ * Settings#publishInterval} sends what waits as SPUBLISH messages, one per channel with waiting
+ * slots (more if over {@link #MAX_ENTRIES_PER_MESSAGE}), except on a channel with {@link
+ * Settings#maxInFlightPerChannel} messages unanswered: the slots of a slow or failed shard's
+ * channels wait in their bounded maps, coalescing, while the other channels go on. A publish that
+ * fails also owes a gap notice. Every node subscribes to all {@link #BUCKETS} channels and merges
+ * the slots into its {@link FollowedCounters} (which passes changed counts of watched posts to the
+ * streams); its own messages it skips. A gap notice makes the receivers read their followed
+ * counters of that channel from Redis again.
  *
  * <pre>
  *   channel  live:{&lt;bucket&gt;}        bucket = a fixed hash of the post id, 0..63; the hash
  *                                   tag spreads the 64 channels over the cluster's shards
- *   message  1,&lt;writer hex&gt;,&lt;second&gt;;&lt;post b36&gt;,&lt;code b36&gt;,&lt;total&gt;;…
- *            e.g. "1,3f2a9c,1795000000;mk,1,812;mk,2,9120"  (no entries: a probe)
+ *   message  2,&lt;writer hex&gt;[,gap];&lt;post b36&gt;,&lt;code b36&gt;,&lt;P b36&gt;,&lt;N b36&gt;,&lt;second b36&gt;;…
+ *            e.g. "2,3f2a9c;mk,1,mk,0,tpx3k0"  (no entries: a probe)
  * </pre>
  *
  * <p>Presence. Every {@link Settings#reportPeriod}, for each post with viewers here (and once with
@@ -90,7 +91,7 @@ import org.slf4j.LoggerFactory;
  * complete on I/O threads. Nothing here blocks except {@link #start} and {@link #close}, each for
  * at most the timeout.
  */
-public final class RedisLive implements ClusterTotals, ClusterViewers, AutoCloseable {
+public final class RedisLive implements ClusterViewers, AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(RedisLive.class);
 
@@ -101,7 +102,10 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
   static final int MAX_ENTRIES_PER_MESSAGE = 2048;
 
   /** First field of every message: the format's version. */
-  static final String VERSION = "1";
+  static final String VERSION = "2";
+
+  /** Third header field of a message announcing that notifications of its channel were lost. */
+  static final String GAP = "gap";
 
   /** How long a read of {@code live} waits for Redis at most before answering what it knows. */
   private static final Duration MAX_READ_WAIT = Duration.ofSeconds(1);
@@ -118,13 +122,15 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
   /**
    * Tuning; {@link #defaults()} is what a node uses.
    *
-   * @param publishInterval how long totals coalesce before they are published
+   * @param publishInterval how long pushed slots coalesce before they are published
    * @param reportPeriod how often presence is recorded and read, and the bus checked; a share
    *     counts for three periods
    * @param resyncPeriod how often the totals of every post with streams here are read from Redis
    * @param askedRetention how long a post asked about keeps its other shares fresh
-   * @param maxPending most totals waiting to be published, in equal shares per channel; beyond its
-   *     share a channel drops the total updated longest ago
+   * @param maxPending most slots waiting to be published, in equal shares per channel; beyond its
+   *     share a channel drops the slot updated longest ago and owes a gap notice
+   * @param probePeriod how often a channel silent for that long is probed: it bounds the stated
+   *     staleness of an idle channel
    * @param maxInFlightPerChannel most messages of one channel published and not yet answered
    */
   public record Settings(
@@ -133,9 +139,13 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
       Duration resyncPeriod,
       Duration askedRetention,
       int maxPending,
-      int maxInFlightPerChannel) {
+      int maxInFlightPerChannel,
+      Duration probePeriod) {
 
     public Settings {
+      if (probePeriod.toMillis() < 10 || probePeriod.compareTo(reportPeriod) > 0) {
+        throw new IllegalArgumentException("probe period must be 10 ms .. the report period");
+      }
       if (publishInterval.toMillis() < 1 || reportPeriod.toMillis() < 10) {
         throw new IllegalArgumentException("publish interval and report period are too short");
       }
@@ -149,12 +159,13 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
 
     public static Settings defaults() {
       return new Settings(
-          Duration.ofMillis(100),
+          Duration.ofMillis(50),
           Duration.ofSeconds(1),
           Duration.ofSeconds(10),
           Duration.ofSeconds(10),
           100_000,
-          4);
+          4,
+          Duration.ofMillis(250));
     }
 
     /** How long one node's recorded share counts. */
@@ -163,28 +174,25 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
     }
   }
 
-  /** A total waiting to be published; guarded by its channel's {@link Outbox}. */
-  private static final class Pending {
-    long total;
-    long second;
-  }
-
-  /** One message being built: header, then entries of one bucket and one second. */
+  /** One message being built: header, then entries of one bucket. */
   private static final class Message {
     final int bucket;
     final StringBuilder text;
     int entries;
 
-    Message(int bucket, String writer, long second) {
+    Message(int bucket, String writer, boolean gap) {
       this.bucket = bucket;
       this.text = new StringBuilder(256).append(VERSION).append(',').append(writer);
-      text.append(',').append(second);
+      if (gap) {
+        text.append(',').append(GAP);
+      }
     }
   }
 
   private final LiveHub hub;
   private final LiveGauge gauge;
   private final LiveService live;
+  private final FollowedCounters view;
   private final Clock clock;
   private final Settings settings;
   private final String writer;
@@ -208,9 +216,10 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
             return t;
           });
 
-  /** One channel's totals waiting to be published, oldest update first; guarded by itself. */
+  /** One channel's slots waiting to be published, oldest update first; guarded by itself. */
   private static final class Outbox {
-    LinkedHashMap<CounterId, Pending> waiting = new LinkedHashMap<>();
+    LinkedHashMap<CounterId, CounterValue> waiting = new LinkedHashMap<>();
+    boolean gap; // notifications of this channel were dropped or failed: tell the subscribers
   }
 
   private final Outbox[] outboxes = new Outbox[BUCKETS];
@@ -240,6 +249,7 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
   private final Counter presenceFailures;
   private final Counter resyncFailures;
   private final Counter malformed;
+  private final Counter gaps;
   private volatile int reportedPosts;
 
   /** Connects with {@link Settings#defaults()}; see the full constructor. */
@@ -248,15 +258,21 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
       long writerId,
       Duration timeout,
       LiveService live,
+      FollowedCounters view,
       Clock clock,
       MeterRegistry registry) {
-    this(seeds, writerId, timeout, live, clock, registry, Settings.defaults());
+    this(seeds, writerId, timeout, live, view, clock, registry, Settings.defaults());
   }
 
   /** Connects with {@code options} (credentials, TLS) and {@link Settings#defaults()}. */
   public RedisLive(
-      RedisOptions options, long writerId, LiveService live, Clock clock, MeterRegistry registry) {
-    this(options, writerId, live, clock, registry, Settings.defaults());
+      RedisOptions options,
+      long writerId,
+      LiveService live,
+      FollowedCounters view,
+      Clock clock,
+      MeterRegistry registry) {
+    this(options, writerId, live, view, clock, registry, Settings.defaults());
   }
 
   /** Connects without credentials or TLS; see the full constructor. */
@@ -265,10 +281,11 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
       long writerId,
       Duration timeout,
       LiveService live,
+      FollowedCounters view,
       Clock clock,
       MeterRegistry registry,
       Settings settings) {
-    this(RedisOptions.plain(seeds, timeout), writerId, live, clock, registry, settings);
+    this(RedisOptions.plain(seeds, timeout), writerId, live, view, clock, registry, settings);
   }
 
   /**
@@ -284,11 +301,13 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
       RedisOptions options,
       long writerId,
       LiveService live,
+      FollowedCounters view,
       Clock clock,
       MeterRegistry registry,
       Settings settings) {
     Duration timeout = options.timeout();
     this.live = live;
+    this.view = view;
     this.hub = live.hub();
     this.gauge = live.gauge();
     this.clock = clock;
@@ -326,20 +345,25 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
     }
 
     this.published =
-        Counter.builder("tally.live.bus.totals.published")
-            .description("Counter totals published to the other nodes")
+        Counter.builder("tally.live.bus.slots.published")
+            .description("Pushed counter slots published to the other nodes")
             .register(registry);
     this.messages =
         Counter.builder("tally.live.bus.messages.published")
             .description("Messages published to the other nodes (totals and probes)")
             .register(registry);
     this.received =
-        Counter.builder("tally.live.bus.totals.received")
-            .description("Counter totals received from other nodes for posts with streams here")
+        Counter.builder("tally.live.bus.slots.received")
+            .description("Counter slots received from other nodes")
             .register(registry);
     this.dropped =
         Counter.builder("tally.live.bus.dropped")
-            .description("Totals dropped unpublished because too many were waiting")
+            .description(
+                "Slots dropped unpublished because too many were waiting (a gap notice follows)")
+            .register(registry);
+    this.gaps =
+        Counter.builder("tally.live.bus.gaps.received")
+            .description("Gap notices received: followed counters of the channel read again")
             .register(registry);
     this.resubscribes =
         Counter.builder("tally.live.bus.resubscribes")
@@ -353,7 +377,7 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
             .description("Bus messages ignored because they could not be read")
             .register(registry);
     Gauge.builder("tally.live.bus.pending", this, RedisLive::pendingCount)
-        .description("Totals waiting to be published")
+        .description("Slots waiting to be published")
         .register(registry);
     Gauge.builder("tally.live.presence.posts", this, r -> r.reportedPosts)
         .description("Posts whose viewers on this node were recorded in Redis last period")
@@ -445,6 +469,12 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
         TimeUnit.MILLISECONDS);
     scheduler.scheduleWithFixedDelay(
         () -> guarded("reporting live viewers", this::round), 0, report, TimeUnit.MILLISECONDS);
+    long probe = settings.probePeriod().toMillis();
+    scheduler.scheduleWithFixedDelay(
+        () -> guarded("checking the live bus", this::checkBus),
+        probe,
+        probe,
+        TimeUnit.MILLISECONDS);
   }
 
   private void guarded(String what, Runnable task) {
@@ -461,30 +491,24 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
   // ---- bus: publishing
 
   /**
-   * Redis I/O threads: totals this node learned from its pushes. Shows them on this node's streams
-   * at once and queues them for the other nodes; never blocks.
+   * Pusher thread: slots of this node that its home Redis accepted; queued for the other nodes.
+   * Never blocks.
    */
-  @Override
-  public void totals(List<CounterId> ids, long[] totals, long updatedAtSecond) {
-    hub.totals(ids, totals, updatedAtSecond);
+  public void pushed(List<CounterId> ids, List<CounterValue> values) {
     int evicted = 0;
     for (int i = 0; i < ids.size(); i++) {
       CounterId id = ids.get(i);
       Outbox box = outboxes[bucket(id.postId())];
       synchronized (box) {
-        Pending p = box.waiting.remove(id); // put back last: the eldest is the least recent
-        if (p == null) {
-          if (box.waiting.size() >= maxPendingPerChannel) {
-            Iterator<CounterId> eldest = box.waiting.keySet().iterator();
-            eldest.next();
-            eldest.remove();
-            evicted++;
-          }
-          p = new Pending();
+        // put back last: the eldest entry is the one updated longest ago
+        if (box.waiting.remove(id) == null && box.waiting.size() >= maxPendingPerChannel) {
+          Iterator<CounterId> eldest = box.waiting.keySet().iterator();
+          eldest.next();
+          eldest.remove();
+          box.gap = true;
+          evicted++;
         }
-        p.total = totals[i];
-        p.second = updatedAtSecond;
-        box.waiting.put(id, p);
+        box.waiting.put(id, values.get(i));
       }
     }
     if (evicted > 0) {
@@ -504,7 +528,7 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
 
   /**
    * Scheduler thread: publishes what waits, except on channels with too many messages unanswered,
-   * whose totals keep waiting (and coalescing).
+   * whose slots keep waiting (and coalescing).
    */
   private void flush() {
     for (int b = 0; b < BUCKETS; b++) {
@@ -512,31 +536,32 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
         continue;
       }
       Outbox box = outboxes[b];
-      LinkedHashMap<CounterId, Pending> batch;
+      LinkedHashMap<CounterId, CounterValue> batch;
+      boolean gap;
       synchronized (box) {
-        if (box.waiting.isEmpty()) {
+        if (box.waiting.isEmpty() && !box.gap) {
           continue;
         }
         batch = box.waiting;
+        gap = box.gap;
         box.waiting = new LinkedHashMap<>();
+        box.gap = false;
       }
-      Map<Long, Message> bySecond = new HashMap<>(4);
-      for (Map.Entry<CounterId, Pending> e : batch.entrySet()) {
+      Message m = new Message(b, writer, gap);
+      for (Map.Entry<CounterId, CounterValue> e : batch.entrySet()) {
         CounterId id = e.getKey();
-        Pending p = e.getValue();
-        Message m = bySecond.get(p.second);
-        if (m == null) {
-          m = new Message(b, writer, p.second);
-          bySecond.put(p.second, m);
-        }
+        CounterValue v = e.getValue();
         m.text.append(';').append(Long.toString(id.postId(), 36));
-        m.text.append(',').append(Integer.toString(id.code(), 36)).append(',').append(p.total);
+        m.text.append(',').append(Integer.toString(id.code(), 36));
+        m.text.append(',').append(Long.toString(v.slot().p(), 36));
+        m.text.append(',').append(Long.toString(v.slot().n(), 36));
+        m.text.append(',').append(Long.toString(v.updatedAtSecond(), 36));
         if (++m.entries == MAX_ENTRIES_PER_MESSAGE) {
           publish(m);
-          bySecond.remove(p.second);
+          m = new Message(b, writer, false);
         }
       }
-      for (Message m : bySecond.values()) {
+      if (m.entries > 0 || gap) {
         publish(m);
       }
     }
@@ -545,14 +570,24 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
   private void publish(Message m) {
     published.increment(m.entries);
     inFlight.incrementAndGet(m.bucket);
-    send(m.bucket, m.text.toString()).whenComplete((n, e) -> inFlight.decrementAndGet(m.bucket));
+    send(m.bucket, m.text.toString())
+        .whenComplete(
+            (n, e) -> {
+              inFlight.decrementAndGet(m.bucket);
+              if (e != null) {
+                // the subscribers missed these slots: they must read the channel's counters again
+                Outbox box = outboxes[m.bucket];
+                synchronized (box) {
+                  box.gap = true;
+                }
+              }
+            });
   }
 
-  /** A message without totals, so that this node hears the channel even when nothing happens. */
-  private void probe(int bucket, long now) {
+  /** A message without slots, so that this node hears the channel even when nothing happens. */
+  private void probe(int bucket) {
     if (probing.compareAndSet(bucket, 0, 1)) {
-      send(bucket, VERSION + ',' + writer + ',' + now / 1000)
-          .whenComplete((n, e) -> probing.set(bucket, 0));
+      send(bucket, VERSION + ',' + writer).whenComplete((n, e) -> probing.set(bucket, 0));
     }
   }
 
@@ -580,53 +615,71 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
     }
     lastHeardMillis.set(bucket, clock.millis());
     try {
-      deliver(message);
+      deliver(bucket, message);
     } catch (RuntimeException e) {
       malformed.increment();
       log.debug("live bus: ignoring a malformed message on {}: {}", channel, e.toString());
     }
   }
 
-  private void deliver(String message) {
+  private void deliver(int bucket, String message) {
     int end = message.indexOf(';');
     String header = end < 0 ? message : message.substring(0, end);
     String[] h = header.split(",", -1);
-    if (h.length != 3 || !h[0].equals(VERSION)) {
+    if (h.length < 2 || h.length > 3 || !h[0].equals(VERSION)) {
       throw new IllegalArgumentException("unknown header " + header);
     }
-    if (h[1].equals(writer) || end < 0) {
-      return; // this node's own totals reached its hub first; or a probe
+    if (h[1].equals(writer)) {
+      return; // this node's own slots: it holds them already; or its own probe
     }
-    long second = Long.parseLong(h[2]);
-    Set<Long> watched = hub.watchedPosts();
-    List<CounterId> ids = new ArrayList<>();
-    long[] totals = new long[16];
+    long from = Long.parseUnsignedLong(h[1], 16);
+    if (h.length == 3) {
+      if (!h[2].equals(GAP)) {
+        throw new IllegalArgumentException("unknown header " + header);
+      }
+      gaps.increment();
+      view.refresh(id -> bucket(id.postId()) == bucket);
+    }
+    if (end < 0) {
+      return; // a probe, or a gap notice alone
+    }
     int pos = end + 1;
+    int entries = 0;
+    long[] f = new long[5];
     while (pos <= message.length()) {
       int next = message.indexOf(';', pos);
       if (next < 0) {
         next = message.length();
       }
-      int c1 = message.indexOf(',', pos);
-      int c2 = c1 < 0 ? -1 : message.indexOf(',', c1 + 1);
-      if (c1 < 0 || c2 < 0 || c2 >= next) {
+      int k = 0;
+      int start = pos;
+      for (int c = pos; c <= next && k < 5; c++) {
+        if (c == next || message.charAt(c) == ',') {
+          f[k++] = Long.parseLong(message, start, c, 36);
+          start = c + 1;
+        }
+      }
+      if (k != 5 || start != next + 1) {
         throw new IllegalArgumentException("bad entry at " + pos);
       }
-      long postId = Long.parseLong(message, pos, c1, 36);
-      if (watched.contains(postId)) {
-        int code = Integer.parseInt(message, c1 + 1, c2, 36);
-        if (ids.size() == totals.length) {
-          totals = Arrays.copyOf(totals, totals.length * 2);
-        }
-        totals[ids.size()] = Long.parseLong(message, c2 + 1, next, 10);
-        ids.add(new CounterId(postId, code));
-      }
+      view.merge(new CounterId(f[0], (int) f[1]), from, f[2], f[3], f[4]);
+      entries++;
       pos = next + 1;
     }
-    if (!ids.isEmpty()) {
-      received.increment(ids.size());
-      hub.totals(ids, totals, second);
+    received.increment(entries);
+  }
+
+  /**
+   * How old the other writers' shares of {@code postId}'s counters may be here: the time since this
+   * node last heard the post's channel (everything published on it before was delivered), plus the
+   * publish interval (how long a pushed slot waits to be published); -1 before the bus started.
+   */
+  public long stalenessMillis(long postId) {
+    if (!started) {
+      return -1;
     }
+    long silent = Math.max(0, clock.millis() - lastHeardMillis.get(bucket(postId)));
+    return silent + settings.publishInterval().toMillis();
   }
 
   // ---- the periodic round: bus check, presence, resync
@@ -634,19 +687,23 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
   /** Scheduler thread, every report period. */
   private void round() {
     long now = clock.millis();
-    checkBus(now);
     report(now);
     resync(now);
   }
 
-  /** Probes silent channels and subscribes again those silent for three periods. */
-  private void checkBus(long now) {
+  /**
+   * Scheduler thread, every probe period: probes channels silent for a probe period, and subscribes
+   * again those silent for three report periods (then reads their followed counters again).
+   */
+  private void checkBus() {
+    long now = clock.millis();
     long period = settings.reportPeriod().toMillis();
+    long probe = settings.probePeriod().toMillis();
     List<Integer> stale = new ArrayList<>();
     for (int b = 0; b < BUCKETS; b++) {
       long silent = now - lastHeardMillis.get(b);
-      if (silent >= period) {
-        probe(b, now);
+      if (silent >= probe) {
+        probe(b);
       }
       if (silent > 3 * period && now - lastSubscribeMillis[b] > 3 * period) {
         lastSubscribeMillis[b] = now;
@@ -681,7 +738,10 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
               if (e != null) {
                 log.debug("live bus: subscribing again failed, will retry: {}", e.toString());
               } else {
-                resyncAll = true; // updates published while the channel was lost are missed
+                // slots published while the channel was lost are missed
+                resyncAll = true;
+                Set<Integer> lost = new HashSet<>(stale);
+                view.refresh(id -> lost.contains(bucket(id.postId())));
               }
             });
   }
@@ -761,16 +821,10 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
   }
 
   /**
-   * Reads totals from Redis for posts with streams here: the newly watched each period, all of them
-   * after a channel was subscribed again and every resync period.
+   * Reads again from Redis the counters of posts with streams here, so the streams catch up with
+   * anything the bus lost: the newly watched each period, all of them after a channel was
+   * subscribed again and every resync period.
    */
-  private volatile RedisSlots totalsFrom;
-
-  /** Where resyncs read counters' totals: the node's own connection to the slots. */
-  public void readTotalsFrom(RedisSlots slots) {
-    this.totalsFrom = slots;
-  }
-
   private void resync(long now) {
     Set<Long> watched = new HashSet<>(hub.watchedPosts());
     List<Long> posts = new ArrayList<>();
@@ -786,30 +840,17 @@ public final class RedisLive implements ClusterTotals, ClusterViewers, AutoClose
       }
     }
     knownWatched = watched;
+    List<CounterId> ids = new ArrayList<>();
     for (long postId : posts) {
-      List<CounterId> ids = hub.counterIds(postId);
-      RedisSlots slots = totalsFrom;
-      if (slots == null) {
-        continue;
-      }
-      slots
-          .views(ids)
+      ids.addAll(hub.counterIds(postId));
+    }
+    if (!ids.isEmpty()) {
+      view.resync(ids)
           .whenComplete(
-              (views, e) -> {
+              (v, e) -> {
                 if (e != null) {
                   resyncFailures.increment();
-                  return;
                 }
-                List<CounterId> known = new ArrayList<>(ids.size());
-                long[] totals = new long[ids.size()];
-                for (int i = 0; i < ids.size(); i++) {
-                  // no record yet: nothing pushed, or Redis lost it until the re-push
-                  if (views[i].exists()) {
-                    totals[known.size()] = views[i].total();
-                    known.add(ids.get(i));
-                  }
-                }
-                hub.totals(known, totals, 0);
               });
     }
   }

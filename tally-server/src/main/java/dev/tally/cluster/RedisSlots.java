@@ -1,6 +1,7 @@
 package dev.tally.cluster;
 
 import dev.tally.counter.CounterId;
+import dev.tally.counter.CounterValue;
 import dev.tally.counter.Slot;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.SetArgs;
@@ -32,25 +33,31 @@ import java.util.concurrent.CompletionStage;
  *   key    t:{&lt;bucket&gt;}          bucket = mix(post id) mod buckets, base 36; hash tag = the bucket,
  *                                 so a post's counters share one key and one cluster slot
  *   field  9 bytes                 the counter id: post id (8, big-endian) and code (1)
- *   value  per writer: 8 bytes     the writer id, then P and N as unsigned LEB128 varints
+ *   value  varint                  the counter's last write time over all writers, in seconds
+ *                                  since 2020-01-01 (unsigned LEB128)
+ *          per writer: 8 bytes     the writer id, then P and N as unsigned LEB128 varints
  * </pre>
  *
- * The total is Σ (P − N) over a value's writers, computed by the script and by readers; one writer
- * with small counts costs 10–12 bytes of value. Fields and values are raw bytes, so the connection
- * uses an ISO-8859-1 codec (one char per byte). Every node must use the same bucket count: it is
- * recorded in Redis ({@code tally:layout}) by the first node, and a node with another count refuses
- * to start.
+ * The total is Σ (P − N) over a value's writers, computed by readers; one writer with small counts
+ * costs 14–16 bytes of value. The record format is recorded with the bucket count in {@code
+ * tally:layout}. Fields and values are raw bytes, so the connection uses an ISO-8859-1 codec (one
+ * char per byte). Every node must use the same bucket count: it is recorded in Redis ({@code
+ * tally:layout}) by the first node, and a node with another count refuses to start.
  *
- * <p>A push runs a Lua script per counter (EVALSHA, falling back to EVAL when a node does not have
- * the script cached, e.g. after a failover or restart) that raises the writer's P and N to the
- * maximum of the stored and pushed values and returns the counter's total. Because the merge is a
- * maximum, a push may be retried, duplicated or overtaken by a newer one without changing the
- * result. Slot components must stay below 2<sup>53</sup> so Lua's double arithmetic is exact.
+ * <p>A push groups its counters by the primary that serves their buckets and runs one Lua script
+ * call per primary and {@link #MAX_COUNTERS_PER_CALL} counters ({@code merge-slots.lua}, flagged
+ * {@code allow-cross-slot-keys}; EVALSHA, falling back to EVAL when a node does not have the script
+ * cached, e.g. after a failover or restart). The script raises the writer's P and N to the maximum
+ * of the stored and pushed values, and the counter's time to the later of the two. Because the
+ * merge is a maximum, a push may be retried, duplicated or overtaken by a newer one without
+ * changing the result. A call that Redis refuses because a key is not served where it was sent (a
+ * topology change, slots migrating) changes nothing; its counters are then pushed one per call,
+ * which Lettuce redirects. Slot components must stay below 2<sup>53</sup> so Lua's double
+ * arithmetic is exact.
  *
  * <p>Concurrency: all commands go over one thread-safe Lettuce cluster connection; a call sends its
- * commands without waiting for replies (pipelined, one command per counter) and returns at once.
- * Replies complete on Lettuce's I/O threads: callers must not block in the returned stages'
- * callbacks.
+ * commands without waiting for replies (pipelined) and returns at once. Replies complete on
+ * Lettuce's I/O threads: callers must not block in the returned stages' callbacks.
  */
 public final class RedisSlots implements AutoCloseable {
 
@@ -63,7 +70,16 @@ public final class RedisSlots implements AutoCloseable {
   /** Key recording the layout (bucket count) every node must share. */
   static final String LAYOUT_KEY = "tally:layout";
 
-  static final LuaScript MERGE = LuaScript.load("merge-slot.lua");
+  static final LuaScript MERGE = LuaScript.load("merge-slots.lua");
+
+  /** Most counters merged by one script call: bounds how long one call holds a Redis node. */
+  static final int MAX_COUNTERS_PER_CALL = 256;
+
+  /** The record format this code reads and writes; part of the recorded layout. */
+  static final int RECORD_FORMAT = 2;
+
+  /** Record times are seconds since this instant (2020-01-01T00:00:00Z), to keep them short. */
+  static final long TIME_BASE_SECOND = 1_577_836_800L;
 
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(RedisSlots.class);
 
@@ -202,7 +218,7 @@ public final class RedisSlots implements AutoCloseable {
   /** Records this node's bucket count, or refuses one that differs from the recorded one. */
   private void checkLayout(
       RedisAdvancedClusterAsyncCommands<String, String> redis, Duration timeout) {
-    String mine = "buckets=" + buckets;
+    String mine = layout(buckets);
     String recorded;
     try {
       recorded =
@@ -216,6 +232,13 @@ public final class RedisSlots implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new io.lettuce.core.RedisException("interrupted", e);
     }
+    if (recorded != null && !recorded.contains(",record=")) {
+      throw new IllegalStateException(
+          "this Redis Cluster holds counters in the record format of an older tally ("
+              + recorded
+              + "): flush it (FLUSHALL on every primary) and every node pushes its counters again"
+              + " in the new format (docs/cluster.md, Upgrading)");
+    }
     if (recorded != null && !recorded.equals(mine)) {
       throw new IllegalStateException(
           "this Redis Cluster holds counters in "
@@ -224,6 +247,11 @@ public final class RedisSlots implements AutoCloseable {
               + mine
               + ": every node must use the same --redis-buckets");
     }
+  }
+
+  /** The layout recorded in {@link #LAYOUT_KEY}: bucket count and record format. */
+  static String layout(int buckets) {
+    return "buckets=" + buckets + ",record=" + RECORD_FORMAT;
   }
 
   /** The bucket hash holding {@code id}, for {@code buckets} buckets. */
@@ -263,15 +291,21 @@ public final class RedisSlots implements AutoCloseable {
     return new String(c);
   }
 
-  /** A stored value: every writer's P and N, in the format the merge script writes. */
-  static String encode(Map<Long, Slot> writers) {
+  /** A stored record: the time, then every writer's P and N, in the format the script writes. */
+  static String encode(long updatedAtSecond, Map<Long, Slot> writers) {
     StringBuilder sb = new StringBuilder();
+    varint(sb, recordTime(updatedAtSecond));
     for (Map.Entry<Long, Slot> e : writers.entrySet()) {
       sb.append(writerBytes(e.getKey()));
       varint(sb, e.getValue().p());
       varint(sb, e.getValue().n());
     }
     return sb.toString();
+  }
+
+  /** A write time as records keep it: seconds since {@link #TIME_BASE_SECOND}, never negative. */
+  static long recordTime(long epochSecond) {
+    return Math.max(0, epochSecond - TIME_BASE_SECOND);
   }
 
   private static void varint(StringBuilder sb, long v) {
@@ -282,121 +316,172 @@ public final class RedisSlots implements AutoCloseable {
     sb.append((char) v);
   }
 
-  /** Decodes a stored value into {@code total} and this writer's slot. */
-  static View decode(String value, String writer) {
-    long total = 0;
-    Slot own = Slot.ZERO;
-    int i = 0;
-    while (i < value.length()) {
-      String w = value.substring(i, i + 8);
-      i += 8;
-      long[] pn = new long[2];
-      for (int k = 0; k < 2; k++) {
-        long v = 0;
-        int shift = 0;
-        while (true) {
-          int b = value.charAt(i++);
-          v |= (long) (b & 127) << shift;
-          if (b < 128) {
-            break;
-          }
-          shift += 7;
-        }
-        pn[k] = v;
+  /** Decodes a stored record (one char per byte). */
+  static StoredCounter decode(String value) {
+    int[] pos = {0};
+    long time = readVarint(value, pos);
+    long[] entries = new long[3 * 2];
+    int n = 0;
+    while (pos[0] < value.length()) {
+      long w = 0;
+      for (int k = 0; k < 8; k++) {
+        w = (w << 8) | (value.charAt(pos[0]++) & 0xFF);
       }
-      total += pn[0] - pn[1];
-      if (w.equals(writer)) {
-        own = new Slot(pn[0], pn[1]);
+      if (n + 3 > entries.length) {
+        entries = java.util.Arrays.copyOf(entries, entries.length * 2);
       }
+      entries[n++] = w;
+      entries[n++] = readVarint(value, pos);
+      entries[n++] = readVarint(value, pos);
     }
-    return new View(total, own, true);
+    return new StoredCounter(
+        time == 0 ? 0 : time + TIME_BASE_SECOND, java.util.Arrays.copyOf(entries, n));
+  }
+
+  private static long readVarint(String s, int[] pos) {
+    long v = 0;
+    int shift = 0;
+    while (true) {
+      int b = s.charAt(pos[0]++);
+      v |= (long) (b & 127) << shift;
+      if (b < 128) {
+        return v;
+      }
+      shift += 7;
+    }
   }
 
   /**
-   * Merges this writer's {@code slots} into the counters {@code ids} (same order, same size): one
-   * script call per counter, pipelined. Completes with each counter's total right after its merge
-   * (same order) when Redis has applied every merge, or exceptionally with the first failure; a
-   * failed push may simply be repeated.
+   * Merges this writer's {@code values} into the counters {@code ids} (same order, same size): one
+   * script call per primary and {@link #MAX_COUNTERS_PER_CALL} counters, pipelined. Completes when
+   * Redis has applied every merge, or exceptionally with the first failure; a failed push may
+   * simply be repeated.
    *
    * @throws IllegalArgumentException if the lists differ in size or a component exceeds {@link
    *     #MAX_COMPONENT}
    */
-  public CompletionStage<long[]> push(List<CounterId> ids, List<Slot> slots) {
-    if (ids.size() != slots.size()) {
-      throw new IllegalArgumentException(ids.size() + " ids but " + slots.size() + " slots");
+  public CompletionStage<Void> push(List<CounterId> ids, List<CounterValue> values) {
+    if (ids.size() != values.size()) {
+      throw new IllegalArgumentException(ids.size() + " ids but " + values.size() + " values");
     }
-    for (Slot s : slots) {
-      if (s.p() > MAX_COMPONENT || s.n() > MAX_COMPONENT) {
-        throw new IllegalArgumentException("slot component beyond 2^53-1: " + s);
+    for (CounterValue v : values) {
+      if (v.slot().p() > MAX_COMPONENT || v.slot().n() > MAX_COMPONENT) {
+        throw new IllegalArgumentException("slot component beyond 2^53-1: " + v.slot());
       }
     }
     if (ids.isEmpty()) {
-      return CompletableFuture.completedFuture(new long[0]);
+      return CompletableFuture.completedFuture(null);
     }
-    return withRedis(redis -> mergeAll(redis, ids, slots));
+    StatefulRedisClusterConnection<String, String> c = this.connection;
+    if (c == null) {
+      return notConnected();
+    }
+    return mergeAll(c, ids, values);
   }
 
-  private CompletionStage<long[]> mergeAll(
+  private CompletionStage<Void> mergeAll(
+      StatefulRedisClusterConnection<String, String> c,
+      List<CounterId> ids,
+      List<CounterValue> values) {
+    RedisAdvancedClusterAsyncCommands<String, String> redis = c.async();
+    io.lettuce.core.cluster.models.partitions.Partitions partitions = c.getPartitions();
+    // counters by the primary serving their bucket; an unknown owner groups under null
+    Map<RedisClusterNode, List<Integer>> byNode = new java.util.HashMap<>();
+    String[] keys = new String[ids.size()];
+    for (int i = 0; i < ids.size(); i++) {
+      keys[i] = key(ids.get(i));
+      RedisClusterNode node = partitions.getPartitionBySlot(SlotHash.getSlot(keys[i]));
+      byNode.computeIfAbsent(node, n -> new ArrayList<>()).add(i);
+    }
+    List<CompletableFuture<Void>> calls = new ArrayList<>();
+    for (List<Integer> group : byNode.values()) {
+      for (int from = 0; from < group.size(); from += MAX_COUNTERS_PER_CALL) {
+        List<Integer> chunk =
+            group.subList(from, Math.min(group.size(), from + MAX_COUNTERS_PER_CALL));
+        calls.add(
+            merge(redis, ids, values, keys, chunk)
+                .handle(
+                    (ok, error) -> {
+                      if (error == null) {
+                        return CompletableFuture.<Void>completedFuture(null);
+                      }
+                      if (!misrouted(error) || chunk.size() == 1) {
+                        return CompletableFuture.<Void>failedFuture(LuaScript.unwrap(error));
+                      }
+                      // not all served where sent (topology change, migration): one per call
+                      List<CompletableFuture<Void>> singles = new ArrayList<>(chunk.size());
+                      for (int i : chunk) {
+                        singles.add(merge(redis, ids, values, keys, List.of(i)));
+                      }
+                      return CompletableFuture.allOf(singles.toArray(CompletableFuture<?>[]::new));
+                    })
+                .thenCompose(f -> f));
+      }
+    }
+    return CompletableFuture.allOf(calls.toArray(CompletableFuture<?>[]::new));
+  }
+
+  /** True for Redis's refusals of a call whose keys are not all served by the node it reached. */
+  static boolean misrouted(Throwable error) {
+    Throwable t = LuaScript.unwrap(error);
+    if (!(t instanceof io.lettuce.core.RedisCommandExecutionException)) {
+      return false;
+    }
+    String m = String.valueOf(t.getMessage());
+    return m.startsWith("CROSSSLOT")
+        || m.startsWith("MOVED")
+        || m.startsWith("ASK")
+        || m.startsWith("TRYAGAIN")
+        || m.contains("non local key")
+        || m.contains("CROSSSLOT");
+  }
+
+  private CompletableFuture<Void> merge(
       RedisAdvancedClusterAsyncCommands<String, String> redis,
       List<CounterId> ids,
-      List<Slot> slots) {
-    @SuppressWarnings("unchecked")
-    CompletableFuture<Long>[] merges = new CompletableFuture[ids.size()];
-    for (int i = 0; i < ids.size(); i++) {
-      merges[i] = merge(redis, key(ids.get(i)), field(ids.get(i)), slots.get(i));
+      List<CounterValue> values,
+      String[] allKeys,
+      List<Integer> which) {
+    String[] keys = new String[which.size()];
+    String[] args = new String[1 + 4 * which.size()];
+    args[0] = writerBytes;
+    for (int k = 0; k < keys.length; k++) {
+      int i = which.get(k);
+      CounterValue v = values.get(i);
+      keys[k] = allKeys[i];
+      args[4 * k + 1] = field(ids.get(i));
+      args[4 * k + 2] = Long.toString(v.slot().p());
+      args[4 * k + 3] = Long.toString(v.slot().n());
+      args[4 * k + 4] = Long.toString(recordTime(v.updatedAtSecond()));
     }
-    return CompletableFuture.allOf(merges)
-        .thenApply(
-            ignored -> {
-              long[] totals = new long[merges.length];
-              for (int i = 0; i < totals.length; i++) {
-                totals[i] = merges[i].join();
-              }
-              return totals;
-            });
-  }
-
-  private CompletableFuture<Long> merge(
-      RedisAdvancedClusterAsyncCommands<String, String> redis,
-      String key,
-      String field,
-      Slot slot) {
-    return MERGE.run(
-        redis,
-        ScriptOutputType.INTEGER,
-        new String[] {key},
-        field,
-        writerBytes,
-        Long.toString(slot.p()),
-        Long.toString(slot.n()));
+    return MERGE.<Long>run(redis, ScriptOutputType.INTEGER, keys, args).thenApply(changed -> null);
   }
 
   /**
-   * The totals of {@code ids} as stored in Redis (0 for a counter Redis has no hash for), in the
+   * The totals of {@code ids} as stored in Redis (0 for a counter Redis has no record of), in the
    * order of {@code ids}.
    */
   public CompletionStage<Map<CounterId, Long>> totals(List<CounterId> ids) {
-    return views(ids)
+    return records(ids)
         .thenApply(
-            views -> {
+            records -> {
               Map<CounterId, Long> totals = new LinkedHashMap<>();
               for (int i = 0; i < ids.size(); i++) {
-                totals.put(ids.get(i), views[i].total());
+                totals.put(ids.get(i), records[i].total());
               }
               return totals;
             });
   }
 
   /**
-   * What Redis holds of {@code ids} (same order): each counter's total and this writer's own part
-   * of it, so that {@code total - own} is the other writers' share. One HGET per counter,
-   * pipelined.
+   * What Redis holds of {@code ids} (same order): every writer's slot and the last write time, or
+   * {@link StoredCounter#ABSENT}. One HGET per counter, pipelined.
    */
-  public CompletionStage<View[]> views(List<CounterId> ids) {
-    return withRedis(redis -> views(redis, ids));
+  public CompletionStage<StoredCounter[]> records(List<CounterId> ids) {
+    return withRedis(redis -> records(redis, ids));
   }
 
-  private CompletionStage<View[]> views(
+  private CompletionStage<StoredCounter[]> records(
       RedisAdvancedClusterAsyncCommands<String, String> redis, List<CounterId> ids) {
     @SuppressWarnings("unchecked")
     CompletableFuture<String>[] gets = new CompletableFuture[ids.size()];
@@ -406,27 +491,13 @@ public final class RedisSlots implements AutoCloseable {
     return CompletableFuture.allOf(gets)
         .thenApply(
             ignored -> {
-              View[] views = new View[gets.length];
-              for (int i = 0; i < views.length; i++) {
+              StoredCounter[] records = new StoredCounter[gets.length];
+              for (int i = 0; i < records.length; i++) {
                 String v = gets[i].join();
-                views[i] = v == null ? View.ABSENT : decode(v, writerBytes);
+                records[i] = v == null ? StoredCounter.ABSENT : decode(v);
               }
-              return views;
+              return records;
             });
-  }
-
-  /**
-   * A counter as Redis holds it: the total over all writers, this writer's slot, and whether Redis
-   * has the counter at all (nothing pushed yet, or lost until re-pushed).
-   */
-  public record View(long total, Slot own, boolean exists) {
-
-    static final View ABSENT = new View(0, Slot.ZERO, false);
-
-    /** The other writers' share of the total. */
-    public long others() {
-      return total - own.value();
-    }
   }
 
   /**
@@ -524,6 +595,16 @@ public final class RedisSlots implements AutoCloseable {
   private static final String RELEASE =
       "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end"
           + " return 0";
+
+  /** A failure's message, unwrapped from the futures' wrappers, for logs and problem details. */
+  static String describe(Throwable t) {
+    while ((t instanceof java.util.concurrent.CompletionException
+            || t instanceof java.util.concurrent.ExecutionException)
+        && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+  }
 
   /** Redis key of an idempotency key's claim. */
   static String claimKey(String key) {

@@ -55,6 +55,7 @@ import java.util.Map;
  * @param redisTls connect to Redis over TLS
  * @param redisCaFile PEM CA certificates trusted for Redis TLS, or null for the JVM's
  * @param redisBuckets bucket hashes the counters are spread over in Redis; the same on every node
+ * @param clusterFollowMax most counters whose other writers' shares a cluster node holds in memory
  * @param trustedProxies addresses and CIDR blocks of the load balancers whose {@code
  *     X-Forwarded-For} names the client (validated by {@link TrustedProxies#parse}); blank for none
  */
@@ -100,6 +101,7 @@ public record TallyConfig(
     boolean redisTls,
     Path redisCaFile,
     int redisBuckets,
+    int clusterFollowMax,
     String trustedProxies) {
 
   public TallyConfig {
@@ -370,6 +372,13 @@ public record TallyConfig(
           "hashes the counters are spread over in Redis (≈ counters / 100 keeps ≈ 30 B per"
               + " counter); every node of a cluster must use the same",
           Parsers.intIn(1, 1 << 24));
+  public static final Option<Integer> CLUSTER_FOLLOW_MAX =
+      new Option<>(
+          "cluster-follow-max",
+          "1000000",
+          "counters whose other nodes' shares a cluster node keeps in memory, to answer reads"
+              + " without Redis (≈ 200 B each); least recently used beyond it are read again",
+          Parsers.intIn(1, 1 << 30));
   public static final Option<Map<String, List<String>>> REMOTE_REGIONS =
       new Option<>(
           "remote-regions",
@@ -421,7 +430,8 @@ public record TallyConfig(
           REDIS_PASSWORD_FILE,
           REDIS_TLS,
           REDIS_CA_FILE,
-          REDIS_BUCKETS);
+          REDIS_BUCKETS,
+          CLUSTER_FOLLOW_MAX);
 
   /** The defaults, as if started with no flags and an empty environment. */
   public static TallyConfig defaults() {
@@ -500,6 +510,7 @@ public record TallyConfig(
         v.get(REDIS_TLS),
         v.get(REDIS_CA_FILE),
         v.get(REDIS_BUCKETS),
+        v.get(CLUSTER_FOLLOW_MAX),
         v.get(TRUSTED_PROXIES));
   }
 
@@ -547,6 +558,7 @@ public record TallyConfig(
         redisTls,
         redisCaFile,
         redisBuckets,
+        clusterFollowMax,
         trustedProxies);
   }
 

@@ -2,12 +2,11 @@ package dev.tally.http;
 
 import dev.tally.access.AccessControl;
 import dev.tally.access.TrustedProxies;
-import dev.tally.cluster.ClusterSync;
 import dev.tally.counter.CounterId;
 import dev.tally.counter.CounterNames;
-import dev.tally.counter.CounterValue;
 import dev.tally.engine.Aggregator;
-import dev.tally.engine.ReadCache;
+import dev.tally.engine.CountReader;
+import dev.tally.engine.CountReader.Counts;
 import dev.tally.engine.Write;
 import dev.tally.engine.WritePath;
 import dev.tally.engine.WriteResult;
@@ -38,8 +37,10 @@ import org.slf4j.LoggerFactory;
  * when they are durable. See docs/api.md for the contract.
  *
  * <p>Concurrency: one instance serves every event loop; it holds no per-request state. Handlers
- * never block: writes go to the aggregator's queue, reads of counters not in memory go to the
- * bounded {@code readExecutor}, and every answer is written back on the request's own event loop.
+ * never block: writes go to the write path's queue, reads answered from memory are answered at once
+ * and others complete through the {@link CountReader} (the disk on the bounded read executor, in a
+ * cluster a Redis read for a counter not followed yet), and every answer is written back on the
+ * request's own event loop.
  */
 public final class HttpApi implements Handler<HttpServerRequest> {
 
@@ -56,12 +57,13 @@ public final class HttpApi implements Handler<HttpServerRequest> {
   private static final CharSequence X_FORWARDED_FOR =
       HttpHeaders.createOptimized("X-Forwarded-For");
   private static final CharSequence REPLAYED = HttpHeaders.createOptimized("Idempotent-Replayed");
+  private static final CharSequence CLUSTER_AGE =
+      HttpHeaders.createOptimized("Tally-Cluster-Age-Ms");
 
   private final CounterNames names;
   private final Aggregator aggregator;
   private final WritePath writePath;
-  private final ClusterSync cluster;
-  private final ReadCache reads;
+  private final CountReader counts;
   private final Executor readExecutor;
   private final Health health;
   private final Metrics metrics;
@@ -80,15 +82,14 @@ public final class HttpApi implements Handler<HttpServerRequest> {
 
   /**
    * @param writePath where writes go: the aggregator, or in cluster mode the cluster's writer
-   * @param cluster the cluster's state in cluster mode (reads add the other writers' share), else
-   *     null
+   * @param counts what reads answer: the node's own values, or in cluster mode the cluster's
+   * @param readExecutor where slow operations (metrics scrapes) run
    */
   public HttpApi(
       CounterNames names,
       Aggregator aggregator,
       WritePath writePath,
-      ClusterSync cluster,
-      ReadCache reads,
+      CountReader counts,
       Executor readExecutor,
       Health health,
       Metrics metrics,
@@ -100,8 +101,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
     this.names = names;
     this.aggregator = aggregator;
     this.writePath = writePath;
-    this.cluster = cluster;
-    this.reads = reads;
+    this.counts = counts;
     this.readExecutor = readExecutor;
     this.health = health;
     this.metrics = metrics;
@@ -240,69 +240,53 @@ public final class HttpApi implements Handler<HttpServerRequest> {
   private void read(Call call, String post, String counter) {
     CounterId id = counterId(post, counter);
     access.checkRead(authorization(call.req), address(call.req));
-    CounterValue v = reads.peek(id);
-    if (cluster != null) {
-      List<CounterId> ids = List.of(id);
-      if (v != null) {
-        withOthers(call, ids, List.of(v), values -> answerRead(call, values.get(0)));
-      } else {
-        offload(
-            call,
-            () -> reads.readAll(ids),
-            own -> withOthers(call, ids, own, values -> answerRead(call, values.get(0))));
-      }
+    List<CounterId> ids = List.of(id);
+    Counts c = counts.peek(ids);
+    if (c != null) {
+      answerRead(call, c);
       return;
     }
-    if (v != null) {
-      answerRead(call, new Count(v.count(), v.updatedAtSecond()));
-      return;
-    }
-    offload(
-        call,
-        () -> reads.read(id),
-        value -> answerRead(call, new Count(value.count(), value.updatedAtSecond())));
+    readLater(call, ids, later -> answerRead(call, later));
   }
 
-  /** A count as answered: in cluster mode the node's own part plus the other writers' share. */
-  private record Count(long count, long updatedAtSecond) {}
-
-  /**
-   * Cluster mode: adds the other writers' share (from Redis) to this node's own values {@code own}
-   * of {@code ids}, then calls {@code then} on this event loop.
-   */
-  private void withOthers(
-      Call call, List<CounterId> ids, List<CounterValue> own, Consumer<List<Count>> then) {
+  /** Reads {@code ids} through the count reader, then calls {@code then} on this event loop. */
+  private void readLater(Call call, List<CounterId> ids, Consumer<Counts> then) {
     Handoff back = handoff();
-    cluster
-        .others(ids)
+    counts
+        .read(ids)
         .whenComplete(
-            (others, error) ->
+            (c, error) ->
                 back.run(
                     () -> {
-                      if (error != null) {
+                      if (error == null) {
+                        then.accept(c);
+                      } else {
                         call.problem(asTallyException(error));
-                        return;
                       }
-                      List<Count> counts = new ArrayList<>(ids.size());
-                      for (int i = 0; i < ids.size(); i++) {
-                        CounterValue v = own.get(i);
-                        counts.add(new Count(v.count() + others[i], v.updatedAtSecond()));
-                      }
-                      then.accept(counts);
                     }));
   }
 
   private static TallyException asTallyException(Throwable t) {
-    TallyException e =
-        TallyException.in(t, ErrorKind.UNAVAILABLE, "the cluster's counts are unreachable");
-    if (e.getCause() == t) {
-      log.warn("cluster read failed", t);
+    while (t instanceof java.util.concurrent.CompletionException && t.getCause() != null) {
+      t = t.getCause();
     }
-    return e;
+    if (t instanceof TallyException e) {
+      return e;
+    }
+    log.error("read failed", t);
+    return new TallyException(ErrorKind.INTERNAL, "internal error");
   }
 
-  private void answerRead(Call call, Count v) {
-    call.ok(JSON, Json.countBody(v.count(), v.updatedAtSecond()));
+  private void answerRead(Call call, Counts c) {
+    clusterAge(call, c);
+    call.ok(JSON, Json.countBody(c.counts()[0], c.updatedAtSeconds()[0]));
+  }
+
+  /** States how old the other writers' part of the answer may be, when it has one. */
+  private static void clusterAge(Call call, Counts c) {
+    if (c.stalenessMillis() >= 0) {
+      call.req.response().putHeader(CLUSTER_AGE, Long.toString(c.stalenessMillis()));
+    }
   }
 
   // ---- batches
@@ -329,33 +313,17 @@ public final class HttpApi implements Handler<HttpServerRequest> {
         ids.add(new CounterId(post, code));
       }
     }
-    List<CounterValue> cached = new ArrayList<>(ids.size());
-    for (CounterId id : ids) {
-      CounterValue v = reads.peek(id);
-      if (v == null) {
-        offload(call, () -> reads.readAll(ids), values -> answerBatchRead(call, q, ids, values));
-        return;
-      }
-      cached.add(v);
-    }
-    answerBatchRead(call, q, ids, cached);
-  }
-
-  private void answerBatchRead(
-      Call call, Requests.ReadQuery q, List<CounterId> ids, List<CounterValue> own) {
-    if (cluster != null) {
-      withOthers(call, ids, own, counts -> answerBatchCounts(call, q, counts));
+    Counts c = counts.peek(ids);
+    if (c != null) {
+      answerBatchRead(call, q, c);
       return;
     }
-    List<Count> counts = new ArrayList<>(own.size());
-    for (CounterValue v : own) {
-      counts.add(new Count(v.count(), v.updatedAtSecond()));
-    }
-    answerBatchCounts(call, q, counts);
+    readLater(call, ids, later -> answerBatchRead(call, q, later));
   }
 
-  private void answerBatchCounts(Call call, Requests.ReadQuery q, List<Count> values) {
-    StringBuilder sb = new StringBuilder(64 + values.size() * 64).append("{\"counts\":{");
+  private void answerBatchRead(Call call, Requests.ReadQuery q, Counts values) {
+    clusterAge(call, values);
+    StringBuilder sb = new StringBuilder(64 + q.size() * 64).append("{\"counts\":{");
     int i = 0;
     for (int p = 0; p < q.posts().length; p++) {
       if (p > 0) {
@@ -366,9 +334,9 @@ public final class HttpApi implements Handler<HttpServerRequest> {
         if (c > 0) {
           sb.append(',');
         }
-        Count v = values.get(i++);
         sb.append('"').append(names.name(q.codes()[c])).append("\":");
-        Json.appendCount(sb, v.count(), v.updatedAtSecond());
+        Json.appendCount(sb, values.counts()[i], values.updatedAtSeconds()[i]);
+        i++;
       }
       sb.append('}');
     }
@@ -453,10 +421,13 @@ public final class HttpApi implements Handler<HttpServerRequest> {
       sb.append(':').append(e.getValue());
     }
     sb.append("},\"pending_writes\":").append(aggregator.pendingWrites());
-    if (cluster != null) {
-      sb.append(",\"cluster\":{");
+    for (Map.Entry<String, Map<String, Map<String, Object>>> section :
+        health.sections().entrySet()) {
+      sb.append(',');
+      Json.appendString(sb, section.getKey());
+      sb.append(":{");
       boolean firstRegion = true;
-      for (Map.Entry<String, Map<String, Object>> region : cluster.status().entrySet()) {
+      for (Map.Entry<String, Map<String, Object>> region : section.getValue().entrySet()) {
         if (!firstRegion) {
           sb.append(',');
         }

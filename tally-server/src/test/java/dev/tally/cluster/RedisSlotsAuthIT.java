@@ -8,6 +8,7 @@ import dev.tally.counter.Slot;
 import dev.tally.testing.RedisCluster;
 import dev.tally.testing.RedisCluster.Guard;
 import dev.tally.testing.TestCa;
+import dev.tally.testing.Values;
 import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisURI;
@@ -114,15 +115,15 @@ class RedisSlotsAuthIT {
       slotsA.add(new Slot(post * 3, 1));
       slotsB.add(new Slot(post, 0));
     }
-    await(a.push(ids, slotsA));
-    await(b.push(ids, slotsB));
+    await(a.push(ids, Values.of(slotsA)));
+    await(b.push(ids, Values.of(slotsB)));
     Map<CounterId, Long> totals = await(b.totals(ids));
     for (int i = 0; i < ids.size(); i++) {
       assertThat(totals.get(ids.get(i))).isEqualTo(slotsA.get(i).value() + slotsB.get(i).value());
     }
-    RedisSlots.View[] views = await(a.views(ids));
-    assertThat(views[0].own()).isEqualTo(slotsA.get(0));
-    assertThat(views[0].others()).isEqualTo(slotsB.get(0).value());
+    StoredCounter[] records = await(a.records(ids));
+    assertThat(records[0].slotOf(1)).isEqualTo(slotsA.get(0));
+    assertThat(records[0].total()).isEqualTo(slotsA.get(0).value() + slotsB.get(0).value());
 
     String fingerprint = await(a.fingerprint());
     assertThat(await(b.fingerprint())).isEqualTo(fingerprint);
@@ -361,7 +362,7 @@ class RedisSlotsAuthIT {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (true) {
           try {
-            await(a.push(ids, slots));
+            await(a.push(ids, Values.of(slots)));
             break;
           } catch (Exception e) {
             if (System.nanoTime() > deadline) {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.tally.counter.CounterId;
 import dev.tally.counter.Slot;
 import dev.tally.testing.RedisCluster;
+import dev.tally.testing.Values;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
@@ -64,9 +65,9 @@ class RedisSlotsIT {
     try (RedisSlots a = slots(1);
         RedisSlots b = slots(2);
         RedisSlots c = slots(0xABCDEFL)) {
-      await(a.push(ids, List.of(new Slot(10, 3), new Slot(5, 0))));
-      await(b.push(ids, List.of(new Slot(7, 0), new Slot(0, 2))));
-      await(c.push(ids, List.of(new Slot(1, 9), new Slot(100, 1))));
+      await(a.push(ids, Values.of(List.of(new Slot(10, 3), new Slot(5, 0)))));
+      await(b.push(ids, Values.of(List.of(new Slot(7, 0), new Slot(0, 2)))));
+      await(c.push(ids, Values.of(List.of(new Slot(1, 9), new Slot(100, 1)))));
 
       assertThat(await(a.totals(ids)))
           .containsExactly(Map.entry(ids.get(0), 6L), Map.entry(ids.get(1), 102L));
@@ -97,18 +98,21 @@ class RedisSlotsIT {
         List<Slot> pushes = new ArrayList<>(history);
         pushes.addAll(history);
         Collections.shuffle(pushes, rnd);
-        List<CompletableFuture<long[]>> inFlight = new ArrayList<>();
+        List<CompletableFuture<Void>> inFlight = new ArrayList<>();
         for (Slot p : pushes) {
-          inFlight.add(writer.push(List.of(id), List.of(p)).toCompletableFuture());
+          inFlight.add(writer.push(List.of(id), Values.of(List.of(p))).toCompletableFuture());
         }
         CompletableFuture.allOf(inFlight.toArray(CompletableFuture[]::new))
             .get(30, TimeUnit.SECONDS);
-        writer.push(List.of(id), List.of(last)).toCompletableFuture().get(30, TimeUnit.SECONDS);
+        writer
+            .push(List.of(id), Values.of(List.of(last)))
+            .toCompletableFuture()
+            .get(30, TimeUnit.SECONDS);
         long before = await(writer.totals(List.of(id))).get(id);
         // re-pushing the latest or any older slot changes nothing
-        await(writer.push(List.of(id), List.of(last)));
-        await(writer.push(List.of(id), List.of(history.get(0))));
-        await(writer.push(List.of(id), List.of(Slot.ZERO)));
+        await(writer.push(List.of(id), Values.of(List.of(last))));
+        await(writer.push(List.of(id), Values.of(List.of(history.get(0)))));
+        await(writer.push(List.of(id), Values.of(List.of(Slot.ZERO))));
         assertThat(await(writer.totals(List.of(id))).get(id)).isEqualTo(before);
       }
       // the total is exactly the sum of both writers' latest slots
@@ -144,7 +148,7 @@ class RedisSlotsIT {
     List<RedisSlots> writers = List.of(slots(1), slots(2), slots(3));
     try {
       for (int w = 0; w < 3; w++) {
-        await(writers.get(w).push(ids, byWriter.get(w + 1L)));
+        await(writers.get(w).push(ids, Values.of(byWriter.get(w + 1L))));
       }
       assertThat(await(writers.get(0).totals(ids))).isEqualTo(expected);
       for (int port : cluster.primaries()) {
@@ -155,7 +159,7 @@ class RedisSlotsIT {
       cluster.flushAll();
       assertThat(await(writers.get(1).totals(ids)).values()).containsOnly(0L);
       for (int w = 0; w < 3; w++) {
-        await(writers.get(w).push(ids, byWriter.get(w + 1L)));
+        await(writers.get(w).push(ids, Values.of(byWriter.get(w + 1L))));
       }
       assertThat(await(writers.get(2).totals(ids))).isEqualTo(expected);
     } finally {
@@ -172,14 +176,14 @@ class RedisSlotsIT {
       values.add(new Slot(post, 1));
     }
     try (RedisSlots a = slots(1)) {
-      await(a.push(ids, values));
+      await(a.push(ids, Values.of(values)));
       int victim = cluster.primaries().get(0) - cluster.port(0);
       cluster.kill(victim);
       List<Slot> more = values.stream().map(s -> s.plus(5)).toList();
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
       while (true) {
         try {
-          await(a.push(ids, more));
+          await(a.push(ids, Values.of(more)));
           break;
         } catch (Exception e) {
           if (System.nanoTime() > deadline) {
@@ -214,7 +218,7 @@ class RedisSlotsIT {
     try (RedisSlots a =
         new RedisSlots(RedisOptions.plain(cluster.seeds(), TIMEOUT), 7, count / perBucket)) {
       long before = cluster.usedMemoryOfPrimaries();
-      await(a.push(ids, values));
+      await(a.push(ids, Values.of(values)));
       Thread.sleep(2_000); // Redis shrinks the pipelined push's client buffers in its cron
       long after = cluster.usedMemoryOfPrimaries();
       double perCounter = (after - before) / (double) count;

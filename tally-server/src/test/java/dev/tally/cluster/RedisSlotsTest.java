@@ -42,21 +42,26 @@ class RedisSlotsTest {
     writers.put(7L, new Slot(300, 2));
     writers.put(-1L, new Slot(RedisSlots.MAX_COMPONENT, RedisSlots.MAX_COMPONENT - 5));
     writers.put(0x2AL, Slot.ZERO);
-    String stored = RedisSlots.encode(writers);
+    long second = 1_795_000_000L;
+    String stored = RedisSlots.encode(second, writers);
     for (int i = 0; i < stored.length(); i++) {
       assertThat((int) stored.charAt(i)).as("one byte per char").isLessThan(256);
     }
-    RedisSlots.View v = RedisSlots.decode(stored, RedisSlots.writerBytes(7));
+    StoredCounter v = RedisSlots.decode(stored);
     assertThat(v.total()).isEqualTo(298 + 5);
-    assertThat(v.own()).isEqualTo(new Slot(300, 2));
-    assertThat(v.others()).isEqualTo(5);
-    assertThat(RedisSlots.decode(stored, RedisSlots.writerBytes(99)).own()).isEqualTo(Slot.ZERO);
+    assertThat(v.updatedAtSecond()).isEqualTo(second);
+    assertThat(v.writers()).isEqualTo(3);
+    assertThat(v.slotOf(7)).isEqualTo(new Slot(300, 2));
+    assertThat(v.slotOf(-1))
+        .isEqualTo(new Slot(RedisSlots.MAX_COMPONENT, RedisSlots.MAX_COMPONENT - 5));
+    assertThat(v.slotOf(99)).isEqualTo(Slot.ZERO);
   }
 
   @Test
   void oneWriterWithSmallCounts_costsAFewBytesOfValue() {
-    assertThat(RedisSlots.encode(Map.of(7L, new Slot(100, 0)))).hasSize(10);
-    assertThat(RedisSlots.encode(Map.of(7L, new Slot(1_000_000, 12)))).hasSize(12);
+    long second = 1_795_000_000L; // 2026: 4 bytes of time until 2028
+    assertThat(RedisSlots.encode(second, Map.of(7L, new Slot(100, 0)))).hasSize(14);
+    assertThat(RedisSlots.encode(second, Map.of(7L, new Slot(1_000_000, 12)))).hasSize(16);
   }
 
   @Test

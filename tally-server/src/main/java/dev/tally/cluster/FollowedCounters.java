@@ -1,0 +1,415 @@
+package dev.tally.cluster;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.tally.counter.CounterId;
+import dev.tally.counter.CounterValue;
+import dev.tally.engine.CommitListener;
+import dev.tally.error.ErrorKind;
+import dev.tally.error.TallyException;
+import dev.tally.live.ClusterTotals;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
+import java.util.function.LongPredicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The other writers' shares of the counters this node follows, held in memory so that reads and
+ * write answers need no Redis round trip. Thread-safe; made and owned by the node.
+ *
+ * <p>A counter is followed from the first time this node needs the other writers' share of it: one
+ * Redis read ({@link RedisSlots#records}) loads every writer's slot, and from then on the slots the
+ * other writers push arrive as change notifications on the live bus ({@link #merge}), each the
+ * pushing writer's own P and N. Both are merged by per-writer maximum, the same CRDT merge Redis
+ * applies, so a notification that arrives before the load, twice, or out of order changes nothing
+ * it should not. This node's own slot is never held here: its own part of a count always comes from
+ * its local store, so it includes every write it acknowledged, pushed or not.
+ *
+ * <p>Memory is bounded: at most {@code maxCounters} counters are followed, least recently used
+ * beyond that are dropped (and loaded again if needed). An entry costs about 150–200 bytes with one
+ * other writer.
+ *
+ * <p>Freshness: a notification can be lost (pub/sub delivers at most once: a failover, a dropped
+ * subscription, a publisher that dropped or failed to send). The bus tells this view, and this view
+ * reads the affected counters from Redis again ({@link #refresh}); meanwhile reads state how old
+ * their cluster part may be (the bus's {@link #staleness}).
+ *
+ * <p>Concurrency: entries are guarded by their own monitor, held for a few field updates. Loads
+ * complete on Redis I/O threads; notifications arrive on the bus's I/O threads; nothing blocks.
+ */
+public final class FollowedCounters implements CommitListener {
+
+  private static final Logger log = LoggerFactory.getLogger(FollowedCounters.class);
+
+  /** Counters read from Redis per refresh chunk. */
+  private static final int REFRESH_CHUNK = 1000;
+
+  /** The other writers' share of a counter and its last write time over them. */
+  public record Share(long others, long updatedAtSecond) {}
+
+  /** How fresh a bucket's notifications are: the bus answers; milliseconds, -1 when unknown. */
+  public interface Staleness {
+    long millis(long postId);
+  }
+
+  /** One followed counter; guarded by itself. */
+  private static final class Followed {
+    long[] entries = EMPTY; // writer, P, N of each other writer
+    long others;
+    long second;
+    boolean loaded;
+    CompletableFuture<Share> loading;
+
+    Share share() {
+      return new Share(others, second);
+    }
+
+    /** Merges one writer's slot; true when the share or time changed. */
+    boolean merge(long writer, long p, long n, long updatedAtSecond) {
+      boolean changed = false;
+      if (updatedAtSecond > second) {
+        second = updatedAtSecond;
+        changed = true;
+      }
+      for (int i = 0; i < entries.length; i += 3) {
+        if (entries[i] == writer) {
+          long dp = Math.max(0, p - entries[i + 1]);
+          long dn = Math.max(0, n - entries[i + 2]);
+          if (dp == 0 && dn == 0) {
+            return changed;
+          }
+          entries[i + 1] += dp;
+          entries[i + 2] += dn;
+          others += dp - dn;
+          return true;
+        }
+      }
+      if (p == 0 && n == 0) {
+        return changed;
+      }
+      long[] grown = Arrays.copyOf(entries, entries.length + 3);
+      grown[entries.length] = writer;
+      grown[entries.length + 1] = p;
+      grown[entries.length + 2] = n;
+      entries = grown;
+      others += p - n;
+      return true;
+    }
+  }
+
+  private static final long[] EMPTY = new long[0];
+
+  private final RedisSlots home;
+  private final long me;
+  private final Cache<CounterId, Followed> followed;
+  private final Counter loads;
+  private final Counter refreshed;
+  private volatile Staleness staleness = postId -> -1;
+  private volatile ClusterTotals totals;
+  private volatile LongPredicate watched = postId -> false;
+  private volatile Function<CounterId, CounterValue> own = id -> null;
+
+  /**
+   * @param home the home region's Redis, where unknown counters are loaded from
+   * @param writerId this node's writer id, whose slot is left out
+   * @param maxCounters most counters followed at once
+   */
+  public FollowedCounters(
+      RedisSlots home, long writerId, long maxCounters, MeterRegistry registry) {
+    if (maxCounters < 1) {
+      throw new IllegalArgumentException("maxCounters must be positive");
+    }
+    this.home = home;
+    this.me = writerId;
+    this.followed = Caffeine.newBuilder().maximumSize(maxCounters).executor(Runnable::run).build();
+    this.loads =
+        Counter.builder("tally.cluster.follow.loads")
+            .description("Counters read from Redis because this node did not follow them yet")
+            .register(registry);
+    this.refreshed =
+        Counter.builder("tally.cluster.follow.refreshes")
+            .description("Followed counters read from Redis again after notifications were lost")
+            .register(registry);
+    Gauge.builder("tally.cluster.followed.counters", followed, Cache::estimatedSize)
+        .description("Counters whose other writers' shares this node holds in memory")
+        .register(registry);
+    Gauge.builder("tally.cluster.follow.max", () -> maxCounters)
+        .description("Most counters followed at once (--cluster-follow-max)")
+        .register(registry);
+  }
+
+  /** Where freshness comes from: the live bus, once it exists. */
+  public void staleness(Staleness s) {
+    this.staleness = s;
+  }
+
+  /**
+   * Where changed counts go: {@code totals} (the live streams) gets this node's own value ({@code
+   * own}, from memory) plus the other writers' share of every counter of a post {@code watched}
+   * says is watched, on every local commit and every notification that changed a share.
+   */
+  public void feed(
+      ClusterTotals totals, LongPredicate watched, Function<CounterId, CounterValue> own) {
+    this.watched = watched;
+    this.own = own;
+    this.totals = totals;
+  }
+
+  /** The share of {@code id} if it is followed and loaded, else null. Never blocks. */
+  public Share peek(CounterId id) {
+    Followed f = followed.getIfPresent(id);
+    if (f == null) {
+      return null;
+    }
+    synchronized (f) {
+      return f.loaded ? f.share() : null;
+    }
+  }
+
+  /** How old the cluster part of a read of {@code postId}'s counters may be; -1 when unknown. */
+  public long stalenessMillis(long postId) {
+    return staleness.millis(postId);
+  }
+
+  /**
+   * The shares of {@code ids} (same order), following the counters not followed yet: those cost one
+   * Redis read each (pipelined). Fails with {@link ErrorKind#UNAVAILABLE} when one of them cannot
+   * be read.
+   */
+  public CompletionStage<Share[]> follow(List<CounterId> ids) {
+    Share[] out = new Share[ids.size()];
+    List<CompletableFuture<Share>> waits = null;
+    int[] waitIndex = null;
+    List<CounterId> toLoad = null;
+    List<Followed> loading = null;
+    for (int i = 0; i < out.length; i++) {
+      CounterId id = ids.get(i);
+      Followed f = followed.get(id, k -> new Followed());
+      CompletableFuture<Share> wait;
+      synchronized (f) {
+        if (f.loaded) {
+          out[i] = f.share();
+          continue;
+        }
+        if (f.loading == null) {
+          f.loading = new CompletableFuture<>();
+          if (toLoad == null) {
+            toLoad = new ArrayList<>();
+            loading = new ArrayList<>();
+          }
+          toLoad.add(id);
+          loading.add(f);
+        }
+        wait = f.loading;
+      }
+      if (waits == null) {
+        waits = new ArrayList<>();
+        waitIndex = new int[out.length];
+      }
+      waitIndex[waits.size()] = i;
+      waits.add(wait);
+    }
+    if (toLoad != null) {
+      load(toLoad, loading);
+    }
+    if (waits == null) {
+      return CompletableFuture.completedFuture(out);
+    }
+    List<CompletableFuture<Share>> pending = waits;
+    int[] at = waitIndex;
+    return CompletableFuture.allOf(pending.toArray(CompletableFuture<?>[]::new))
+        .thenApply(
+            ignored -> {
+              for (int k = 0; k < pending.size(); k++) {
+                out[at[k]] = pending.get(k).join();
+              }
+              return out;
+            });
+  }
+
+  private void load(List<CounterId> ids, List<Followed> entries) {
+    loads.increment(ids.size());
+    home.records(ids)
+        .whenComplete(
+            (records, error) -> {
+              for (int i = 0; i < entries.size(); i++) {
+                Followed f = entries.get(i);
+                CompletableFuture<Share> done;
+                Share share = null;
+                synchronized (f) {
+                  done = f.loading;
+                  f.loading = null;
+                  if (error == null) {
+                    mergeRecord(f, records[i]);
+                    f.loaded = true;
+                    share = f.share();
+                  }
+                }
+                if (error == null) {
+                  done.complete(share);
+                } else {
+                  followed.asMap().remove(ids.get(i), f);
+                  done.completeExceptionally(
+                      TallyException.in(
+                          error,
+                          ErrorKind.UNAVAILABLE,
+                          "the cluster's counts are unreachable: " + RedisSlots.describe(error)));
+                }
+              }
+            });
+  }
+
+  private void mergeRecord(Followed f, StoredCounter record) {
+    long[] e = record.entries();
+    for (int k = 0; k < e.length; k += 3) {
+      if (e[k] != me) {
+        f.merge(e[k], e[k + 1], e[k + 2], 0);
+      }
+    }
+    if (record.updatedAtSecond() > f.second) {
+      f.second = record.updatedAtSecond();
+    }
+  }
+
+  /**
+   * Bus I/O thread: {@code writer} pushed slot (p, n) of {@code id}, last written at {@code
+   * second}. Ignored unless {@code id} is followed; never blocks.
+   */
+  public void merge(CounterId id, long writer, long p, long n, long second) {
+    if (writer == me) {
+      return;
+    }
+    Followed f = followed.getIfPresent(id);
+    if (f == null) {
+      return;
+    }
+    Share share;
+    synchronized (f) {
+      if (!f.merge(writer, p, n, second) || !f.loaded) {
+        return;
+      }
+      share = f.share();
+    }
+    ClusterTotals t = totals;
+    if (t != null && watched.test(id.postId())) {
+      CounterValue mine = own.apply(id);
+      if (mine != null) {
+        t.totals(
+            List.of(id),
+            new long[] {mine.count() + share.others()},
+            Math.max(mine.updatedAtSecond(), share.updatedAtSecond()));
+      }
+    }
+  }
+
+  /**
+   * Committer thread: this node's new values; the counters of watched posts go to the live streams
+   * with the other writers' share added. Only hands off.
+   */
+  @Override
+  public void committed(List<CounterId> ids, List<CounterValue> values) {
+    ClusterTotals t = totals;
+    if (t == null) {
+      return;
+    }
+    LongPredicate w = watched;
+    for (int i = 0; i < ids.size(); i++) {
+      CounterId id = ids.get(i);
+      if (!w.test(id.postId())) {
+        continue;
+      }
+      Share s = peek(id);
+      if (s != null) {
+        CounterValue v = values.get(i);
+        t.totals(
+            List.of(id),
+            new long[] {v.count() + s.others()},
+            Math.max(v.updatedAtSecond(), s.updatedAtSecond()));
+      }
+    }
+  }
+
+  /**
+   * Reads the followed counters {@code which} accepts from Redis again and merges what it holds:
+   * for counters whose notifications may have been lost. Completes when done (failures are logged
+   * and leave the entries as they were).
+   */
+  public CompletionStage<Void> refresh(java.util.function.Predicate<CounterId> which) {
+    List<CounterId> ids = new ArrayList<>();
+    for (CounterId id : followed.asMap().keySet()) {
+      if (which.test(id)) {
+        ids.add(id);
+      }
+    }
+    List<CompletableFuture<Void>> chunks = new ArrayList<>();
+    for (int from = 0; from < ids.size(); from += REFRESH_CHUNK) {
+      List<CounterId> chunk = ids.subList(from, Math.min(ids.size(), from + REFRESH_CHUNK));
+      refreshed.increment(chunk.size());
+      chunks.add(
+          home.records(chunk)
+              .toCompletableFuture()
+              .handle(
+                  (records, error) -> {
+                    if (error != null) {
+                      log.debug("refreshing followed counters failed: {}", error.toString());
+                      return null;
+                    }
+                    for (int i = 0; i < chunk.size(); i++) {
+                      StoredCounter r = records[i];
+                      long[] e = r.entries();
+                      for (int k = 0; k < e.length; k += 3) {
+                        merge(chunk.get(i), e[k], e[k + 1], e[k + 2], r.updatedAtSecond());
+                      }
+                    }
+                    return null;
+                  }));
+    }
+    return CompletableFuture.allOf(chunks.toArray(CompletableFuture<?>[]::new));
+  }
+
+  /**
+   * Reads {@code ids} from Redis (following those not followed yet), merges what Redis holds, and
+   * hands the counts of watched posts to the streams whether they changed or not: for streams that
+   * start or may have missed notifications. Completes exceptionally when Redis failed.
+   */
+  public CompletionStage<Void> resync(List<CounterId> ids) {
+    List<Followed> entries = new ArrayList<>(ids.size());
+    for (CounterId id : ids) {
+      entries.add(followed.get(id, k -> new Followed()));
+    }
+    return home.records(ids)
+        .thenAccept(
+            records -> {
+              ClusterTotals t = totals;
+              for (int i = 0; i < ids.size(); i++) {
+                Followed f = entries.get(i);
+                Share share;
+                synchronized (f) {
+                  mergeRecord(f, records[i]);
+                  f.loaded = true;
+                  share = f.share();
+                }
+                CounterValue mine = own.apply(ids.get(i));
+                if (t != null && mine != null) {
+                  t.totals(
+                      List.of(ids.get(i)),
+                      new long[] {mine.count() + share.others()},
+                      Math.max(mine.updatedAtSecond(), share.updatedAtSecond()));
+                }
+              }
+            });
+  }
+
+  /** Counters followed now (estimate). */
+  public long size() {
+    return followed.estimatedSize();
+  }
+}
