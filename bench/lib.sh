@@ -1,4 +1,5 @@
-# Sourced by bench/run.sh, bench/sweep.sh, bench/stalls.sh and bench/floor.sh after they set `root` and `set -euo pipefail`:
+# Sourced by bench/run.sh, bench/sweep.sh, bench/stalls.sh, bench/floor.sh and bench/cluster.sh after they set
+# `root` and `set -euo pipefail`:
 #   source "$root/bench/lib.sh" NAME [results-dir]
 # Sets JAVA_HOME, the jars, the CPU pinning (SERVER_CPU, CLIENT_CPU), CONNS, the loopback ports,
 # `out` (the results directory, created) and `work` (a scratch directory removed at exit, with

@@ -1,0 +1,352 @@
+#!/usr/bin/env bash
+# What running nodes as a cluster costs, in one run: two standalone nodes, the same two nodes sharing
+# their counts through a local Redis Cluster (deploy/redis-cluster.sh: 3 primaries + 3 replicas,
+# appendonly everysec), and Redis INCR/GET sent straight to that Redis Cluster:
+#   bench/cluster.sh [results-dir]          (default bench/results/<date>-cluster; ≈ 3.5 min)
+# Needs a built tree (./mvnw -q -DskipTests package), redis-server and redis-tools (redis-cli,
+# redis-benchmark). Environment: WARMUP (10s) and DURATION (20s) of each node load, DIRECT_SECS (10)
+# of each redis-benchmark run, REDIS_BASE (17300: Redis on 17300-17305, bus ports +10000),
+# SERVER_CPU/CLIENT_CPU (lib.sh), TALLY_JAVA_OPTS/TALLY_JAVA_EXTRA (as tally_start).
+#
+# Steps; in the first two each node has its own load generator (32 connections, uniform over
+# 100,000 posts, the same posts on both nodes), PUT increments first, then GETs of those posts:
+#   standalone  two nodes without --redis, each with its own data
+#   cluster     two fresh nodes with --redis on the Redis Cluster. Over each measured window (not
+#               the warm-up): CPU time (utime+stime, /proc/<pid>/stat) of all six redis-server
+#               processes per request the nodes acknowledged; CONFIG RESETSTAT on each Redis before
+#               the window, INFO commandstats of each after it. During the PUT load,
+#               dev.tally.bench.ConvergenceProbe increments a counter of its own on node 1 and reads
+#               it on node 2 until it shows there (the convergence delay). Between PUT and GET the
+#               nodes' backlog is left to drain (up to 60 s), so the GET window has no pushes.
+#   direct      the nodes stopped, FLUSHALL on the primaries: redis-benchmark --cluster, 64
+#               clients, -r 100000 (100,000 keys per primary: it tags keys per primary), INCR, then
+#               GET after a pipelined SET pass that creates ≈ 95 % of those keys; each after a short
+#               pass that warms up and sizes the measured one to ≈ DIRECT_SECS. Same CPU measure,
+#               over the whole measured redis-benchmark run.
+#
+# Pinning, as in run.sh: server processes on SERVER_CPU (the nodes, and the six Redis processes,
+# which inherit deploy/redis-cluster.sh's affinity), clients on CLIENT_CPU (load generators, probe,
+# redis-benchmark). So both nodes share one core in every step, and in the cluster step Redis takes
+# its CPU from that same core: cluster/standalone is what the cluster costs a fixed server budget,
+# and Redis's share of it is measured on its own. The probe shares its core with the two load
+# generators, which adds scheduling delay to what it sees. SERVER_CPU=0,1 CLIENT_CPU=0,1 unpins.
+#
+# Results: machine.json; {standalone,cluster}-{put,get}-n{1,2}.json (each load generator's report);
+# {standalone,cluster}-{put,get}.json and direct-{incr,get}.json (a step's acknowledged requests/s,
+# the worse node's p99, redis_cpu_us_per_request: Redis CPU over the window per request answered in
+# it, redis_commands_per_request: calls on the primaries, redis_command_us_per_request: time inside
+# commands on all six); cluster-{put,get}-commandstats.txt and direct-{incr,get}-commandstats.txt;
+# direct-{incr,get}.csv (redis-benchmark); convergence.json; redis-idle.json (the six Redis
+# processes' CPU with no node, before the cluster step); cluster-drain.json; cluster.tsv (a line
+# per step) and cluster-summary.md, printed at the end. Uses ports 18191-18192 for the nodes.
+# Everything talks to 127.0.0.1 only; every load is bounded in time.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$root/bench/lib.sh" cluster "${1:-$root/bench/results/$(date -u +%Y-%m-%d)-cluster}"
+WARMUP=${WARMUP:-10s}
+DURATION=${DURATION:-20s}
+DIRECT_SECS=${DIRECT_SECS:-10}
+REDIS_BASE=${REDIS_BASE:-17300}
+NODE_CONNS=32
+POSTS=100000
+NODE_PORTS=(18191 18192)
+CLK_TCK=$(getconf CLK_TCK)
+tsv="$out/cluster.tsv"
+rdir="$work/redis"
+redis_ports=($(seq "$REDIS_BASE" $((REDIS_BASE + 5))))
+redis_pids=()
+redis_fds=()
+node_pids=()
+ticks=0 w_c0=0 w_c1=0 w_t0=0 w_t1=0
+
+cluster_down() { if [[ -d $rdir ]]; then "$root/deploy/redis-cluster.sh" down "$rdir" "$REDIS_BASE" >/dev/null 2>&1 || true; fi; }
+trap 'cluster_down; cleanup' EXIT
+trap 'exit 130' INT TERM
+
+{
+  echo "{\"date\":\"$(date -u +%FT%TZ)\",\"nproc\":$(nproc),"
+  echo "\"cpu\":\"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)\","
+  echo "\"java\":\"$("$JAVA" -version 2>&1 | head -1 | tr -d '"')\",\"clk_tck\":$CLK_TCK,"
+  echo "\"warmup\":\"$WARMUP\",\"duration\":\"$DURATION\",\"direct_secs\":$DIRECT_SECS,"
+  echo "\"server_cpu\":\"$SERVER_CPU\",\"client_cpu\":\"$CLIENT_CPU\","
+  echo "\"redis\":\"$(redis-server --version | awk '{print $3}')\",\"git\":\"$(git -C "$root" rev-parse --short HEAD)\"}"
+} > "$out/machine.json"
+printf 'step\tworkload\tclient\trequests_per_s\trequests\tnot_acknowledged\tp99_ms\tredis_cpu_us_per_request\tredis_commands_per_request\n' > "$tsv"
+
+# ---------------------------------------------------------------- helpers
+now_us() { echo "${EPOCHREALTIME/./}"; }
+duration_us() { # 500ms, 10s, 1.5s, 2m -> µs
+  case $1 in
+    *ms) echo $((${1%ms} * 1000)) ;;
+    *s) awk -v s="${1%s}" 'BEGIN {printf "%d", s * 1000000}' ;;
+    *m) echo $((${1%m} * 60000000)) ;;
+    *) echo "not a duration: $1 (use ms, s or m)" >&2; exit 1 ;;
+  esac
+}
+sleep_until() { # µs since the epoch
+  local d=$(($1 - ${EPOCHREALTIME/./}))
+  if ((d > 0)); then sleep "$(printf '%d.%06d' $((d / 1000000)) $((d % 1000000)))"; fi
+}
+warmup_us=$(duration_us "$WARMUP")
+window_us=$(duration_us "$DURATION")
+
+redis_ticks() { # sets ticks: utime+stime (fields 14 and 15 of /proc/<pid>/stat) of the six Redis
+  local p line f t=0
+  for p in "${redis_pids[@]}"; do
+    read -r line < "/proc/$p/stat" || { log "redis-server $p is gone"; exit 1; }
+    read -ra f <<< "${line##*) }" # f[0] is field 3
+    t=$((t + f[11] + f[12]))
+  done
+  ticks=$t
+}
+primaries() { local p; for p in "${redis_ports[@]}"; do if [[ $(redis-cli -p "$p" role | head -1) == master ]]; then echo "$p"; fi; done; }
+# The edges of a measured window use shell builtins only, over a connection to each Redis opened
+# beforehand: no process to start, so on a busy machine an edge still takes about a millisecond.
+window_start() { # CONFIG RESETSTAT on every Redis, then w_c0/w_t0: Redis CPU ticks and time (µs)
+  local p fd line
+  redis_fds=()
+  for p in "${redis_ports[@]}"; do exec {fd}<>"/dev/tcp/127.0.0.1/$p"; redis_fds+=("$fd"); done
+  for fd in "${redis_fds[@]}"; do printf 'CONFIG RESETSTAT\r\n' >&"$fd"; done
+  for fd in "${redis_fds[@]}"; do
+    read -rt 10 line <&"$fd" && [[ $line == +OK* ]] || { log "CONFIG RESETSTAT failed: ${line:-no answer}"; exit 1; }
+  done
+  redis_ticks; w_c0=$ticks; w_t0=${EPOCHREALTIME/./}
+}
+window_end() { # file: w_c1/w_t1, then each Redis's INFO commandstats into file, under "# 127.0.0.1:PORT ROLE"
+  local i fd head body
+  redis_ticks; w_c1=$ticks; w_t1=${EPOCHREALTIME/./}
+  for fd in "${redis_fds[@]}"; do printf 'INFO commandstats\r\n' >&"$fd"; done
+  for i in "${!redis_fds[@]}"; do
+    fd=${redis_fds[i]}
+    read -rt 10 head <&"$fd" && [[ $head == \$* ]] || { log "INFO commandstats failed: ${head:-no answer}"; exit 1; }
+    head=${head%$'\r'}
+    read -rt 10 -N "${head#\$}" body <&"$fd"
+    read -rt 10 _ <&"$fd" # the bulk string's closing CRLF
+    exec {fd}>&-
+    echo "# 127.0.0.1:${redis_ports[i]} $(redis-cli -p "${redis_ports[i]}" role | head -1)"
+    printf '%s\n' "$body" | tr -d '\r' | { grep '^cmdstat_' || true; }
+  done > "$1"
+  redis_fds=()
+}
+settled() { # every Redis sees 3 primaries with slots and 3 replicas
+  local p
+  for p in "${redis_ports[@]}"; do
+    redis-cli -p "$p" cluster nodes 2>/dev/null |
+      awk '$3 ~ /slave/ {s++} $3 ~ /master/ && NF >= 9 {m++} END {exit !(s == 3 && m == 3)}' || return 1
+  done
+}
+
+node_start() { # index (0|1), data dir, extra tally args…
+  local i=$1 data=$2 port=${NODE_PORTS[$1]}; shift 2
+  if (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null; then log "port $port is already in use"; exit 1; fi
+  # shellcheck disable=SC2086
+  taskset -c "$SERVER_CPU" "$JAVA" -Xms1g -Xmx1g ${TALLY_JAVA_OPTS:--XX:+UseZGC} ${TALLY_JAVA_EXTRA:-} \
+    -jar "$TALLY_JAR" --port "$port" --host 127.0.0.1 --data-dir "$data" "$@" > "$data.log" 2>&1 & pids+=($!)
+  node_pids[i]=$!
+  for _ in $(seq 300); do curl -fs "localhost:$port/health/ready" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  log "node $((i + 1)) did not start; see $data.log"; cat "$data.log" >&2; exit 1
+}
+node_stop() { local p; for p in "${node_pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; node_pids=(); }
+await_ready() { # pattern: wait (≤ $2 s) until both nodes' /health/ready matches it; prints the seconds
+  local i t0 deadline body
+  t0=$(now_us); deadline=$((t0 + $2 * 1000000))
+  for i in 0 1; do
+    until body=$(curl -fs "localhost:${NODE_PORTS[i]}/health/ready") && [[ $body =~ $1 ]]; do
+      if (($(now_us) > deadline)); then log "node $((i + 1)) not matching $1 after $2 s: ${body:-}"; echo -1; return 0; fi
+      sleep 0.1
+    done
+  done
+  awk -v d=$(($(now_us) - t0)) 'BEGIN {printf "%.1f", d / 1e6}'
+}
+
+record() { # step workload window_us redis_ticks|- commandstats|- then: load JSONs, or redis-benchmark CSV and request count
+  python3 - "$out" "$CLK_TCK" "$@" >> "$tsv" <<'PY'
+import json, sys
+out, clk, step, workload, win_us, ticks, cmdfile, *rest = sys.argv[1:]
+win_s = int(win_us) / 1e6
+rec = {"step": step, "workload": workload, "window_s": win_s}
+if step == "direct":
+    csv, n = rest
+    rows = [l.strip() for l in open(csv) if l.startswith('"')]
+    d = dict(zip((h.strip('"') for h in rows[0].split(",")), (v.strip('"') for v in rows[-1].split(","))))
+    rps, requests = float(d["rps"]), int(n)
+    rec.update(client="redis-benchmark", requests_per_s=rps, requests=requests, not_acknowledged=0,
+               p99_ms=float(d.get("p99_latency_ms", "nan")))
+    in_window = requests  # the window is the whole run
+else:
+    loads = [json.load(open(p)) for p in rest]
+    rps = round(sum(l["status_2xx"] / l["duration_s"] for l in loads), 1)
+    requests = sum(l["status_2xx"] for l in loads)
+    rec.update(client="tally-bench", requests_per_s=rps, requests=requests,
+               not_acknowledged=sum(l["requests"] - l["status_2xx"] + l["errors"] for l in loads),
+               per_node_requests_per_s=[round(l["status_2xx"] / l["duration_s"], 1) for l in loads],
+               p99_ms=max(v["p99_ms"] for l in loads for k, v in l.items() if k.endswith("_latency")))
+    in_window = rps * win_s  # the Redis window is measured apart from the loads' own windows
+if ticks != "-":
+    cpu_s = int(ticks) / int(clk)
+    rec["redis_cpu_s"] = cpu_s
+    rec["redis_cpu_us_per_request"] = round(cpu_s * 1e6 / in_window, 2) if in_window else None
+if cmdfile != "-":
+    calls, usec, primary = {}, 0, False
+    for line in open(cmdfile):
+        if line.startswith("#"):
+            primary = line.split()[-1] == "master"
+            continue
+        name, fields = line.strip()[len("cmdstat_"):].split(":", 1)
+        f = dict(kv.split("=") for kv in fields.split(","))
+        usec += int(f["usec"])
+        if primary:
+            calls[name] = calls.get(name, 0) + int(f["calls"])
+    rec["redis_calls_on_primaries"] = calls
+    rec["redis_commands_per_request"] = round(sum(calls.values()) / in_window, 3) if in_window else None
+    rec["redis_command_us_per_request"] = round(usec / in_window, 2) if in_window else None
+json.dump(rec, open(f"{out}/{step}-{workload}.json", "w"))
+print("\t".join(str(x) for x in (step, workload, rec["client"], rec["requests_per_s"], rec["requests"],
+      rec["not_acknowledged"], rec["p99_ms"], rec.get("redis_cpu_us_per_request", ""),
+      rec.get("redis_commands_per_request", ""))))
+PY
+}
+
+phase() { # step (standalone|cluster), workload (write|read): both nodes under load at once
+  local step=$1 w=$2 name i t_load probe="" lp=() redis=0 deadline
+  local label=put; [[ $w == read ]] && label=get
+  name=$step-$label
+  [[ $step == cluster ]] && redis=1
+  log "$name: $NODE_CONNS connections per node, $WARMUP warm-up + $DURATION"
+  for i in 0 1; do
+    taskset -c "$CLIENT_CPU" "$JAVA" -jar "$BENCH_JAR" --target "127.0.0.1:${NODE_PORTS[i]}" \
+      --connections "$NODE_CONNS" --duration "$DURATION" --warmup "$WARMUP" --workload "$w" --keys uniform \
+      --posts "$POSTS" --first-post 1 --seed $((42 + i)) --json "$out/$name-n$((i + 1)).json" \
+      > /dev/null 2> "$work/$name-n$((i + 1)).log" & pids+=($!)
+    lp+=($!)
+  done
+  # each load generator prints "load: …" as its warm-up starts; both windows start WARMUP later
+  deadline=$(($(now_us) + 60000000))
+  until grep -q '^load:' "$work/$name-n1.log" && grep -q '^load:' "$work/$name-n2.log"; do
+    if (($(now_us) > deadline)); then log "the load generators did not start"; cat "$work/$name"-n*.log >&2; exit 1; fi
+    sleep 0.02
+  done
+  t_load=${EPOCHREALTIME/./}
+  if ((redis)) && [[ $w == write ]]; then
+    taskset -c "$CLIENT_CPU" "$JAVA" -cp "$BENCH_JAR" dev.tally.bench.ConvergenceProbe \
+      --from "127.0.0.1:${NODE_PORTS[0]}" --to "127.0.0.1:${NODE_PORTS[1]}" --post 900000001 \
+      --start-at $(((t_load + warmup_us) / 1000)) --duration "$DURATION" --pause 10ms --timeout 5s \
+      --json "$out/convergence.json" > /dev/null 2> "$work/probe.log" & pids+=($!)
+    probe=$!
+  fi
+  if ((redis)); then
+    sleep_until $((t_load + warmup_us))
+    window_start
+    sleep_until $((t_load + warmup_us + window_us))
+    window_end "$out/$name-commandstats.txt"
+  fi
+  for i in 0 1; do
+    wait "${lp[i]}" || { log "load generator $((i + 1)) failed"; cat "$work/$name-n$((i + 1)).log" >&2; exit 1; }
+  done
+  if [[ -n $probe ]]; then
+    wait "$probe" || { log "the convergence probe failed"; cat "$work/probe.log" >&2; exit 1; }
+  fi
+  if ((redis)); then
+    record "$step" "$label" $((w_t1 - w_t0)) $((w_c1 - w_c0)) "$out/$name-commandstats.txt" "$out/$name-n1.json" "$out/$name-n2.json"
+  else
+    record "$step" "$label" "$window_us" - - "$out/$name-n1.json" "$out/$name-n2.json"
+  fi
+}
+
+bench_redis() { # redis-benchmark args…: cluster mode on the first primary, 64 clients, bounded in time
+  taskset -c "$CLIENT_CPU" timeout $((DIRECT_SECS * 6 + 60)) redis-benchmark --cluster -h 127.0.0.1 \
+    -p "${primary_ports[0]}" -c 64 -r "$POSTS" --csv -q "$@" 2>/dev/null | grep '^"'
+}
+direct() { # test: incr|get
+  local t=$1 rps n
+  log "direct: redis-benchmark --cluster -t $t, 64 clients"
+  rps=$(bench_redis -n 100000 -t "$t" | tail -1 | cut -d, -f2 | tr -d '"')
+  n=$(awk -v r="$rps" -v s="$DIRECT_SECS" 'BEGIN {printf "%d", r * s}')
+  window_start
+  bench_redis -n "$n" -t "$t" > "$out/direct-$t.csv"
+  window_end "$out/direct-$t-commandstats.txt"
+  record direct "$t" $((w_t1 - w_t0)) $((w_c1 - w_c0)) "$out/direct-$t-commandstats.txt" "$out/direct-$t.csv" "$n"
+}
+
+# ---------------------------------------------------------------- standalone
+node_start 0 "$work/standalone-n1"
+node_start 1 "$work/standalone-n2"
+phase standalone write
+phase standalone read
+node_stop
+
+# ---------------------------------------------------------------- Redis Cluster
+log "Redis Cluster on ports ${redis_ports[0]}-${redis_ports[5]}, CPU $SERVER_CPU"
+taskset -c "$SERVER_CPU" "$root/deploy/redis-cluster.sh" up "$rdir" "$REDIS_BASE" >/dev/null
+for p in "${redis_ports[@]}"; do redis_pids+=("$(cat "$rdir/$p/redis.pid")"); done
+for _ in $(seq 150); do settled && break; sleep 0.2; done
+settled || { log "the Redis Cluster did not settle to 3 primaries + 3 replicas"; exit 1; }
+primary_ports=($(primaries))
+log "primaries ${primary_ports[*]}; affinity of redis-server ${redis_pids[0]}: $(taskset -cp "${redis_pids[0]}" | awk '{print $NF}')"
+redis_ticks; c0=$ticks; t0=${EPOCHREALTIME/./}
+sleep 5
+redis_ticks; c1=$ticks; t1=${EPOCHREALTIME/./}
+awk -v c=$((c1 - c0)) -v k="$CLK_TCK" -v d=$((t1 - t0)) \
+  'BEGIN {printf "{\"redis_idle_cpu_ms_per_s\":%.2f}\n", c / k * 1e3 / (d / 1e6)}' > "$out/redis-idle.json"
+
+# ---------------------------------------------------------------- cluster
+seeds="127.0.0.1:${redis_ports[0]},127.0.0.1:${redis_ports[1]}"
+node_start 0 "$work/cluster-n1" --redis "$seeds"
+node_start 1 "$work/cluster-n2" --redis "$seeds"
+[[ $(await_ready '"reachable":true' 30) != -1 ]] || exit 1
+phase cluster write
+drain=$(await_ready '"backlog":0[,}]' 60)
+log "backlog drained ${drain} s after the PUT load"
+echo "{\"backlog_drain_s\":$drain}" > "$out/cluster-drain.json"
+phase cluster read
+node_stop
+[[ $(primaries | tr '\n' ' ') == "${primary_ports[*]} " ]] || log "warning: the primaries changed during the run (a failover)"
+
+# ---------------------------------------------------------------- direct
+for p in "${primary_ports[@]}"; do redis-cli -p "$p" flushall >/dev/null; done
+direct incr
+log "filling the GET keys (pipelined SET)"
+bench_redis -n $((9 * POSTS)) -t set -P 16 > /dev/null
+direct get
+[[ $(primaries | tr '\n' ' ') == "${primary_ports[*]} " ]] || log "warning: the primaries changed during the run (a failover)"
+
+# ---------------------------------------------------------------- summary
+python3 - "$out" > "$out/cluster-summary.md" <<'PY'
+import csv, json, sys
+out = sys.argv[1]
+rows = {(r["step"], r["workload"]): r for r in csv.DictReader(open(f"{out}/cluster.tsv"), delimiter="\t")}
+machine = json.load(open(f"{out}/machine.json"))
+conv = json.load(open(f"{out}/convergence.json"))
+idle = json.load(open(f"{out}/redis-idle.json"))
+drain = json.load(open(f"{out}/cluster-drain.json"))
+f = lambda r, k: float(r[k]) if r.get(k) not in (None, "", "None") else float("nan")
+ratio = lambda a, b: a / b if b else float("nan")
+print(f"Cluster cost, {machine['date']}, git {machine['git']}, {machine['nproc']} cores, Redis {machine['redis']}; "
+      f"two nodes × 32 connections, {machine['warmup']} warm-up + {machine['duration']}; "
+      f"servers on CPU {machine['server_cpu']}, clients on CPU {machine['client_cpu']}\n")
+print("| | standalone req/s | cluster req/s | cluster / standalone | Redis CPU µs per tally request "
+      "| direct req/s | Redis CPU µs per direct command | tally cluster / direct |")
+print("|---|---|---|---|---|---|---|---|")
+for label, cmd in (("put", "incr"), ("get", "get")):
+    s, c, d = rows[("standalone", label)], rows[("cluster", label)], rows[("direct", cmd)]
+    print(f"| {label.upper()} (direct {cmd.upper()}) | {f(s, 'requests_per_s'):,.0f} | {f(c, 'requests_per_s'):,.0f} "
+          f"| {ratio(f(c, 'requests_per_s'), f(s, 'requests_per_s')):.2f} | {f(c, 'redis_cpu_us_per_request'):.1f} "
+          f"| {f(d, 'requests_per_s'):,.0f} | {f(d, 'redis_cpu_us_per_request'):.1f} "
+          f"| {ratio(f(c, 'requests_per_s'), f(d, 'requests_per_s')):.2f} |")
+print()
+print(f"Convergence delay under the cluster PUT load (acknowledged on node 1, visible on node 2): "
+      f"p50 {conv['p50_ms']:.1f} ms, p99 {conv['p99_ms']:.1f} ms, max {conv['max_ms']:.1f} ms "
+      f"({conv['samples']} samples, {conv['timeouts']} over 5 s, {conv['errors']} errors).")
+print(f"Redis commands per tally request on the primaries: PUT {f(rows[('cluster', 'put')], 'redis_commands_per_request'):.3f}, "
+      f"GET {f(rows[('cluster', 'get')], 'redis_commands_per_request'):.3f}. "
+      f"Not acknowledged (non-2xx or failed) in the cluster windows: PUT {rows[('cluster', 'put')]['not_acknowledged']}, "
+      f"GET {rows[('cluster', 'get')]['not_acknowledged']}.")
+print(f"The six Redis processes idle (no node): {idle['redis_idle_cpu_ms_per_s']:.1f} ms CPU per s, "
+      f"included in the per-request figures; "
+      f"the nodes' backlog drained {drain['backlog_drain_s']} s after the PUT load (-1: not within 60 s).")
+PY
+cat "$out/cluster-summary.md"
+if (($(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["samples"])' "$out/convergence.json") < 50)); then
+  log "warning: fewer than 50 convergence samples; use a longer DURATION"
+fi
+log "done: $out"
