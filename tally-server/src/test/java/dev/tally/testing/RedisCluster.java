@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -26,6 +27,11 @@ import java.util.stream.Stream;
  * node reports {@code cluster_state:ok}; {@link #close} kills every node and deletes the data, and
  * runs from a shutdown hook too, so nothing outlives the test JVM. Not thread-safe: use it from the
  * test thread, with try-with-resources.
+ *
+ * <p>{@link #addPrimary} joins a 7th (8th, …) node as an empty primary on another free port and
+ * {@link #reshard} moves slots to it, as an operator growing the cluster would; such nodes are
+ * numbered on from {@link #NODES} ({@link #port(int)}, {@link #kill(int)}) and are stopped with the
+ * others. Every port is chosen free on loopback, never Redis's default 6379.
  *
  * <p>Guarded clusters ({@link Guard}) have three ACL users with random passwords: {@code default}
  * (all rights; what {@link #cli} uses), {@link #TALLY_USER} (exactly {@link RedisOptions#ACL_RULE})
@@ -43,6 +49,9 @@ public final class RedisCluster implements AutoCloseable {
   public static final String TALLY_USER = "tally";
 
   private static final long WAIT_MILLIS = 30_000;
+
+  /** Bound on one reshard: thousands of slots, each moved with a few commands per node. */
+  private static final long RESHARD_MILLIS = 300_000;
 
   /** How a cluster guards itself. */
   public enum Guard {
@@ -68,7 +77,11 @@ public final class RedisCluster implements AutoCloseable {
   private final String adminPassword = randomPassword();
   private final String tallyPassword = randomPassword();
   private final String replicaPassword = randomPassword();
-  private final Process[] nodes = new Process[NODES];
+  // index i: node i's process (null once killed) and port; the first NODES are the created cluster,
+  // the rest were added by addPrimary. Copy-on-write: the shutdown hook may walk them any time
+  private final List<Process> nodes = new CopyOnWriteArrayList<>();
+  private final List<Integer> ports = new CopyOnWriteArrayList<>();
+  private int clusterCommands;
   private final Thread cleanup = new Thread(this::killAll, "redis-cluster-cleanup");
   private TestCa ca;
   private TestCa.Issued serverCert;
@@ -77,6 +90,10 @@ public final class RedisCluster implements AutoCloseable {
     this.dir = dir;
     this.basePort = basePort;
     this.guard = guard;
+    for (int i = 0; i < NODES; i++) {
+      nodes.add(null);
+      ports.add(basePort + i);
+    }
   }
 
   /** True when the Redis binaries the cluster needs are installed. */
@@ -136,18 +153,21 @@ public final class RedisCluster implements AutoCloseable {
     }
   }
 
-  /** Seed addresses, "127.0.0.1:port", one per node. */
+  /** Seed addresses, "127.0.0.1:port", one per node of the created cluster. */
   public List<String> seeds() {
     List<String> s = new ArrayList<>();
     for (int i = 0; i < NODES; i++) {
-      s.add("127.0.0.1:" + port(i));
+      s.add(address(port(i)));
     }
     return s;
   }
 
-  /** The port clients connect to: the TLS port when the cluster uses TLS. */
+  /**
+   * The port clients connect to: the TLS port when the cluster uses TLS. Nodes {@code 0} to {@code
+   * NODES - 1} are the created cluster's, the next ones those {@link #addPrimary} added.
+   */
   public int port(int node) {
-    return basePort + node;
+    return ports.get(node);
   }
 
   public Guard guard() {
@@ -182,8 +202,8 @@ public final class RedisCluster implements AutoCloseable {
 
   /** The port of some node that has not been killed. */
   public int anyLivePort() {
-    for (int i = 0; i < NODES; i++) {
-      if (nodes[i] != null) {
+    for (int i = 0; i < nodes.size(); i++) {
+      if (nodes.get(i) != null) {
         return port(i);
       }
     }
@@ -192,23 +212,110 @@ public final class RedisCluster implements AutoCloseable {
 
   /** Kills node {@code node} with SIGKILL and waits for it to exit. */
   public void kill(int node) throws InterruptedException {
-    Process p = nodes[node];
+    Process p = nodes.get(node);
     if (p != null) {
       p.destroyForcibly();
       p.waitFor(10, TimeUnit.SECONDS);
-      nodes[node] = null;
+      nodes.set(node, null);
     }
   }
 
-  /** Ports of the live nodes that are primaries now. */
+  /** Ports of the live nodes that are primaries now, added ones last. */
   public List<Integer> primaries() throws IOException, InterruptedException {
-    List<Integer> ports = new ArrayList<>();
-    for (int i = 0; i < NODES; i++) {
-      if (nodes[i] != null && cli(port(i), "role").startsWith("master")) {
-        ports.add(port(i));
+    List<Integer> primaries = new ArrayList<>();
+    for (int i = 0; i < nodes.size(); i++) {
+      if (nodes.get(i) != null && cli(port(i), "role").startsWith("master")) {
+        primaries.add(port(i));
       }
     }
-    return ports;
+    return primaries;
+  }
+
+  /**
+   * Starts one more redis-server, configured and guarded like the others, joins it to the cluster
+   * as a primary without slots ({@code redis-cli --cluster add-node}), waits until every live node
+   * knows it and it sees the cluster ok, and returns its port. Its node number is the next after
+   * the last one ({@link #port(int)}).
+   */
+  public int addPrimary() throws IOException, InterruptedException {
+    int existing = anyLivePort();
+    int node = nodes.size();
+    ports.add(freePort());
+    nodes.add(null);
+    int port = port(node);
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(WAIT_MILLIS);
+    nodes.set(node, startNode(node));
+    awaitPing(node, deadline);
+    clusterCommand(WAIT_MILLIS, "add-node", address(port), address(existing));
+    String id = nodeId(port);
+    for (int i = 0; i < nodes.size(); i++) {
+      while (nodes.get(i) != null && !cli(port(i), "cluster", "nodes").contains(id)) {
+        checkDeadline(deadline, "node " + port(i) + " to know the added node " + port);
+        Thread.sleep(100);
+      }
+    }
+    while (!cli(port, "cluster", "info").contains("cluster_state:ok")) {
+      checkDeadline(deadline, "the added node " + port + " to report cluster_state:ok");
+      Thread.sleep(100);
+    }
+    awaitCheckOk(deadline);
+    return port;
+  }
+
+  /**
+   * Moves {@code slots} slots from the other primaries, in proportion to what they hold, to the
+   * primary on {@code toPort} ({@code redis-cli --cluster reshard --cluster-from all}), keys and
+   * all, while clients may keep using them; returns once {@code redis-cli --cluster check} finds
+   * every slot covered, none open and every node agreeing.
+   */
+  public void reshard(int toPort, int slots) throws IOException, InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RESHARD_MILLIS);
+    awaitCheckOk(deadline);
+    clusterCommand(
+        RESHARD_MILLIS,
+        "reshard",
+        address(toPort),
+        "--cluster-from",
+        "all",
+        "--cluster-to",
+        nodeId(toPort),
+        "--cluster-slots",
+        "" + slots,
+        "--cluster-yes");
+    awaitCheckOk(deadline);
+  }
+
+  /** The number of slots the node on {@code port} serves, as it sees itself. */
+  public int slotsOf(int port) throws IOException, InterruptedException {
+    for (String line : cli(port, "cluster", "nodes").split("\r?\n")) {
+      String[] f = line.strip().split(" ");
+      if (f.length > 2 && f[2].contains("myself")) {
+        int count = 0;
+        for (int i = 8; i < f.length; i++) {
+          if (f[i].startsWith("[")) {
+            continue; // a slot being migrated or imported: still counted where it is owned
+          }
+          int dash = f[i].indexOf('-');
+          count +=
+              dash < 0
+                  ? 1
+                  : Integer.parseInt(f[i].substring(dash + 1))
+                      - Integer.parseInt(f[i].substring(0, dash))
+                      + 1;
+        }
+        return count;
+      }
+    }
+    throw new IllegalStateException("no myself line in CLUSTER NODES of " + port);
+  }
+
+  /** The cluster node id of the node on {@code port}. */
+  public String nodeId(int port) throws IOException, InterruptedException {
+    String id = cli(port, "cluster", "myid").strip();
+    if (!id.matches("[0-9a-f]{40}")) {
+      throw new IllegalStateException("CLUSTER MYID on " + port + " answered: " + id);
+    }
+    return id;
   }
 
   /** FLUSHALL on every live primary (replicas follow); returns once every primary answered. */
@@ -232,8 +339,13 @@ public final class RedisCluster implements AutoCloseable {
    */
   public void restartEmpty() throws IOException, InterruptedException {
     killAll();
-    for (int i = 0; i < NODES; i++) {
+    for (int i = 0; i < nodes.size(); i++) {
       deleteTree(dir.resolve("node-" + i));
+    }
+    // added nodes are not part of the new cluster
+    while (nodes.size() > NODES) {
+      nodes.remove(nodes.size() - 1);
+      ports.remove(ports.size() - 1);
     }
     startNodes();
     create();
@@ -284,20 +396,22 @@ public final class RedisCluster implements AutoCloseable {
     deleteTree(dir);
   }
 
+  /** SIGKILL to every node's process (by its pid), added ones too, then waits for each. */
   private void killAll() {
     for (Process p : nodes) {
       if (p != null) {
         p.destroyForcibly();
       }
     }
-    for (int i = 0; i < NODES; i++) {
-      if (nodes[i] != null) {
+    for (int i = 0; i < nodes.size(); i++) {
+      Process p = nodes.get(i);
+      if (p != null) {
         try {
-          nodes[i].waitFor(10, TimeUnit.SECONDS);
+          p.waitFor(10, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
         }
-        nodes[i] = null;
+        nodes.set(i, null);
       }
     }
   }
@@ -320,72 +434,70 @@ public final class RedisCluster implements AutoCloseable {
 
   private void startNodes() throws IOException {
     for (int i = 0; i < NODES; i++) {
-      Path nodeDir = dir.resolve("node-" + i);
-      Files.createDirectories(nodeDir);
-      List<String> cmd = new ArrayList<>(List.of("redis-server"));
-      if (guard.acl()) {
-        cmd.add(writeSecrets(nodeDir).toString());
-      }
-      if (guard.tls()) {
-        cmd.addAll(
-            List.of(
-                "--port",
-                "0",
-                "--tls-port",
-                "" + port(i),
-                "--tls-cert-file",
-                serverCert.certificate().toString(),
-                "--tls-key-file",
-                serverCert.key().toString(),
-                "--tls-ca-cert-file",
-                ca.certificate().toString(),
-                // clients may present a certificate (then it is checked) but need not: tally
-                // authenticates with its ACL password. The cluster bus always wants one.
-                "--tls-auth-clients",
-                "optional",
-                "--tls-cluster",
-                "yes",
-                "--tls-replication",
-                "yes"));
-      } else {
-        cmd.addAll(List.of("--port", "" + port(i)));
-      }
+      nodes.set(i, startNode(i));
+    }
+  }
+
+  /** Starts redis-server for node {@code i} on its port, with its data in node-i. */
+  private Process startNode(int i) throws IOException {
+    Path nodeDir = dir.resolve("node-" + i);
+    Files.createDirectories(nodeDir);
+    List<String> cmd = new ArrayList<>(List.of("redis-server"));
+    if (guard.acl()) {
+      cmd.add(writeSecrets(nodeDir).toString());
+    }
+    if (guard.tls()) {
       cmd.addAll(
           List.of(
-              "--bind",
-              "127.0.0.1",
-              "--dir",
-              nodeDir.toString(),
-              "--cluster-enabled",
+              "--port",
+              "0",
+              "--tls-port",
+              "" + port(i),
+              "--tls-cert-file",
+              serverCert.certificate().toString(),
+              "--tls-key-file",
+              serverCert.key().toString(),
+              "--tls-ca-cert-file",
+              ca.certificate().toString(),
+              // clients may present a certificate (then it is checked) but need not: tally
+              // authenticates with its ACL password. The cluster bus always wants one.
+              "--tls-auth-clients",
+              "optional",
+              "--tls-cluster",
               "yes",
-              "--cluster-config-file",
-              "nodes.conf",
-              "--cluster-node-timeout",
-              "2000",
-              "--appendonly",
-              "yes",
-              "--save",
-              "",
-              "--daemonize",
-              "no"));
-      nodes[i] =
-          new ProcessBuilder(cmd)
-              .redirectErrorStream(true)
-              .redirectOutput(nodeDir.resolve("redis.log").toFile())
-              .start();
+              "--tls-replication",
+              "yes"));
+    } else {
+      cmd.addAll(List.of("--port", "" + port(i)));
     }
+    cmd.addAll(
+        List.of(
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            nodeDir.toString(),
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-node-timeout",
+            "2000",
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+            "--daemonize",
+            "no"));
+    return new ProcessBuilder(cmd)
+        .redirectErrorStream(true)
+        .redirectOutput(nodeDir.resolve("redis.log").toFile())
+        .start();
   }
 
   private void create() throws IOException, InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(WAIT_MILLIS);
     for (int i = 0; i < NODES; i++) {
-      while (!cli(port(i), "ping").strip().equals("PONG")) {
-        if (!nodes[i].isAlive()) {
-          throw new IllegalStateException("redis-server on " + port(i) + " exited; see its log");
-        }
-        checkDeadline(deadline, "redis-server on " + port(i) + " to answer PING");
-        Thread.sleep(50);
-      }
+      awaitPing(i, deadline);
     }
     List<String> cmd = new ArrayList<>(List.of("redis-cli"));
     cmd.addAll(cliGuardArgs());
@@ -406,11 +518,88 @@ public final class RedisCluster implements AutoCloseable {
     }
   }
 
+  private void awaitPing(int node, long deadline) throws IOException, InterruptedException {
+    while (!cli(port(node), "ping").strip().equals("PONG")) {
+      if (!nodes.get(node).isAlive()) {
+        throw new IllegalStateException("redis-server on " + port(node) + " exited; see its log");
+      }
+      checkDeadline(deadline, "redis-server on " + port(node) + " to answer PING");
+      Thread.sleep(50);
+    }
+  }
+
+  /**
+   * Runs {@code redis-cli --cluster <args>} as the admin, bounded by {@code millis}; its output
+   * goes to a file (a reshard prints a line per key batch), returned, and quoted when it fails.
+   */
+  private String clusterCommand(long millis, String... args)
+      throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>(List.of("redis-cli"));
+    cmd.addAll(cliGuardArgs());
+    cmd.add("--cluster");
+    cmd.addAll(List.of(args));
+    Path out = dir.resolve("cluster-" + ++clusterCommands + "-" + args[0] + ".log");
+    Process p = cliProcess(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+    try {
+      if (!p.waitFor(millis, TimeUnit.MILLISECONDS)) {
+        throw new IllegalStateException(
+            "redis-cli --cluster "
+                + args[0]
+                + " did not finish in "
+                + millis
+                + " ms:\n"
+                + tail(out));
+      }
+      if (p.exitValue() != 0) {
+        throw new IllegalStateException(
+            "redis-cli --cluster " + args[0] + " failed (" + p.exitValue() + "):\n" + tail(out));
+      }
+      return Files.readString(out, StandardCharsets.UTF_8);
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+
+  /**
+   * Waits until {@code redis-cli --cluster check} is clean: every slot covered, no slot open
+   * (migrating or importing), every node agreeing about the slots.
+   */
+  private void awaitCheckOk(long deadline) throws IOException, InterruptedException {
+    while (true) {
+      String out;
+      try {
+        out = clusterCommand(WAIT_MILLIS, "check", address(anyLivePort()));
+      } catch (IllegalStateException notOk) {
+        out = notOk.getMessage();
+      }
+      if (out.contains("[OK] All nodes agree about slots configuration.")
+          && out.contains("[OK] All 16384 slots covered.")
+          && !out.contains("[WARNING]")
+          && !out.contains("[ERR]")) {
+        return;
+      }
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("redis-cli --cluster check is not clean:\n" + out);
+      }
+      Thread.sleep(200);
+    }
+  }
+
+  private static String tail(Path file) throws IOException {
+    String s = Files.exists(file) ? Files.readString(file, StandardCharsets.UTF_8) : "";
+    return s.length() <= 4000 ? s : "…" + s.substring(s.length() - 4000);
+  }
+
+  private static String address(int port) {
+    return "127.0.0.1:" + port;
+  }
+
   /** Waits until every live node reports {@code cluster_state:ok}. */
   public void awaitOk() throws IOException, InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(WAIT_MILLIS);
-    for (int i = 0; i < NODES; i++) {
-      while (nodes[i] != null && !cli(port(i), "cluster", "info").contains("cluster_state:ok")) {
+    for (int i = 0; i < nodes.size(); i++) {
+      while (nodes.get(i) != null
+          && !cli(port(i), "cluster", "info").contains("cluster_state:ok")) {
         checkDeadline(deadline, "node " + port(i) + " to report cluster_state:ok");
         Thread.sleep(100);
       }
@@ -420,8 +609,8 @@ public final class RedisCluster implements AutoCloseable {
   /** Waits until every live replica has a working link to its primary (so it can take over). */
   public void awaitReplicasInSync() throws IOException, InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(WAIT_MILLIS);
-    for (int i = 0; i < NODES; i++) {
-      while (nodes[i] != null) {
+    for (int i = 0; i < nodes.size(); i++) {
+      while (nodes.get(i) != null) {
         String info = cli(port(i), "info", "replication");
         if (info.contains("role:master") || info.contains("master_link_status:up")) {
           break;
@@ -503,6 +692,17 @@ public final class RedisCluster implements AutoCloseable {
       }
     }
     throw new IllegalStateException("no free port range for a Redis cluster in 20000-50000");
+  }
+
+  /** A port in 20000-40000, and its bus port (+10000), free and used by no node of this cluster. */
+  private int freePort() {
+    for (int attempt = 0; attempt < 50; attempt++) {
+      int port = ThreadLocalRandom.current().nextInt(20_000, 40_000);
+      if (!ports.contains(port) && isFree(port) && isFree(port + 10_000)) {
+        return port;
+      }
+    }
+    throw new IllegalStateException("no free port for another Redis node in 20000-40000");
   }
 
   private static boolean isFree(int port) {

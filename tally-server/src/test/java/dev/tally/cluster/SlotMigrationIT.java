@@ -1,0 +1,207 @@
+package dev.tally.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tally.counter.CounterId;
+import dev.tally.testing.KeyedLoad;
+import dev.tally.testing.NodeProcess;
+import dev.tally.testing.RedisCluster;
+import dev.tally.testing.TallyClient;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Growing the Redis Cluster under load: while tally nodes take keyed increments and decrements of a
+ * few hundred posts, a primary joins the cluster and a quarter of the slots migrate to it, keys and
+ * all (counter buckets, idempotency claims, epoch markers), with clients redirected (ASK, MOVED)
+ * meanwhile. Afterwards every node must read exactly the sum of every distinct write of every
+ * counter, and the new primary must hold counter buckets that existed before the move.
+ */
+class SlotMigrationIT {
+
+  private static final int NODES = 3;
+  private static final int POSTS = 300;
+  private static final int MOVED_SLOTS = 4096;
+  private static final List<String> COUNTERS = List.of("likes", "views");
+
+  @Test
+  void slotsMovingToANewPrimaryUnderKeyedWritesEndWithExactCountsOnEveryNode() throws Exception {
+    assertThat(RedisCluster.available())
+        .as("redis-server and redis-cli are installed (bin/test-deps)")
+        .isTrue();
+    Path dir = Files.createTempDirectory("tally-slot-migration-it-");
+    NodeProcess[] nodes = new NodeProcess[NODES];
+    long t0 = System.nanoTime();
+    try (RedisCluster redis = RedisCluster.start(dir.resolve("redis"))) {
+      try {
+        run(redis, dir, nodes, t0);
+      } finally {
+        for (NodeProcess n : nodes) {
+          if (n != null) {
+            n.close();
+          }
+        }
+      }
+    }
+    deleteTree(dir); // kept when the test fails: the nodes' logs are there
+  }
+
+  private static void run(RedisCluster redis, Path dir, NodeProcess[] nodes, long t0)
+      throws Exception {
+    List<CompletableFuture<Void>> starting = new ArrayList<>();
+    for (int i = 0; i < NODES; i++) {
+      int n = i;
+      starting.add(
+          CompletableFuture.runAsync(
+              () -> nodes[n] = startNode(dir.resolve("node-" + n), redis.seeds())));
+    }
+    starting.forEach(CompletableFuture::join);
+    List<TallyClient> clients = new ArrayList<>();
+    for (NodeProcess n : nodes) {
+      clients.add(new TallyClient(n.port()));
+    }
+    long[] posts = new long[POSTS];
+    for (int i = 0; i < POSTS; i++) {
+      posts[i] = 7_000 + i;
+    }
+    KeyedLoad load = new KeyedLoad(clients, posts, COUNTERS, "migrate");
+    long loadStart = System.nanoTime();
+    load.start(4, 31, 50_000, 0.3);
+    int added;
+    Set<String> bucketsBefore;
+    long moveMillis;
+    try {
+      Thread.sleep(2_000); // most posts have a bucket in Redis before slots move
+      bucketsBefore = new HashSet<>();
+      for (int port : redis.primaries()) {
+        bucketsBefore.addAll(bucketKeys(redis, port));
+      }
+      long m0 = System.nanoTime();
+      added = redis.addPrimary();
+      redis.reshard(added, MOVED_SLOTS);
+      moveMillis = (System.nanoTime() - m0) / 1_000_000;
+      Thread.sleep(3_000); // writes go on against the grown cluster
+    } finally {
+      load.stop();
+    }
+    long loadMillis = (System.nanoTime() - loadStart) / 1_000_000;
+    int sentDuringLoad = load.sent();
+    int ackedDuringLoad = load.acknowledged();
+    load.settle(Duration.ofSeconds(60));
+    assertThat(load.anomalies()).as("writes refused for good").isEmpty();
+    assertThat(load.acknowledged()).as("every write acknowledged").isEqualTo(load.sent());
+    Duration converged = load.awaitEverywhere(Duration.ofSeconds(30));
+
+    assertThat(redis.slotsOf(added)).as("slots served by the new primary").isEqualTo(MOVED_SLOTS);
+    Set<String> held = bucketKeys(redis, added);
+    Set<String> loadBuckets = new HashSet<>();
+    for (long p : posts) {
+      loadBuckets.add(RedisSlots.key(new CounterId(p, 1), RedisSlots.DEFAULT_BUCKETS));
+    }
+    Set<String> movedWithData =
+        held.stream()
+            .filter(k -> loadBuckets.contains(k) && bucketsBefore.contains(k))
+            .collect(Collectors.toSet());
+    assertThat(movedWithData)
+        .as("buckets of the load's posts that existed before and now live on the new primary")
+        .isNotEmpty();
+    long dbsize = Long.parseLong(redis.cli(added, "dbsize").strip());
+    assertThat(dbsize).as("keys on the new primary").isPositive();
+
+    Map<String, Long> expected = load.expected();
+    List<String> metrics = new ArrayList<>();
+    for (TallyClient c : clients) {
+      metrics.add(clusterMetrics(c));
+    }
+    System.out.printf(
+        "slot migration: %d slots moved to a new primary in %d ms while %d threads wrote for %d"
+            + " ms; %d writes (%d acknowledged during the load, %d replayed), outcomes %s; the"
+            + " new primary holds %d keys, %d of the load's %d buckets (%d of them moved with"
+            + " data); %d counters exact on %d nodes %d ms after the last retry; %d s in all;"
+            + " per node %s%n",
+        MOVED_SLOTS,
+        moveMillis,
+        4,
+        loadMillis,
+        sentDuringLoad,
+        ackedDuringLoad,
+        load.replays(),
+        load.outcomes(),
+        dbsize,
+        held.stream().filter(loadBuckets::contains).count(),
+        loadBuckets.size(),
+        movedWithData.size(),
+        expected.size(),
+        NODES,
+        converged.toMillis(),
+        (System.nanoTime() - t0) / 1_000_000_000,
+        metrics);
+  }
+
+  private static void deleteTree(Path root) throws IOException {
+    try (var paths = Files.walk(root)) {
+      paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+
+  private static NodeProcess startNode(Path dataDir, List<String> seeds) {
+    try {
+      return NodeProcess.start(
+          dataDir,
+          dataDir.resolveSibling(dataDir.getFileName() + ".log"),
+          "--redis",
+          String.join(",", seeds),
+          "--redis-timeout",
+          "2s");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** What a node's push path went through, from its metrics (reported, not asserted on). */
+  private static String clusterMetrics(TallyClient client)
+      throws IOException, InterruptedException {
+    List<String> wanted =
+        List.of(
+            "tally_cluster_push_failures_total",
+            "tally_cluster_repushes_total",
+            "tally_cluster_idempotency_unclaimed_total",
+            "tally_cluster_read_fallbacks_total");
+    StringBuilder sb = new StringBuilder("{");
+    for (String line : client.get("/metrics").body().split("\n")) {
+      for (String name : wanted) {
+        if (line.startsWith(name)) {
+          String[] f = line.split(" ");
+          sb.append(sb.length() > 1 ? ", " : "")
+              .append(name, "tally_cluster_".length(), name.length() - "_total".length())
+              .append('=')
+              .append((long) Double.parseDouble(f[f.length - 1]));
+        }
+      }
+    }
+    return sb.append('}').toString();
+  }
+
+  /** The counter buckets ("t:{…}") the Redis node on {@code port} holds. */
+  private static Set<String> bucketKeys(RedisCluster redis, int port)
+      throws IOException, InterruptedException {
+    Set<String> keys = new HashSet<>();
+    for (String line : redis.cli(port, "--scan", "--pattern", "t:{*").split("\\r?\\n")) {
+      if (line.startsWith("t:{")) {
+        keys.add(line.strip());
+      }
+    }
+    return keys;
+  }
+}
