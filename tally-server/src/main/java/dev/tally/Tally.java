@@ -5,12 +5,14 @@ import dev.tally.access.Credentials;
 import dev.tally.access.RateLimiter;
 import dev.tally.access.TrustedProxies;
 import dev.tally.cluster.ClusterCountReader;
-import dev.tally.cluster.ClusterSync;
 import dev.tally.cluster.ClusterWriter;
 import dev.tally.cluster.FollowedCounters;
-import dev.tally.cluster.RedisLive;
+import dev.tally.cluster.IdempotencyClaims;
+import dev.tally.cluster.LiveBus;
+import dev.tally.cluster.Presence;
 import dev.tally.cluster.RedisOptions;
 import dev.tally.cluster.RedisSlots;
+import dev.tally.cluster.SlotPusher;
 import dev.tally.config.ConfigException;
 import dev.tally.config.TallyConfig;
 import dev.tally.engine.Aggregator;
@@ -74,12 +76,13 @@ public final class Tally implements AutoCloseable {
   private final ReadCache readCache;
   private final Aggregator aggregator;
   private final List<RedisSlots> redis = new java.util.ArrayList<>();
-  private final ClusterSync cluster;
+  private final SlotPusher cluster;
   private final FollowedCounters view;
   private final WritePath writePath;
   private final ThreadPoolExecutor readExecutor;
   private final LiveService live;
-  private final RedisLive redisLive;
+  private final LiveBus liveBus;
+  private final Presence presence;
   private final Health health = new Health();
   private final Vertx vertx;
   private final ConcurrentLinkedQueue<HttpServer> servers = new ConcurrentLinkedQueue<>();
@@ -118,14 +121,15 @@ public final class Tally implements AutoCloseable {
       }
       aggregator.addListener(cluster);
       this.view =
-          new FollowedCounters(redis.get(0), nodeId, config.clusterFollowMax(), metrics.registry());
+          new FollowedCounters(
+              redis.get(0)::records, nodeId, config.clusterFollowMax(), metrics.registry());
       aggregator.addListener(view);
       this.writePath =
           new ClusterWriter(
               aggregator,
               cluster,
               view,
-              redis.get(0),
+              new IdempotencyClaims(redis.get(0).connection()),
               nodeId,
               ClusterWriter.Ack.valueOf(config.ack().toUpperCase(java.util.Locale.ROOT)),
               config.ackTimeout(),
@@ -174,31 +178,32 @@ public final class Tally implements AutoCloseable {
             clock,
             metrics.registry());
     if (cluster != null) {
-      try {
-        this.redisLive =
-            new RedisLive(
-                redisOptions(config, config.redis()),
-                nodeId,
-                live,
-                view,
-                clock,
-                metrics.registry());
-      } catch (RuntimeException e) {
-        cluster.close();
-        redis.forEach(RedisSlots::close);
-        store.close();
-        throw new TallyException(
-            dev.tally.error.ErrorKind.UNAVAILABLE,
-            "cannot subscribe to live updates through Redis: " + e.getMessage(),
-            e);
-      }
-      cluster.onPushed(redisLive::pushed);
-      view.staleness(redisLive::stalenessMillis);
+      // the live bus and presence share the home region's connection
+      this.liveBus =
+          new LiveBus(
+              redis.get(0).connection(),
+              nodeId,
+              view,
+              live.hub(),
+              clock,
+              metrics.registry(),
+              LiveBus.Settings.defaults());
+      this.presence =
+          new Presence(
+              redis.get(0).connection(),
+              nodeId,
+              live,
+              clock,
+              metrics.registry(),
+              Presence.Settings.defaults());
+      cluster.onPushed(liveBus::pushed);
+      view.staleness(liveBus::stalenessMillis);
       java.util.Set<Long> watched = live.hub().watchedPosts();
       view.feed(live.hub(), watched::contains, readCache::peek);
       health.section("cluster", cluster::status);
     } else {
-      this.redisLive = null;
+      this.liveBus = null;
+      this.presence = null;
     }
     health.check("store", store::writable);
     health.check("committer", aggregator::healthy);
@@ -233,8 +238,8 @@ public final class Tally implements AutoCloseable {
   }
 
   /** Connects to the home region's Redis and every remote region's, and makes the pushers. */
-  private ClusterSync joinCluster(TallyConfig config, DataDir dataDir) {
-    List<ClusterSync.Target> targets = new java.util.ArrayList<>();
+  private SlotPusher joinCluster(TallyConfig config, DataDir dataDir) {
+    List<SlotPusher.Target> targets = new java.util.ArrayList<>();
     Map<String, List<String>> regions = new java.util.LinkedHashMap<>();
     regions.put(config.region(), config.redis());
     regions.putAll(config.remoteRegions());
@@ -243,7 +248,10 @@ public final class Tally implements AutoCloseable {
       RedisSlots slots;
       try {
         // an unreachable cluster is not fatal: the node serves and connects in the background
-        slots = RedisSlots.connecting(options, nodeId, config.redisBuckets());
+        slots =
+            redis.isEmpty() // the home region's connection also carries the live bus
+                ? RedisSlots.connectingHome(options, nodeId, config.redisBuckets())
+                : RedisSlots.connecting(options, nodeId, config.redisBuckets());
       } catch (RuntimeException e) {
         // refused credentials or TLS, or another layout: the configuration must change
         throw new TallyException(
@@ -257,16 +265,20 @@ public final class Tally implements AutoCloseable {
             e);
       }
       redis.add(slots);
-      targets.add(new ClusterSync.Target(region.getKey(), slots));
+      targets.add(new SlotPusher.Target(region.getKey(), slots));
     }
-    ClusterSync sync =
-        new ClusterSync(
+    SlotPusher sync =
+        new SlotPusher(
             store,
             store,
             aggregator,
             targets,
-            new ClusterSync.Settings(
-                1000, 200_000, config.redisTimeout(), Duration.ofSeconds(1), Duration.ofMillis(10)),
+            new SlotPusher.Settings(
+                1000,
+                200_000,
+                config.redisTimeout(),
+                Duration.ofSeconds(1),
+                config.clusterPushInterval()),
             config.dataDir(),
             clock,
             metrics.registry());
@@ -304,8 +316,9 @@ public final class Tally implements AutoCloseable {
       cluster.start();
     }
     live.start();
-    if (redisLive != null) {
-      redisLive.start();
+    if (liveBus != null) {
+      liveBus.start();
+      presence.start();
     }
     LiveApi liveApi =
         new LiveApi(
@@ -490,8 +503,9 @@ public final class Tally implements AutoCloseable {
         log.warn("HTTP server did not stop cleanly: {}", e.toString());
       }
     }
-    if (redisLive != null) {
-      redisLive.close();
+    if (liveBus != null) {
+      presence.close();
+      liveBus.close();
     }
     live.close();
     aggregator.close(grace.plusSeconds(5));

@@ -7,7 +7,11 @@ import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
 import org.junit.jupiter.api.Test;
 
-/** Holds the dependency direction http → engine → store, with counter depending on nothing. */
+/**
+ * Holds the dependency direction http → engine → store | cluster, with counter depending on
+ * nothing: HTTP knows neither the cluster nor the store, the engine knows neither, live counts and
+ * access control stay free of HTTP and Redis.
+ */
 class ArchitectureTest {
 
   private static final JavaClasses CLASSES =
@@ -52,6 +56,69 @@ class ArchitectureTest {
         .should()
         .dependOnClassesThat()
         .resideInAnyPackage("dev.tally.http..", "io.vertx..")
+        .check(CLASSES);
+  }
+
+  @Test
+  void http_knowsNeitherTheClusterNorTheStore() {
+    noClasses()
+        .that()
+        .resideInAPackage("dev.tally.http..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage("dev.tally.cluster..", "dev.tally.store..", "io.lettuce..")
+        .check(CLASSES);
+  }
+
+  @Test
+  void engine_doesNotKnowTheClusterOrLiveCounts() {
+    noClasses()
+        .that()
+        .resideInAPackage("dev.tally.engine..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage("dev.tally.cluster..", "dev.tally.live..", "io.lettuce..")
+        .check(CLASSES);
+  }
+
+  @Test
+  void cluster_doesNotKnowHttp() {
+    noClasses()
+        .that()
+        .resideInAPackage("dev.tally.cluster..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage("dev.tally.http..", "dev.tally.access..", "io.vertx..")
+        .check(CLASSES);
+  }
+
+  @Test
+  void live_knowsNeitherRedisNorHttp() {
+    noClasses()
+        .that()
+        .resideInAPackage("dev.tally.live..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(
+            "dev.tally.cluster..", "dev.tally.http..", "io.lettuce..", "org.rocksdb..")
+        .check(CLASSES);
+  }
+
+  @Test
+  void access_dependsOnlyOnErrors() {
+    noClasses()
+        .that()
+        .resideInAPackage("dev.tally.access..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(
+            "dev.tally.engine..",
+            "dev.tally.store..",
+            "dev.tally.cluster..",
+            "dev.tally.live..",
+            "dev.tally.http..",
+            "io.vertx..",
+            "io.lettuce..")
         .check(CLASSES);
   }
 }

@@ -29,8 +29,9 @@ import org.slf4j.LoggerFactory;
  *       (retry shortly) while it is in progress, 422 for a different write. If Redis cannot be
  *       asked, the node's own idempotency record still applies (documented).
  *   <li>The aggregator commits locally and durably. The answer's count is this node's own part plus
- *       the other writers' share as this node follows it ({@link FollowedCounters}): no Redis round
- *       trip, except one read the first time this node needs a counter's share.
+ *       the other writers' share as this node follows it ({@link FollowedCounters}): never a Redis
+ *       round trip. A counter the node does not follow (never read or streamed here) is answered
+ *       with this node's part only.
  *   <li>With {@code --ack cluster} the answer also waits until the home Redis holds the commit.
  *   <li>The claim is then updated with the answer (so a retry elsewhere repeats it), or released if
  *       the write failed.
@@ -59,9 +60,9 @@ public final class ClusterWriter implements WritePath {
   static final Duration CLAIM_LEASE = Duration.ofSeconds(60);
 
   private final Aggregator aggregator;
-  private final ClusterSync sync;
+  private final SlotPusher sync;
   private final FollowedCounters view;
-  private final RedisSlots home;
+  private final IdempotencyClaims idempotencyClaims;
   private final String writer;
   private final Ack ack;
   private final Duration ackTimeout;
@@ -72,9 +73,9 @@ public final class ClusterWriter implements WritePath {
 
   public ClusterWriter(
       Aggregator aggregator,
-      ClusterSync sync,
+      SlotPusher sync,
       FollowedCounters view,
-      RedisSlots home,
+      IdempotencyClaims claims,
       long writerId,
       Ack ack,
       Duration ackTimeout,
@@ -84,7 +85,7 @@ public final class ClusterWriter implements WritePath {
     this.aggregator = aggregator;
     this.sync = sync;
     this.view = view;
-    this.home = home;
+    this.idempotencyClaims = claims;
     this.writer = RedisSlots.writerField(writerId);
     this.ack = ack;
     this.ackTimeout = ackTimeout;
@@ -153,7 +154,8 @@ public final class ClusterWriter implements WritePath {
       }
       String mine = pending(w);
       claims[i] =
-          home.claim(w.idempotencyKey(), mine, CLAIM_LEASE)
+          idempotencyClaims
+              .claim(w.idempotencyKey(), mine, CLAIM_LEASE)
               .toCompletableFuture()
               .handle(
                   (held, error) -> {
@@ -302,32 +304,20 @@ public final class ClusterWriter implements WritePath {
   }
 
   /**
-   * The other writers' share of {@code ids} for a write's answer: from the view; counters not
-   * followed yet are read once, unless Redis is known to be down (then 0: the answer is this node's
-   * part, documented).
+   * The other writers' share of {@code ids} for a write's answer, from the view: a write never
+   * waits for Redis, nor makes the node follow a counter (that costs a Redis read per counter, as
+   * much as the write itself; reads and streams follow what they show). A counter not followed
+   * counts only this node's part in the answer (documented).
    */
   private CompletionStage<long[]> others(List<CounterId> ids) {
     long[] out = new long[ids.size()];
-    boolean all = true;
     for (int i = 0; i < out.length; i++) {
       FollowedCounters.Share s = view.peek(ids.get(i));
-      if (s == null) {
-        all = false;
-      } else {
+      if (s != null) {
         out[i] = s.others();
       }
     }
-    if (all || !sync.homeReachable()) {
-      return CompletableFuture.completedFuture(out);
-    }
-    return view.follow(ids)
-        .thenApply(
-            shares -> {
-              for (int i = 0; i < out.length; i++) {
-                out[i] = shares[i].others();
-              }
-              return out;
-            });
+    return CompletableFuture.completedFuture(out);
   }
 
   private void finish(
@@ -345,14 +335,14 @@ public final class ClusterWriter implements WritePath {
       }
       if (r.outcome() == Outcome.FAILED) {
         if (claimedHere[i]) {
-          home.releaseClaim(w.idempotencyKey(), pending(w));
+          idempotencyClaims.release(w.idempotencyKey(), pending(w));
         }
         continue;
       }
       // without a known share (Redis unreachable, never read) the answer is this node's part
       long count = r.count() + (others == null ? 0 : others[i]);
       if (w.idempotencyKey() != null) {
-        home.updateClaim(
+        idempotencyClaims.update(
             w.idempotencyKey(), pending(w) + " " + count + " " + r.updatedAtSecond(), keyRetention);
       }
       if (ackError != null) {

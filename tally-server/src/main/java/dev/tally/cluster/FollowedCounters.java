@@ -55,6 +55,13 @@ public final class FollowedCounters implements CommitListener {
   /** The other writers' share of a counter and its last write time over them. */
   public record Share(long others, long updatedAtSecond) {}
 
+  /** Where counters' records are read: the home region's Redis ({@link RedisSlots#records}). */
+  @FunctionalInterface
+  public interface Records {
+    /** Every writer's slot and the time of each of {@code ids} (same order). */
+    CompletionStage<StoredCounter[]> read(List<CounterId> ids);
+  }
+
   /** How fresh a bucket's notifications are: the bus answers; milliseconds, -1 when unknown. */
   public interface Staleness {
     long millis(long postId);
@@ -107,7 +114,7 @@ public final class FollowedCounters implements CommitListener {
 
   private static final long[] EMPTY = new long[0];
 
-  private final RedisSlots home;
+  private final Records home;
   private final long me;
   private final Cache<CounterId, Followed> followed;
   private final Counter loads;
@@ -118,12 +125,11 @@ public final class FollowedCounters implements CommitListener {
   private volatile Function<CounterId, CounterValue> own = id -> null;
 
   /**
-   * @param home the home region's Redis, where unknown counters are loaded from
+   * @param home where unknown counters are loaded from: the home region's Redis
    * @param writerId this node's writer id, whose slot is left out
    * @param maxCounters most counters followed at once
    */
-  public FollowedCounters(
-      RedisSlots home, long writerId, long maxCounters, MeterRegistry registry) {
+  public FollowedCounters(Records home, long writerId, long maxCounters, MeterRegistry registry) {
     if (maxCounters < 1) {
       throw new IllegalArgumentException("maxCounters must be positive");
     }
@@ -237,7 +243,7 @@ public final class FollowedCounters implements CommitListener {
 
   private void load(List<CounterId> ids, List<Followed> entries) {
     loads.increment(ids.size());
-    home.records(ids)
+    home.read(ids)
         .whenComplete(
             (records, error) -> {
               for (int i = 0; i < entries.size(); i++) {
@@ -354,7 +360,7 @@ public final class FollowedCounters implements CommitListener {
       List<CounterId> chunk = ids.subList(from, Math.min(ids.size(), from + REFRESH_CHUNK));
       refreshed.increment(chunk.size());
       chunks.add(
-          home.records(chunk)
+          home.read(chunk)
               .toCompletableFuture()
               .handle(
                   (records, error) -> {
@@ -385,7 +391,7 @@ public final class FollowedCounters implements CommitListener {
     for (CounterId id : ids) {
       entries.add(followed.get(id, k -> new Followed()));
     }
-    return home.records(ids)
+    return home.read(ids)
         .thenAccept(
             records -> {
               ClusterTotals t = totals;
@@ -408,8 +414,9 @@ public final class FollowedCounters implements CommitListener {
             });
   }
 
-  /** Counters followed now (estimate). */
+  /** Counters followed now, after pending evictions. */
   public long size() {
+    followed.cleanUp();
     return followed.estimatedSize();
   }
 }

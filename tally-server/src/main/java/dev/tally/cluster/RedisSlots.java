@@ -5,7 +5,6 @@ import dev.tally.counter.CounterValue;
 import dev.tally.counter.Slot;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.SetArgs;
-import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
 import io.lettuce.core.cluster.api.async.RedisAdvancedClusterAsyncCommands;
@@ -83,13 +82,7 @@ public final class RedisSlots implements AutoCloseable {
 
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(RedisSlots.class);
 
-  private final RedisClusterClient client;
-  private final RedisOptions options;
-  // null until connected: see connecting()
-  private volatile StatefulRedisClusterConnection<String, String> connection;
-  private volatile RedisAdvancedClusterAsyncCommands<String, String> redis;
-  private volatile boolean closed;
-  private volatile String refusal;
+  private final RedisConnection redis;
   private final String writerBytes;
   private final int buckets;
 
@@ -132,59 +125,36 @@ public final class RedisSlots implements AutoCloseable {
    * once; found later, it ends the attempts and is logged, and calls keep failing with it.
    */
   public static RedisSlots connecting(RedisOptions options, long writerId, int buckets) {
-    return new RedisSlots(options, writerId, buckets, true);
+    return new RedisSlots(options, writerId, buckets, true, false);
+  }
+
+  /**
+   * Like {@link #connecting}, for the home region: its connection also carries the live bus and
+   * presence ({@link #connection()}), so it opens a pub/sub connection too.
+   */
+  public static RedisSlots connectingHome(RedisOptions options, long writerId, int buckets) {
+    return new RedisSlots(options, writerId, buckets, true, true);
   }
 
   private RedisSlots(RedisOptions options, long writerId, int buckets, boolean inBackground) {
+    this(options, writerId, buckets, inBackground, true);
+  }
+
+  private RedisSlots(
+      RedisOptions options, long writerId, int buckets, boolean inBackground, boolean withPubSub) {
     if (buckets < 1 || buckets > MAX_BUCKETS) {
       throw new IllegalArgumentException("buckets must be 1.." + MAX_BUCKETS + ", got " + buckets);
     }
     this.writerBytes = writerBytes(writerId);
     this.buckets = buckets;
-    this.options = options;
-    this.client = RedisClients.create(options);
-    try {
-      connect();
-    } catch (RuntimeException e) {
-      if (!inBackground || RedisClients.refuses(e)) {
-        client.shutdown();
-        throw e;
-      }
-      log.warn(
-          "Redis Cluster at {} is not reachable ({}): serving without it, connecting in the"
-              + " background",
-          String.join(",", options.seeds()),
-          e.getMessage());
-      RedisClients.connectInBackground(
-          "tally-redis-connect",
-          "Redis Cluster at " + String.join(",", options.seeds()),
-          () -> closed,
-          () -> {
-            connect();
-            if (closed) {
-              connection.close();
-            }
-          },
-          refused -> refusal = refused.getMessage());
-    }
+    this.redis =
+        RedisConnection.open(
+            options, withPubSub, inBackground, c -> checkLayout(c, options.timeout()));
   }
 
-  /** One attempt: connects, checks the layout, then publishes the connection. */
-  private void connect() {
-    StatefulRedisClusterConnection<String, String> c;
-    try {
-      c = client.connect(LATIN1);
-    } catch (RuntimeException e) {
-      throw RedisClients.explain(e, options);
-    }
-    try {
-      checkLayout(c.async(), options.timeout());
-    } catch (RuntimeException e) {
-      c.close();
-      throw e;
-    }
-    this.redis = c.async();
-    this.connection = c;
+  /** The region's shared connection, for the components that use the same Redis Cluster. */
+  public RedisConnection connection() {
+    return redis;
   }
 
   /** {@code call} on the connection, or a failed stage while there is none yet. */
@@ -192,28 +162,15 @@ public final class RedisSlots implements AutoCloseable {
       java.util.function.Function<
               RedisAdvancedClusterAsyncCommands<String, String>, CompletionStage<T>>
           call) {
-    RedisAdvancedClusterAsyncCommands<String, String> redis = this.redis;
-    return redis == null ? notConnected() : call.apply(redis);
+    return redis.call(call);
   }
 
-  /** A failed stage for calls made before the connection exists. */
   private <T> CompletableFuture<T> notConnected() {
-    String why = refusal;
-    return CompletableFuture.failedFuture(
-        new io.lettuce.core.RedisConnectionException(
-            why != null
-                ? "the Redis Cluster refused this node: " + why
-                : "not connected to the Redis Cluster at "
-                    + String.join(",", options.seeds())
-                    + " yet"));
+    return redis.notConnected();
   }
 
   /** Most buckets: keys stay short and a node's fingerprint work small. */
   public static final int MAX_BUCKETS = 1 << 24;
-
-  /** Bytes as chars one to one: fields and values are raw bytes. */
-  private static final io.lettuce.core.codec.StringCodec LATIN1 =
-      new io.lettuce.core.codec.StringCodec(StandardCharsets.ISO_8859_1);
 
   /** Records this node's bucket count, or refuses one that differs from the recorded one. */
   private void checkLayout(
@@ -372,7 +329,7 @@ public final class RedisSlots implements AutoCloseable {
     if (ids.isEmpty()) {
       return CompletableFuture.completedFuture(null);
     }
-    StatefulRedisClusterConnection<String, String> c = this.connection;
+    StatefulRedisClusterConnection<String, String> c = redis.connection();
     if (c == null) {
       return notConnected();
     }
@@ -433,6 +390,8 @@ public final class RedisSlots implements AutoCloseable {
         || m.startsWith("ASK")
         || m.startsWith("TRYAGAIN")
         || m.contains("non local key")
+        || m.contains("non-local key")
+        || m.contains("hash to the same slot")
         || m.contains("CROSSSLOT");
   }
 
@@ -442,17 +401,18 @@ public final class RedisSlots implements AutoCloseable {
       List<CounterValue> values,
       String[] allKeys,
       List<Integer> which) {
-    String[] keys = new String[which.size()];
-    String[] args = new String[1 + 4 * which.size()];
+    // only the first bucket is declared (it routes the call): see merge-slots.lua
+    String[] keys = {allKeys[which.get(0)]};
+    String[] args = new String[1 + 5 * which.size()];
     args[0] = writerBytes;
-    for (int k = 0; k < keys.length; k++) {
+    for (int k = 0; k < which.size(); k++) {
       int i = which.get(k);
       CounterValue v = values.get(i);
-      keys[k] = allKeys[i];
-      args[4 * k + 1] = field(ids.get(i));
-      args[4 * k + 2] = Long.toString(v.slot().p());
-      args[4 * k + 3] = Long.toString(v.slot().n());
-      args[4 * k + 4] = Long.toString(recordTime(v.updatedAtSecond()));
+      args[5 * k + 1] = allKeys[i];
+      args[5 * k + 2] = field(ids.get(i));
+      args[5 * k + 3] = Long.toString(v.slot().p());
+      args[5 * k + 4] = Long.toString(v.slot().n());
+      args[5 * k + 5] = Long.toString(recordTime(v.updatedAtSecond()));
     }
     return MERGE.<Long>run(redis, ScriptOutputType.INTEGER, keys, args).thenApply(changed -> null);
   }
@@ -508,7 +468,7 @@ public final class RedisSlots implements AutoCloseable {
    * is a new one; then every writer must push all its slots again.
    */
   public CompletionStage<String> fingerprint() {
-    StatefulRedisClusterConnection<String, String> connection = this.connection;
+    StatefulRedisClusterConnection<String, String> connection = redis.connection();
     if (connection == null) {
       return notConnected();
     }
@@ -568,34 +528,6 @@ public final class RedisSlots implements AutoCloseable {
         });
   }
 
-  /**
-   * Claims idempotency key {@code key} for {@code claim} unless someone holds it: completes with
-   * null when this call claimed it (for {@code ttl}), else with the value already stored.
-   */
-  public CompletionStage<String> claim(String key, String claim, Duration ttl) {
-    return withRedis(redis -> redis.setGet(claimKey(key), claim, new SetArgs().nx().ex(ttl)));
-  }
-
-  /** Replaces the claim of {@code key} with {@code value}, now expiring after {@code ttl}. */
-  public CompletionStage<Void> updateClaim(String key, String value, Duration ttl) {
-    return withRedis(
-        redis -> redis.set(claimKey(key), value, new SetArgs().ex(ttl)).thenApply(ignored -> null));
-  }
-
-  /** Deletes the claim of {@code key} if it still holds {@code claim}. */
-  public CompletionStage<Void> releaseClaim(String key, String claim) {
-    String[] keys = {claimKey(key)};
-    return withRedis(
-        redis ->
-            redis
-                .<Long>eval(RELEASE, ScriptOutputType.INTEGER, keys, claim)
-                .thenApply(ignored -> null));
-  }
-
-  private static final String RELEASE =
-      "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end"
-          + " return 0";
-
   /** A failure's message, unwrapped from the futures' wrappers, for logs and problem details. */
   static String describe(Throwable t) {
     while ((t instanceof java.util.concurrent.CompletionException
@@ -606,22 +538,9 @@ public final class RedisSlots implements AutoCloseable {
     return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
   }
 
-  /** Redis key of an idempotency key's claim. */
-  static String claimKey(String key) {
-    return "i:" + key;
-  }
-
-  /** Closes the connection and the client's threads; commands still in flight fail. */
+  /** Closes the region's connection and the client's threads; commands still in flight fail. */
   @Override
   public void close() {
-    closed = true;
-    try {
-      StatefulRedisClusterConnection<String, String> c = connection;
-      if (c != null) {
-        c.close();
-      }
-    } finally {
-      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-    }
+    redis.close();
   }
 }

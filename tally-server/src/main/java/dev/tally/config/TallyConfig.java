@@ -56,6 +56,7 @@ import java.util.Map;
  * @param redisCaFile PEM CA certificates trusted for Redis TLS, or null for the JVM's
  * @param redisBuckets bucket hashes the counters are spread over in Redis; the same on every node
  * @param clusterFollowMax most counters whose other writers' shares a cluster node holds in memory
+ * @param clusterPushInterval least time between two push rounds to Redis while writes keep coming
  * @param trustedProxies addresses and CIDR blocks of the load balancers whose {@code
  *     X-Forwarded-For} names the client (validated by {@link TrustedProxies#parse}); blank for none
  */
@@ -102,6 +103,7 @@ public record TallyConfig(
     Path redisCaFile,
     int redisBuckets,
     int clusterFollowMax,
+    Duration clusterPushInterval,
     String trustedProxies) {
 
   public TallyConfig {
@@ -379,6 +381,14 @@ public record TallyConfig(
           "counters whose other nodes' shares a cluster node keeps in memory, to answer reads"
               + " without Redis (≈ 200 B each); least recently used beyond it are read again",
           Parsers.intIn(1, 1 << 30));
+  public static final Option<Duration> CLUSTER_PUSH_INTERVAL =
+      new Option<>(
+          "cluster-push-interval",
+          "25ms",
+          "least time between two pushes of a node's changed counters to Redis while writes keep"
+              + " coming: longer costs Redis less per write (more counters per call, a busy"
+              + " counter once per round) and delays other nodes' view as long",
+          Parsers.durationIn(Duration.ZERO, Duration.ofSeconds(10)));
   public static final Option<Map<String, List<String>>> REMOTE_REGIONS =
       new Option<>(
           "remote-regions",
@@ -431,7 +441,8 @@ public record TallyConfig(
           REDIS_TLS,
           REDIS_CA_FILE,
           REDIS_BUCKETS,
-          CLUSTER_FOLLOW_MAX);
+          CLUSTER_FOLLOW_MAX,
+          CLUSTER_PUSH_INTERVAL);
 
   /** The defaults, as if started with no flags and an empty environment. */
   public static TallyConfig defaults() {
@@ -511,6 +522,7 @@ public record TallyConfig(
         v.get(REDIS_CA_FILE),
         v.get(REDIS_BUCKETS),
         v.get(CLUSTER_FOLLOW_MAX),
+        v.get(CLUSTER_PUSH_INTERVAL),
         v.get(TRUSTED_PROXIES));
   }
 
@@ -559,6 +571,7 @@ public record TallyConfig(
         redisCaFile,
         redisBuckets,
         clusterFollowMax,
+        clusterPushInterval,
         trustedProxies);
   }
 

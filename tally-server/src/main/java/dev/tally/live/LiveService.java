@@ -20,9 +20,9 @@ import org.slf4j.LoggerFactory;
  * commits, and the thread that expires heartbeats. Thread-safe; owned by the node, which calls
  * {@link #start} after the aggregator exists and {@link #close} at stop.
  *
- * <p>Cluster mode: {@link #useCluster} (called by the Redis side, {@code RedisLive}, when it
- * starts) makes the hub take cluster-wide totals instead of this node's commits, and makes {@link
- * #read} include the other nodes' viewers. Single-node behaviour is unchanged without it.
+ * <p>Cluster mode: {@link #useCluster} (called by the Redis side, {@code Presence}, when it starts)
+ * makes the hub take cluster-wide totals instead of this node's commits, and makes {@link #read}
+ * include the other nodes' viewers. Single-node behaviour is unchanged without it.
  *
  * <p>Concurrency: the expiry thread sweeps the gauge once per {@link #SWEEP_PERIOD}, so a viewer
  * whose heartbeats stop leaves the count (and its subscribers hear of it) within TTL plus one

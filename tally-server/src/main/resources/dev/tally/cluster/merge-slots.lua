@@ -1,11 +1,15 @@
 #!lua flags=allow-cross-slot-keys
--- Max-merges one writer's PN slots of many counters into their records, in one call. The keys may
--- belong to several cluster slots, all served by the node the call is sent to (the caller groups
--- counters by primary); Redis refuses the call, changing nothing, when one is not served here.
--- KEYS[i]: the bucket hash of counter i.
--- ARGV[1]: the writer id (8 bytes); then for counter i, ARGV[4i-2 .. 4i+1]: its field (9 bytes:
--- post id, code), P, N (decimal, < 2^53) and the time of its last write (seconds since
--- 2020-01-01, decimal).
+-- Max-merges one writer's PN slots of many counters into their records, in one call. The buckets
+-- may belong to several cluster slots, all served by the node the call is sent to (the caller
+-- groups counters by primary). Redis routes and checks a call by its declared keys, which must
+-- share one slot; so only the first bucket is declared (KEYS[1], to route the call) and every
+-- bucket is passed as an argument, which allow-cross-slot-keys lets the script use as long as this
+-- node serves it. If one is not served here, the script stops with an error there: the merges done
+-- before it stay, which is harmless (merges are maxima) and the caller pushes them again.
+-- KEYS[1]: the first counter's bucket hash.
+-- ARGV[1]: the writer id (8 bytes); then for counter i, ARGV[5i-3 .. 5i+1]: its bucket hash, its
+-- field (9 bytes: post id, code), P, N (decimal, < 2^53) and the time of its last write (seconds
+-- since 2020-01-01, decimal).
 -- A record is the counter's last write time over all writers (unsigned LEB128 varint, seconds
 -- since 2020-01-01), then one entry per writer: 8-byte writer id, then P and N as varints.
 -- Returns how many records changed.
@@ -32,9 +36,9 @@ local function encode(v)
 end
 local writer = ARGV[1]
 local changed = 0
-for k = 1, #KEYS do
-  local key, field = KEYS[k], ARGV[4 * k - 2]
-  local p, n, t = tonumber(ARGV[4 * k - 1]), tonumber(ARGV[4 * k]), tonumber(ARGV[4 * k + 1])
+for k = 1, (#ARGV - 1) / 5 do
+  local key, field = ARGV[5 * k - 3], ARGV[5 * k - 2]
+  local p, n, t = tonumber(ARGV[5 * k - 1]), tonumber(ARGV[5 * k]), tonumber(ARGV[5 * k + 1])
   local old = redis.call('HGET', key, field)
   if not old then
     redis.call('HSET', key, field, encode(t) .. writer .. encode(p) .. encode(n))

@@ -129,11 +129,14 @@ class RedisSlotsAuthIT {
     assertThat(await(b.fingerprint())).isEqualTo(fingerprint);
 
     Duration ttl = Duration.ofMinutes(1);
-    assertThat(await(a.claim("auth-it", "claim-a", ttl))).isNull();
-    assertThat(await(b.claim("auth-it", "claim-b", ttl))).isEqualTo("claim-a");
-    await(a.updateClaim("auth-it", "answered", ttl));
-    await(a.releaseClaim("auth-it", "answered"));
-    assertThat(await(b.claim("auth-it", "claim-b", ttl))).isNull();
+    assertThat(await(new IdempotencyClaims(a.connection()).claim("auth-it", "claim-a", ttl)))
+        .isNull();
+    assertThat(await(new IdempotencyClaims(b.connection()).claim("auth-it", "claim-b", ttl)))
+        .isEqualTo("claim-a");
+    await(new IdempotencyClaims(a.connection()).update("auth-it", "answered", ttl));
+    await(new IdempotencyClaims(a.connection()).release("auth-it", "answered"));
+    assertThat(await(new IdempotencyClaims(b.connection()).claim("auth-it", "claim-b", ttl)))
+        .isNull();
   }
 
   /**
@@ -157,21 +160,21 @@ class RedisSlotsAuthIT {
               heard.add(channel + " " + message);
             }
           });
-      String channel = RedisLive.channel(5);
+      String channel = LiveBus.channel(5);
       await(pubsub.async().ssubscribe(channel));
       await(c.async().spublish(channel, "hello"));
       assertThat(heard.poll(10, TimeUnit.SECONDS)).isEqualTo(channel + " hello");
 
-      String[] keys = {RedisLive.presenceKey(812)};
+      String[] keys = {Presence.presenceKey(812)};
       await(
           c.async()
               .<List<Object>>eval(
-                  RedisLive.PRESENCE_SCRIPT, ScriptOutputType.MULTI, keys, "1", "3", "30000"));
+                  Presence.PRESENCE.text(), ScriptOutputType.MULTI, keys, "1", "3", "30000"));
       List<Object> others =
           await(
               c.async()
                   .<List<Object>>eval(
-                      RedisLive.PRESENCE_SCRIPT, ScriptOutputType.MULTI, keys, "2", "-1", "30000"));
+                      Presence.PRESENCE.text(), ScriptOutputType.MULTI, keys, "2", "-1", "30000"));
       assertThat(others).hasSize(2).first().isEqualTo(3L);
       await(
           c.async()

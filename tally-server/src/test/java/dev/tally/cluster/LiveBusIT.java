@@ -35,24 +35,25 @@ import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@link RedisLive} between two nodes (each its own store, aggregator, {@link LiveService}, {@link
- * FollowedCounters} and Redis clients) on a real 6-node Redis Cluster: pushed slots cross to the
- * other node's view and streams, live viewers add up, a stopped node drops out, and a killed
- * primary only pauses updates.
+ * {@link LiveBus} and {@link Presence} between nodes (each its own store, aggregator, {@link
+ * LiveService}, {@link FollowedCounters} and Redis connection) on a real 6-node Redis Cluster:
+ * pushed slots cross to the other node's view and streams, live viewers add up, a stopped node
+ * drops out, and a killed primary only pauses updates.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-class RedisLiveIT {
+class LiveBusIT {
 
   private static final Duration TIMEOUT = Duration.ofSeconds(2);
-  private static final RedisLive.Settings FAST =
-      new RedisLive.Settings(
+  private static final LiveBus.Settings FAST_BUS =
+      new LiveBus.Settings(
           Duration.ofMillis(50),
-          Duration.ofMillis(250),
+          Duration.ofMillis(100),
+          Duration.ofMillis(750),
           Duration.ofSeconds(2),
-          Duration.ofSeconds(5),
           100_000,
-          4,
-          Duration.ofMillis(100));
+          4);
+  private static final Presence.Settings FAST =
+      new Presence.Settings(Duration.ofMillis(250), Duration.ofSeconds(5));
   private static final Duration SOON = Duration.ofSeconds(5);
   private static final int LIKES = 1;
 
@@ -97,7 +98,8 @@ class RedisLiveIT {
     final ReadCache cache;
     final RedisSlots slots;
     final FollowedCounters view;
-    final RedisLive redis;
+    final LiveBus redis;
+    final Presence presence;
     final ThreadLoop loop;
     boolean stopped;
 
@@ -125,8 +127,9 @@ class RedisLiveIT {
               registry);
       loop = new ThreadLoop("loop-" + writer);
       slots = new RedisSlots(cluster.seeds(), writer, TIMEOUT);
-      view = new FollowedCounters(slots, writer, 100_000, registry);
-      redis = new RedisLive(cluster.seeds(), writer, TIMEOUT, live, view, clock, registry, FAST);
+      view = new FollowedCounters(slots::records, writer, 100_000, registry);
+      redis = new LiveBus(slots.connection(), writer, view, live.hub(), clock, registry, FAST_BUS);
+      presence = new Presence(slots.connection(), writer, live, clock, registry, FAST);
       view.staleness(redis::stalenessMillis);
       java.util.Set<Long> watched = live.hub().watchedPosts();
       view.feed(live.hub(), watched::contains, cache::peek);
@@ -134,6 +137,7 @@ class RedisLiveIT {
       aggregator.start();
       live.start();
       redis.start();
+      presence.start();
       nodes.add(this);
     }
 
@@ -179,6 +183,7 @@ class RedisLiveIT {
     public void close() {
       if (!stopped) {
         stopped = true;
+        presence.close();
         redis.close();
         slots.close();
         live.close();
@@ -191,7 +196,8 @@ class RedisLiveIT {
     /** Stops like kill -9 would: no goodbye in Redis. */
     void kill() {
       stopped = true;
-      redis.halt();
+      presence.halt();
+      redis.close();
       slots.close();
       live.close();
       aggregator.close();
@@ -355,8 +361,8 @@ class RedisLiveIT {
     // one watched post per bus channel, so some channels live on the primary that dies
     List<Long> posts = new ArrayList<>();
     Set<Integer> buckets = new HashSet<>();
-    for (long post = 1; buckets.size() < RedisLive.BUCKETS; post++) {
-      if (buckets.add(RedisLive.bucket(post))) {
+    for (long post = 1; buckets.size() < LiveBus.BUCKETS; post++) {
+      if (buckets.add(LiveBus.bucket(post))) {
         posts.add(post);
       }
     }

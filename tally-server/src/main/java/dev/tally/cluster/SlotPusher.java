@@ -24,7 +24,6 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
@@ -41,7 +40,12 @@ import org.slf4j.LoggerFactory;
 /**
  * Keeps Redis up to date with this node's slots: one pusher thread per push target (the home
  * region's Redis Cluster first, then each remote region's), fed by the aggregator's durable
- * commits.
+ * commits. A push round takes the counters changed since the last one and pushes their current
+ * slots in batches ({@link RedisSlots#push}: one script call per primary and 256 counters); rounds
+ * start at most every {@link Settings#pushInterval} while writes keep coming, so a busy counter
+ * costs Redis once per round. The home pusher hands what Redis accepted to the live bus ({@link
+ * #onPushed}), which tells the other nodes. With {@code --ack cluster}, writes wait for the home
+ * round that holds them ({@link #awaitPushed}).
  *
  * <p>Outbox: every commit also marks its counters as unpushed for every target, durably and in the
  * same write ({@link Outbox}). A pusher clears a mark only after Redis accepted a value at least as
@@ -59,9 +63,9 @@ import org.slf4j.LoggerFactory;
  * <p>Concurrency: {@link #committed} runs on the committer thread and only adds to sets. Pushers
  * block on Redis (bounded by the command timeout); everything else is non-blocking and thread-safe.
  */
-public final class ClusterSync implements CommitListener, AutoCloseable {
+public final class SlotPusher implements CommitListener, AutoCloseable {
 
-  private static final Logger log = LoggerFactory.getLogger(ClusterSync.class);
+  private static final Logger log = LoggerFactory.getLogger(SlotPusher.class);
 
   /** A region's Redis Cluster that this node pushes its slots to. */
   public record Target(String region, RedisSlots slots) {}
@@ -98,7 +102,7 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
       pushedListener = (ids, values) -> {};
   private volatile boolean closed;
 
-  public ClusterSync(
+  public SlotPusher(
       CounterStore store,
       Outbox outbox,
       Aggregator aggregator,
@@ -146,7 +150,7 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
   @Override
   public void committed(List<CounterId> ids, List<CounterValue> values) {
     for (Pusher p : pushers) {
-      p.changed(ids);
+      p.changed(ids, values);
     }
     committedSeq.incrementAndGet();
     for (Pusher p : pushers) {
@@ -273,7 +277,7 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
     final Thread thread;
 
     /** Counters committed since they were last taken for a push; any thread adds. */
-    final Set<CounterId> dirty = ConcurrentHashMap.newKeySet();
+    final ConcurrentHashMap<CounterId, CounterValue> dirty = new ConcurrentHashMap<>();
 
     /** Outbox marks may hold counters not in {@link #dirty}: read them on the next round. */
     volatile boolean overflow = true;
@@ -335,12 +339,14 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
           .register(registry);
     }
 
-    void changed(List<CounterId> ids) {
+    void changed(List<CounterId> ids, List<CounterValue> values) {
       if (overflow || dirty.size() + ids.size() > settings.maxDirty()) {
         overflow = true; // the outbox marks have them all
         return;
       }
-      dirty.addAll(ids);
+      for (int i = 0; i < ids.size(); i++) {
+        dirty.put(ids.get(i), values.get(i)); // commits come in order: the newest value wins
+      }
     }
 
     long backlog() {
@@ -467,14 +473,21 @@ public final class ClusterSync implements CommitListener, AutoCloseable {
 
     private boolean pushDirty() {
       List<CounterId> chunk = new ArrayList<>(settings.pushBatch());
-      Iterator<CounterId> it = dirty.iterator();
+      List<CounterValue> values = new ArrayList<>(settings.pushBatch());
+      Iterator<CounterId> it = dirty.keySet().iterator();
       while (it.hasNext() && !closed) {
         chunk.clear();
+        values.clear();
         while (it.hasNext() && chunk.size() < settings.pushBatch()) {
-          chunk.add(it.next());
-          it.remove(); // before reading the value: a later commit adds it back
+          CounterId id = it.next();
+          // the value removed is the newest committed; a later commit puts the counter back
+          CounterValue v = dirty.remove(id);
+          if (v != null) {
+            chunk.add(id);
+            values.add(v);
+          }
         }
-        if (!push(chunk, store.getAll(chunk))) {
+        if (!push(chunk, values)) {
           overflow = true; // what this round took is still marked in the outbox
           return false;
         }

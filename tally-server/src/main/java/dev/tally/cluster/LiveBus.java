@@ -1,0 +1,632 @@
+package dev.tally.cluster;
+
+import dev.tally.counter.CounterId;
+import dev.tally.counter.CounterValue;
+import dev.tally.live.LiveHub;
+import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
+import io.lettuce.core.cluster.pubsub.RedisClusterPubSubAdapter;
+import io.lettuce.core.cluster.pubsub.StatefulRedisClusterPubSubConnection;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLongArray;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The live bus: carries the slots each node pushes to every other node over sharded pub/sub, where
+ * they keep the {@link FollowedCounters} view (and through it the streams) current. Thread-safe;
+ * made by the node on its home region's {@link RedisConnection}, {@link #start started} before HTTP
+ * serves, {@link #close closed} before the connection. See ADR 0004 and ADR 0006.
+ *
+ * <p>Publishing. The pusher hands each slot the home Redis accepted to {@link #pushed}: it goes
+ * into its channel's pending map, coalesced per counter (the newest slot wins: slots only grow) and
+ * bounded: when a channel has its share of {@link Settings#maxPending} waiting, the slot updated
+ * longest ago is dropped and counted, and the channel owes its subscribers a gap notice. A flush
+ * every {@link Settings#publishInterval} sends what waits as SPUBLISH messages, one per channel
+ * with waiting slots (more if over {@link #MAX_ENTRIES_PER_MESSAGE}), except on a channel with
+ * {@link Settings#maxInFlightPerChannel} messages unanswered: the slots of a slow or failed shard's
+ * channels wait in their bounded maps, coalescing, while the other channels go on. A publish that
+ * fails also owes a gap notice.
+ *
+ * <p>Receiving. Every node subscribes to all {@link #BUCKETS} channels and merges the slots into
+ * its view, which keeps those of the counters it follows; its own messages it skips. A gap notice
+ * makes it read its followed counters of that channel from Redis again.
+ *
+ * <pre>
+ *   channel  live:{&lt;bucket&gt;}        bucket = a fixed hash of the post id, 0..63; the hash
+ *                                   tag spreads the 64 channels over the cluster's shards
+ *   message  2,&lt;writer hex&gt;[,gap];&lt;post b36&gt;,&lt;code b36&gt;,&lt;P b36&gt;,&lt;N b36&gt;,&lt;second b36&gt;;…
+ *            e.g. "2,3f2a9c;mk,1,mk,0,tpx3k0"  (no entries: a probe)
+ * </pre>
+ *
+ * <p>Healing and freshness. Pub/sub delivers at most once: a message sent while a shard fails over
+ * is lost, and Lettuce does not move sharded subscriptions to a promoted replica. So every {@link
+ * Settings#probePeriod} each channel silent that long gets a probe from this node, and a channel
+ * silent for {@link Settings#resubscribeAfter} is subscribed again (after a topology refresh), and
+ * its followed counters read again. A channel heard at time T has delivered everything published on
+ * it before T: that is the freshness reads state ({@link #stalenessMillis}). The counters of posts
+ * with streams here are also read again when a post starts being watched, after a resubscription
+ * and every {@link Settings#resyncPeriod}, which hands them to the streams.
+ *
+ * <p>Concurrency: {@link #pushed} runs on the pusher thread and takes short locks (each channel's
+ * pending map); received messages run on the client's I/O threads; flushes and checks run on one
+ * scheduler thread and only send commands, whose replies complete on I/O threads. Nothing here
+ * blocks except {@link #start} and {@link #close}, each for at most the timeout.
+ */
+public final class LiveBus implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(LiveBus.class);
+
+  /** Channels the slots are spread over; every node must use the same number. */
+  public static final int BUCKETS = 64;
+
+  /** Most slots in one message (about 25 bytes each). */
+  static final int MAX_ENTRIES_PER_MESSAGE = 2048;
+
+  /** First field of every message: the format's version. */
+  static final String VERSION = "2";
+
+  /** Third header field of a message announcing that notifications of its channel were lost. */
+  static final String GAP = "gap";
+
+  /**
+   * Tuning; {@link #defaults()} is what a node uses.
+   *
+   * @param publishInterval how long pushed slots coalesce before they are published
+   * @param probePeriod how often a channel silent for that long is probed: it bounds the stated
+   *     staleness of an idle channel
+   * @param resubscribeAfter how long a channel may stay silent before it is subscribed again
+   * @param resyncPeriod how often the counters of every post with streams here are read again
+   * @param maxPending most slots waiting to be published, in equal shares per channel; beyond its
+   *     share a channel drops the slot updated longest ago and owes a gap notice
+   * @param maxInFlightPerChannel most messages of one channel published and not yet answered
+   */
+  public record Settings(
+      Duration publishInterval,
+      Duration probePeriod,
+      Duration resubscribeAfter,
+      Duration resyncPeriod,
+      int maxPending,
+      int maxInFlightPerChannel) {
+
+    public Settings {
+      if (publishInterval.toMillis() < 1 || probePeriod.toMillis() < 10) {
+        throw new IllegalArgumentException("publish interval or probe period too short");
+      }
+      if (resubscribeAfter.compareTo(probePeriod.multipliedBy(2)) < 0) {
+        throw new IllegalArgumentException("resubscribe only after two probe periods at least");
+      }
+      if (maxPending < 1 || maxInFlightPerChannel < 1) {
+        throw new IllegalArgumentException("bounds must be positive");
+      }
+    }
+
+    public static Settings defaults() {
+      return new Settings(
+          Duration.ofMillis(50),
+          Duration.ofMillis(250),
+          Duration.ofSeconds(3),
+          Duration.ofSeconds(10),
+          100_000,
+          4);
+    }
+  }
+
+  /** One message being built: header, then entries of one bucket. */
+  private static final class Message {
+    final int bucket;
+    final StringBuilder text;
+    int entries;
+
+    Message(int bucket, String writer, boolean gap) {
+      this.bucket = bucket;
+      this.text = new StringBuilder(256).append(VERSION).append(',').append(writer);
+      if (gap) {
+        text.append(',').append(GAP);
+      }
+    }
+  }
+
+  /** One channel's slots waiting to be published, oldest update first; guarded by itself. */
+  private static final class Outbox {
+    LinkedHashMap<CounterId, CounterValue> waiting = new LinkedHashMap<>();
+    boolean gap; // notifications of this channel were dropped or failed: tell the subscribers
+  }
+
+  private final RedisConnection redis;
+  private final FollowedCounters view;
+  private final LiveHub hub;
+  private final Clock clock;
+  private final Settings settings;
+  private final String writer;
+  private final String[] channels = new String[BUCKETS];
+  private final Map<String, Integer> bucketOfChannel = new HashMap<>();
+  private final long timeoutMillis;
+  private final ScheduledExecutorService scheduler =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "tally-live-bus");
+            t.setDaemon(true);
+            return t;
+          });
+  private final Outbox[] outboxes = new Outbox[BUCKETS];
+  private final int maxPendingPerChannel;
+  private final AtomicIntegerArray inFlight = new AtomicIntegerArray(BUCKETS);
+  private final AtomicIntegerArray probing = new AtomicIntegerArray(BUCKETS);
+  private final AtomicLongArray lastHeardMillis = new AtomicLongArray(BUCKETS);
+  private final long[] lastSubscribeMillis = new long[BUCKETS]; // scheduler thread
+  private volatile boolean started;
+  private volatile boolean resyncAll;
+  private volatile boolean closed;
+  private Set<Long> knownWatched = new HashSet<>(); // scheduler thread
+  private long nextResyncMillis; // scheduler thread
+  private int lastStaleLogged; // scheduler thread
+  private long lastStaleLogMillis; // scheduler thread
+
+  private final Counter published;
+  private final Counter messages;
+  private final Counter received;
+  private final Counter dropped;
+  private final Counter gaps;
+  private final Counter resubscribes;
+  private final Counter publishFailures;
+  private final Counter resyncFailures;
+  private final Counter malformed;
+
+  /**
+   * @param redis the home region's connection (with pub/sub)
+   * @param writerId this node's writer id: the sender of its messages
+   * @param view where received slots go
+   * @param hub the streams, whose watched posts are read again from time to time
+   */
+  public LiveBus(
+      RedisConnection redis,
+      long writerId,
+      FollowedCounters view,
+      LiveHub hub,
+      Clock clock,
+      MeterRegistry registry,
+      Settings settings) {
+    this.redis = redis;
+    this.view = view;
+    this.hub = hub;
+    this.clock = clock;
+    this.settings = settings;
+    this.writer = Long.toHexString(writerId);
+    this.timeoutMillis = redis.timeout().toMillis();
+    for (int b = 0; b < BUCKETS; b++) {
+      channels[b] = channel(b);
+      bucketOfChannel.put(channels[b], b);
+      outboxes[b] = new Outbox();
+    }
+    this.maxPendingPerChannel = Math.max(1, settings.maxPending() / BUCKETS);
+    this.published =
+        Counter.builder("tally.live.bus.slots.published")
+            .description("Pushed counter slots published to the other nodes")
+            .register(registry);
+    this.messages =
+        Counter.builder("tally.live.bus.messages.published")
+            .description("Messages published to the other nodes (slots and probes)")
+            .register(registry);
+    this.received =
+        Counter.builder("tally.live.bus.slots.received")
+            .description("Counter slots received from other nodes")
+            .register(registry);
+    this.dropped =
+        Counter.builder("tally.live.bus.dropped")
+            .description(
+                "Slots dropped unpublished because too many were waiting (a gap notice follows)")
+            .register(registry);
+    this.gaps =
+        Counter.builder("tally.live.bus.gaps.received")
+            .description("Gap notices received: followed counters of the channel read again")
+            .register(registry);
+    this.resubscribes =
+        Counter.builder("tally.live.bus.resubscribes")
+            .description("Bus channels subscribed again after they fell silent")
+            .register(registry);
+    this.publishFailures = Presence.failures(registry, "publish");
+    this.resyncFailures = Presence.failures(registry, "resync");
+    this.malformed =
+        Counter.builder("tally.live.bus.malformed")
+            .description("Bus messages ignored because they could not be read")
+            .register(registry);
+    Gauge.builder("tally.live.bus.pending", this, LiveBus::pendingCount)
+        .description("Slots waiting to be published")
+        .register(registry);
+  }
+
+  /**
+   * Subscribes to every channel (waiting up to the timeout; a channel that fails is retried by the
+   * periodic check; while Redis is unreachable, once connected) and starts publishing and checking.
+   */
+  public void start() {
+    long now = clock.millis();
+    for (int b = 0; b < BUCKETS; b++) {
+      lastHeardMillis.set(b, now);
+      lastSubscribeMillis[b] = now;
+    }
+    started = true;
+    CompletableFuture<Void> subscribed = new CompletableFuture<>();
+    redis.whenConnected(
+        c -> {
+          StatefulRedisClusterPubSubConnection<String, String> p = c.pubsub();
+          p.setNodeMessagePropagation(true);
+          p.addListener(
+              new RedisClusterPubSubAdapter<>() {
+                @Override
+                public void smessage(RedisClusterNode node, String channel, String message) {
+                  onMessage(channel, message);
+                }
+              });
+          List<CompletableFuture<Void>> subs = new ArrayList<>(BUCKETS);
+          for (int b = 0; b < BUCKETS; b++) {
+            subs.add(p.async().ssubscribe(channels[b]).toCompletableFuture());
+          }
+          resyncAll = true; // nothing was heard before: the streams get fresh counts
+          CompletableFuture.allOf(subs.toArray(CompletableFuture<?>[]::new))
+              .whenComplete((v, e) -> subscribed.complete(null));
+        });
+    try {
+      subscribed.get(timeoutMillis, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while subscribing", e);
+    } catch (Exception e) {
+      log.warn("live bus: not every channel is subscribed yet, retrying: {}", e.toString());
+    }
+    nextResyncMillis = now + settings.resyncPeriod().toMillis();
+    long publish = settings.publishInterval().toMillis();
+    long probe = settings.probePeriod().toMillis();
+    scheduler.scheduleWithFixedDelay(
+        () -> guarded("publishing pushed slots", this::flush),
+        publish,
+        publish,
+        TimeUnit.MILLISECONDS);
+    scheduler.scheduleWithFixedDelay(
+        () -> guarded("checking the live bus", this::checkBus),
+        probe,
+        probe,
+        TimeUnit.MILLISECONDS);
+  }
+
+  private void guarded(String what, Runnable task) {
+    if (closed) {
+      return;
+    }
+    try {
+      task.run();
+    } catch (RuntimeException e) {
+      log.error("{} failed", what, e);
+    }
+  }
+
+  // ---- bus: publishing
+
+  /**
+   * Pusher thread: slots of this node that its home Redis accepted; queued for the other nodes.
+   * Never blocks.
+   */
+  public void pushed(List<CounterId> ids, List<CounterValue> values) {
+    int evicted = 0;
+    for (int i = 0; i < ids.size(); i++) {
+      CounterId id = ids.get(i);
+      Outbox box = outboxes[bucket(id.postId())];
+      synchronized (box) {
+        // put back last: the eldest entry is the one updated longest ago
+        if (box.waiting.remove(id) == null && box.waiting.size() >= maxPendingPerChannel) {
+          Iterator<CounterId> eldest = box.waiting.keySet().iterator();
+          eldest.next();
+          eldest.remove();
+          box.gap = true;
+          evicted++;
+        }
+        box.waiting.put(id, values.get(i));
+      }
+    }
+    if (evicted > 0) {
+      dropped.increment(evicted);
+    }
+  }
+
+  private int pendingCount() {
+    int n = 0;
+    for (Outbox box : outboxes) {
+      synchronized (box) {
+        n += box.waiting.size();
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Scheduler thread: publishes what waits, except on channels with too many messages unanswered,
+   * whose slots keep waiting (and coalescing).
+   */
+  private void flush() {
+    for (int b = 0; b < BUCKETS; b++) {
+      if (inFlight.get(b) >= settings.maxInFlightPerChannel()) {
+        continue;
+      }
+      Outbox box = outboxes[b];
+      LinkedHashMap<CounterId, CounterValue> batch;
+      boolean gap;
+      synchronized (box) {
+        if (box.waiting.isEmpty() && !box.gap) {
+          continue;
+        }
+        batch = box.waiting;
+        gap = box.gap;
+        box.waiting = new LinkedHashMap<>();
+        box.gap = false;
+      }
+      Message m = new Message(b, writer, gap);
+      for (Map.Entry<CounterId, CounterValue> e : batch.entrySet()) {
+        CounterId id = e.getKey();
+        CounterValue v = e.getValue();
+        m.text.append(';').append(Long.toString(id.postId(), 36));
+        m.text.append(',').append(Integer.toString(id.code(), 36));
+        m.text.append(',').append(Long.toString(v.slot().p(), 36));
+        m.text.append(',').append(Long.toString(v.slot().n(), 36));
+        m.text.append(',').append(Long.toString(v.updatedAtSecond(), 36));
+        if (++m.entries == MAX_ENTRIES_PER_MESSAGE) {
+          publish(m);
+          m = new Message(b, writer, false);
+        }
+      }
+      if (m.entries > 0 || gap) {
+        publish(m);
+      }
+    }
+  }
+
+  private void publish(Message m) {
+    published.increment(m.entries);
+    inFlight.incrementAndGet(m.bucket);
+    send(m.bucket, m.text.toString())
+        .whenComplete(
+            (n, e) -> {
+              inFlight.decrementAndGet(m.bucket);
+              if (e != null) {
+                // the subscribers missed these slots: they must read the channel's counters again
+                Outbox box = outboxes[m.bucket];
+                synchronized (box) {
+                  box.gap = true;
+                }
+              }
+            });
+  }
+
+  /** A message without slots, so that this node hears the channel even when nothing happens. */
+  private void probe(int bucket) {
+    if (probing.compareAndSet(bucket, 0, 1)) {
+      send(bucket, VERSION + ',' + writer).whenComplete((n, e) -> probing.set(bucket, 0));
+    }
+  }
+
+  private CompletionStage<Long> send(int bucket, String text) {
+    messages.increment();
+    CompletionStage<Long> sent = redis.call(r -> r.spublish(channels[bucket], text));
+    return sent.whenComplete(
+        (n, e) -> {
+          if (e != null) {
+            publishFailures.increment();
+            log.debug("live bus: publish to {} failed: {}", channels[bucket], e.toString());
+          }
+        });
+  }
+
+  // ---- bus: receiving
+
+  /** Redis I/O thread: one message of a bus channel. */
+  void onMessage(String channel, String message) {
+    Integer bucket = bucketOfChannel.get(channel);
+    if (bucket == null) {
+      return;
+    }
+    lastHeardMillis.set(bucket, clock.millis());
+    try {
+      deliver(bucket, message);
+    } catch (RuntimeException e) {
+      malformed.increment();
+      log.debug("live bus: ignoring a malformed message on {}: {}", channel, e.toString());
+    }
+  }
+
+  private void deliver(int bucket, String message) {
+    int end = message.indexOf(';');
+    String header = end < 0 ? message : message.substring(0, end);
+    String[] h = header.split(",", -1);
+    if (h.length < 2 || h.length > 3 || !h[0].equals(VERSION)) {
+      throw new IllegalArgumentException("unknown header " + header);
+    }
+    if (h[1].equals(writer)) {
+      return; // this node's own slots: it holds them already; or its own probe
+    }
+    long from = Long.parseUnsignedLong(h[1], 16);
+    if (h.length == 3) {
+      if (!h[2].equals(GAP)) {
+        throw new IllegalArgumentException("unknown header " + header);
+      }
+      gaps.increment();
+      view.refresh(id -> bucket(id.postId()) == bucket);
+    }
+    if (end < 0) {
+      return; // a probe, or a gap notice alone
+    }
+    int pos = end + 1;
+    int entries = 0;
+    long[] f = new long[5];
+    while (pos <= message.length()) {
+      int next = message.indexOf(';', pos);
+      if (next < 0) {
+        next = message.length();
+      }
+      int k = 0;
+      int start = pos;
+      for (int c = pos; c <= next && k < 5; c++) {
+        if (c == next || message.charAt(c) == ',') {
+          f[k++] = Long.parseLong(message, start, c, 36);
+          start = c + 1;
+        }
+      }
+      if (k != 5 || start != next + 1) {
+        throw new IllegalArgumentException("bad entry at " + pos);
+      }
+      view.merge(new CounterId(f[0], (int) f[1]), from, f[2], f[3], f[4]);
+      entries++;
+      pos = next + 1;
+    }
+    received.increment(entries);
+  }
+
+  /**
+   * How old the other writers' shares of {@code postId}'s counters may be here: the time since this
+   * node last heard the post's channel (everything published on it before was delivered), plus the
+   * publish interval (how long a pushed slot waits to be published); -1 before the bus started.
+   */
+  public long stalenessMillis(long postId) {
+    if (!started) {
+      return -1;
+    }
+    long silent = Math.max(0, clock.millis() - lastHeardMillis.get(bucket(postId)));
+    return silent + settings.publishInterval().toMillis();
+  }
+
+  /**
+   * Scheduler thread, every probe period: probes channels silent for a probe period, and subscribes
+   * again those silent for {@link Settings#resubscribeAfter} (then reads their followed counters
+   * again).
+   */
+  private void checkBus() {
+    long now = clock.millis();
+    resync(now);
+    long resubscribe = settings.resubscribeAfter().toMillis();
+    long probe = settings.probePeriod().toMillis();
+    List<Integer> stale = new ArrayList<>();
+    for (int b = 0; b < BUCKETS; b++) {
+      long silent = now - lastHeardMillis.get(b);
+      if (silent >= probe) {
+        probe(b);
+      }
+      if (silent > resubscribe && now - lastSubscribeMillis[b] > resubscribe) {
+        lastSubscribeMillis[b] = now;
+        stale.add(b);
+      }
+    }
+    StatefulRedisClusterPubSubConnection<String, String> pubsub = redis.pubsub();
+    if (stale.isEmpty() || pubsub == null) {
+      return; // (not connected yet: the connection subscribes every channel once made)
+    }
+    resubscribes.increment(stale.size());
+    if (stale.size() != lastStaleLogged || now - lastStaleLogMillis > 60_000) {
+      lastStaleLogged = stale.size();
+      lastStaleLogMillis = now;
+      log.info(
+          "live bus: {} channel(s) silent for {} ms, subscribing again", stale.size(), resubscribe);
+    }
+    // the shard may have failed over: learn the new owners first
+    redis
+        .client()
+        .refreshPartitionsAsync()
+        .handle((v, e) -> null)
+        .thenCompose(
+            v -> {
+              List<CompletableFuture<Void>> subs = new ArrayList<>(stale.size());
+              for (int b : stale) {
+                subs.add(pubsub.async().ssubscribe(channels[b]).toCompletableFuture());
+              }
+              return CompletableFuture.allOf(subs.toArray(CompletableFuture<?>[]::new));
+            })
+        .whenComplete(
+            (v, e) -> {
+              if (e != null) {
+                log.debug("live bus: subscribing again failed, will retry: {}", e.toString());
+              } else {
+                // slots published while the channel was lost are missed
+                resyncAll = true;
+                Set<Integer> lost = new HashSet<>(stale);
+                view.refresh(id -> lost.contains(bucket(id.postId())));
+              }
+            });
+  }
+
+  /**
+   * Reads again from Redis the counters of posts with streams here, so the streams catch up with
+   * anything the bus lost: the newly watched each period, all of them after a channel was
+   * subscribed again and every resync period.
+   */
+  private void resync(long now) {
+    Set<Long> watched = new HashSet<>(hub.watchedPosts());
+    List<Long> posts = new ArrayList<>();
+    if (resyncAll || now >= nextResyncMillis) {
+      resyncAll = false;
+      nextResyncMillis = now + settings.resyncPeriod().toMillis();
+      posts.addAll(watched);
+    } else {
+      for (Long postId : watched) {
+        if (!knownWatched.contains(postId)) {
+          posts.add(postId);
+        }
+      }
+    }
+    knownWatched = watched;
+    List<CounterId> ids = new ArrayList<>();
+    for (long postId : posts) {
+      ids.addAll(hub.counterIds(postId));
+    }
+    if (!ids.isEmpty()) {
+      view.resync(ids)
+          .whenComplete(
+              (v, e) -> {
+                if (e != null) {
+                  resyncFailures.increment();
+                }
+              });
+    }
+  }
+
+  /**
+   * Stops publishing and checking; slots not yet published are dropped (their next push, or the
+   * others' resync, carries them). The shared connection stays open for its owner to close.
+   */
+  @Override
+  public void close() {
+    closed = true;
+    scheduler.shutdownNow();
+    try {
+      scheduler.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  // ---- layout
+
+  /** The bus bucket of a post: the same on every node. */
+  static int bucket(long postId) {
+    return (int) ((postId * 0x9E3779B97F4A7C15L) >>> 58); // top 6 bits: 0..63
+  }
+
+  /** The channel of a bucket; the hash tag decides the shard it lives on. */
+  static String channel(int bucket) {
+    return "live:{" + bucket + "}";
+  }
+}
