@@ -12,7 +12,9 @@ import dev.tally.cluster.LiveBus;
 import dev.tally.cluster.Presence;
 import dev.tally.cluster.RedisOptions;
 import dev.tally.cluster.RedisSlots;
+import dev.tally.cluster.RetireWriterCommand;
 import dev.tally.cluster.SlotPusher;
+import dev.tally.cluster.WriterRetirement;
 import dev.tally.config.ConfigException;
 import dev.tally.config.TallyConfig;
 import dev.tally.engine.Aggregator;
@@ -196,6 +198,8 @@ public final class Tally implements AutoCloseable {
               clock,
               metrics.registry(),
               Presence.Settings.defaults());
+      liveBus.watchRetirements(
+          new WriterRetirement(redis.get(0).connection(), config.redisBuckets()));
       cluster.onPushed(liveBus::pushed);
       view.staleness(liveBus::stalenessMillis);
       java.util.Set<Long> watched = live.hub().watchedPosts();
@@ -537,6 +541,17 @@ public final class Tally implements AutoCloseable {
   }
 
   public static void main(String[] args) {
+    if (args.length > 0 && args[0].equals(RetireWriterCommand.NAME)) {
+      System.exit(
+          RetireWriterCommand.run(
+              java.util.Arrays.copyOfRange(args, 1, args.length),
+              rest -> {
+                TallyConfig c = TallyConfig.parse(rest, System.getenv());
+                return new RetireWriterCommand.Target(redisOptions(c, c.redis()), c.redisBuckets());
+              },
+              System.out,
+              System.err));
+    }
     if (List.of(args).contains("--help") || List.of(args).contains("-h")) {
       System.out.print(TallyConfig.help());
       return;

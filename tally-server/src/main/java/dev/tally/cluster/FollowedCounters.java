@@ -114,6 +114,24 @@ public final class FollowedCounters implements CommitListener {
 
   private static final long[] EMPTY = new long[0];
 
+  /** Removes the entries of writers in {@code gone}; true if one was removed. Caller holds f. */
+  private static boolean drop(Followed f, java.util.Set<Long> gone) {
+    boolean removed = false;
+    for (int i = 0; i < f.entries.length; ) {
+      if (gone.contains(f.entries[i])) {
+        f.others -= f.entries[i + 1] - f.entries[i + 2];
+        long[] shrunk = new long[f.entries.length - 3];
+        System.arraycopy(f.entries, 0, shrunk, 0, i);
+        System.arraycopy(f.entries, i + 3, shrunk, i, f.entries.length - i - 3);
+        f.entries = shrunk;
+        removed = true;
+      } else {
+        i += 3;
+      }
+    }
+    return removed;
+  }
+
   private final Records home;
   private final long me;
   private final Cache<CounterId, Followed> followed;
@@ -123,6 +141,7 @@ public final class FollowedCounters implements CommitListener {
   private volatile ClusterTotals totals;
   private volatile LongPredicate watched = postId -> false;
   private volatile Function<CounterId, CounterValue> own = id -> null;
+  private volatile java.util.Set<Long> retired = java.util.Set.of();
 
   /**
    * @param home where unknown counters are loaded from: the home region's Redis
@@ -273,16 +292,72 @@ public final class FollowedCounters implements CommitListener {
             });
   }
 
-  private void mergeRecord(Followed f, StoredCounter record) {
+  /**
+   * Merges a record Redis holds into an entry; caller holds f. Slots merge by maximum, except a
+   * retired writer's: the record decides whether it still has one (before its fold) or not (after:
+   * the record's base entry holds it now). True when the share changed.
+   */
+  private boolean mergeRecord(Followed f, StoredCounter record) {
     long[] e = record.entries();
+    boolean changed = false;
     for (int k = 0; k < e.length; k += 3) {
       if (e[k] != me) {
-        f.merge(e[k], e[k + 1], e[k + 2], 0);
+        changed |= f.merge(e[k], e[k + 1], e[k + 2], 0);
       }
     }
     if (record.updatedAtSecond() > f.second) {
       f.second = record.updatedAtSecond();
+      changed = true;
     }
+    java.util.Set<Long> gone = retired;
+    if (!gone.isEmpty()) {
+      java.util.Set<Long> absent = new java.util.HashSet<>();
+      for (int i = 0; i < f.entries.length; i += 3) {
+        if (gone.contains(f.entries[i]) && !holds(record, f.entries[i])) {
+          absent.add(f.entries[i]);
+        }
+      }
+      changed |= !absent.isEmpty() && drop(f, absent);
+    }
+    return changed;
+  }
+
+  private static boolean holds(StoredCounter record, long writer) {
+    long[] e = record.entries();
+    for (int k = 0; k < e.length; k += 3) {
+      if (e[k] == writer) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The writers retired so far ({@link WriterRetirement}), as the node learns them periodically:
+   * their notifications are ignored from now on, and the followed counters holding a share of one
+   * are read again, until Redis's records show it folded into the base.
+   */
+  public CompletionStage<Void> retired(java.util.Set<Long> writers) {
+    this.retired = java.util.Set.copyOf(writers);
+    if (writers.isEmpty()) {
+      return CompletableFuture.completedFuture(null);
+    }
+    java.util.Set<Long> gone = this.retired;
+    return refresh(
+        id -> {
+          Followed f = followed.getIfPresent(id);
+          if (f == null) {
+            return false;
+          }
+          synchronized (f) {
+            for (int i = 0; i < f.entries.length; i += 3) {
+              if (gone.contains(f.entries[i])) {
+                return true;
+              }
+            }
+          }
+          return false;
+        });
   }
 
   /**
@@ -290,7 +365,7 @@ public final class FollowedCounters implements CommitListener {
    * second}. Ignored unless {@code id} is followed; never blocks.
    */
   public void merge(CounterId id, long writer, long p, long n, long second) {
-    if (writer == me) {
+    if (writer == me || retired.contains(writer)) {
       return;
     }
     Followed f = followed.getIfPresent(id);
@@ -304,6 +379,26 @@ public final class FollowedCounters implements CommitListener {
       }
       share = f.share();
     }
+    announce(id, share);
+  }
+
+  /** Merges a record read again into a followed counter, and tells the streams if it changed. */
+  private void applyRecord(CounterId id, StoredCounter record) {
+    Followed f = followed.getIfPresent(id);
+    if (f == null) {
+      return;
+    }
+    Share share;
+    synchronized (f) {
+      if (!mergeRecord(f, record) || !f.loaded) {
+        return;
+      }
+      share = f.share();
+    }
+    announce(id, share);
+  }
+
+  private void announce(CounterId id, Share share) {
     ClusterTotals t = totals;
     if (t != null && watched.test(id.postId())) {
       CounterValue mine = own.apply(id);
@@ -369,11 +464,7 @@ public final class FollowedCounters implements CommitListener {
                       return null;
                     }
                     for (int i = 0; i < chunk.size(); i++) {
-                      StoredCounter r = records[i];
-                      long[] e = r.entries();
-                      for (int k = 0; k < e.length; k += 3) {
-                        merge(chunk.get(i), e[k], e[k + 1], e[k + 2], r.updatedAtSecond());
-                      }
+                      applyRecord(chunk.get(i), records[i]);
                     }
                     return null;
                   }));

@@ -50,8 +50,8 @@ import org.slf4j.LoggerFactory;
  * makes it read its followed counters of that channel from Redis again.
  *
  * <pre>
- *   channel  live:{&lt;bucket&gt;}        bucket = a fixed hash of the post id, 0..63; the hash
- *                                   tag spreads the 64 channels over the cluster's shards
+ *   channel  live:{&lt;bucket&gt;}        bucket = a fixed hash of the post id, 0..15; the hash
+ *                                   tag spreads the 16 channels over the cluster's shards
  *   message  2,&lt;writer hex&gt;[,gap];&lt;post b36&gt;,&lt;code b36&gt;,&lt;P b36&gt;,&lt;N b36&gt;,&lt;second b36&gt;;…
  *            e.g. "2,3f2a9c;mk,1,mk,0,tpx3k0"  (no entries: a probe)
  * </pre>
@@ -75,7 +75,7 @@ public final class LiveBus implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(LiveBus.class);
 
   /** Channels the slots are spread over; every node must use the same number. */
-  public static final int BUCKETS = 64;
+  public static final int BUCKETS = 16;
 
   /** Most slots in one message (about 25 bytes each). */
   static final int MAX_ENTRIES_PER_MESSAGE = 2048;
@@ -173,6 +173,7 @@ public final class LiveBus implements AutoCloseable {
   private final AtomicLongArray lastHeardMillis = new AtomicLongArray(BUCKETS);
   private final long[] lastSubscribeMillis = new long[BUCKETS]; // scheduler thread
   private volatile boolean started;
+  private volatile WriterRetirement retirements;
   private volatile boolean resyncAll;
   private volatile boolean closed;
   private Set<Long> knownWatched = new HashSet<>(); // scheduler thread
@@ -251,6 +252,14 @@ public final class LiveBus implements AutoCloseable {
     Gauge.builder("tally.live.bus.pending", this, LiveBus::pendingCount)
         .description("Slots waiting to be published")
         .register(registry);
+  }
+
+  /**
+   * Where retired writers are learned, every resync period, for the view ({@link
+   * FollowedCounters#retired}).
+   */
+  public void watchRetirements(WriterRetirement retirements) {
+    this.retirements = retirements;
   }
 
   /**
@@ -580,6 +589,17 @@ public final class LiveBus implements AutoCloseable {
       resyncAll = false;
       nextResyncMillis = now + settings.resyncPeriod().toMillis();
       posts.addAll(watched);
+      WriterRetirement r = retirements;
+      if (r != null) {
+        r.retired()
+            .thenCompose(view::retired)
+            .whenComplete(
+                (v, e) -> {
+                  if (e != null) {
+                    resyncFailures.increment();
+                  }
+                });
+      }
     } else {
       for (Long postId : watched) {
         if (!knownWatched.contains(postId)) {
@@ -622,7 +642,7 @@ public final class LiveBus implements AutoCloseable {
 
   /** The bus bucket of a post: the same on every node. */
   static int bucket(long postId) {
-    return (int) ((postId * 0x9E3779B97F4A7C15L) >>> 58); // top 6 bits: 0..63
+    return (int) ((postId * 0x9E3779B97F4A7C15L) >>> 60); // top 4 bits: 0..15
   }
 
   /** The channel of a bucket; the hash tag decides the shard it lives on. */

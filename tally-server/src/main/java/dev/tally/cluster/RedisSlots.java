@@ -84,6 +84,7 @@ public final class RedisSlots implements AutoCloseable {
 
   private final RedisConnection redis;
   private final String writerBytes;
+  private final long writerId;
   private final int buckets;
 
   /**
@@ -146,6 +147,7 @@ public final class RedisSlots implements AutoCloseable {
       throw new IllegalArgumentException("buckets must be 1.." + MAX_BUCKETS + ", got " + buckets);
     }
     this.writerBytes = writerBytes(writerId);
+    this.writerId = writerId;
     this.buckets = buckets;
     this.redis =
         RedisConnection.open(
@@ -189,6 +191,27 @@ public final class RedisSlots implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new io.lettuce.core.RedisException("interrupted", e);
     }
+    boolean retired;
+    try {
+      retired =
+          redis
+              .sismember(WriterRetirement.RETIRED_KEY, writerField(writerId))
+              .toCompletableFuture()
+              .get(timeout.toMillis() * 2, java.util.concurrent.TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      throw new io.lettuce.core.RedisException(
+          "cannot read " + WriterRetirement.RETIRED_KEY + ": " + e, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new io.lettuce.core.RedisException("interrupted", e);
+    }
+    if (retired) {
+      throw new IllegalStateException(
+          "this node's writer id "
+              + writerField(writerId)
+              + " was retired (tally retire-writer) and must not write again: start the node on"
+              + " a fresh data directory, which makes it a new writer");
+    }
     if (recorded != null && !recorded.contains(",record=")) {
       throw new IllegalStateException(
           "this Redis Cluster holds counters in the record format of an older tally ("
@@ -215,7 +238,12 @@ public final class RedisSlots implements AutoCloseable {
   public static String key(CounterId id, int buckets) {
     long h = id.postId() * 0x9E3779B97F4A7C15L;
     h ^= h >>> 29;
-    return "t:{" + Integer.toString((int) Math.floorMod(h, (long) buckets), 36) + "}";
+    return bucketKey((int) Math.floorMod(h, (long) buckets));
+  }
+
+  /** The hash of bucket {@code bucket}. */
+  static String bucketKey(int bucket) {
+    return "t:{" + Integer.toString(bucket, 36) + "}";
   }
 
   /** The bucket hash holding {@code id}. */
@@ -460,12 +488,18 @@ public final class RedisSlots implements AutoCloseable {
             });
   }
 
+  /** Epoch markers: one in every {@link #MARKER_SPACING}th cluster slot. */
+  static final int MARKER_SPACING = 256;
+
   /**
-   * The cluster's data generation as this node can see it: for every primary, its node id and its
-   * epoch marker (a random value stored once in one of its slots, created here if missing), sorted.
-   * The fingerprint changes when a primary is replaced (failover, which may roll back recent
-   * writes), when a primary lost its data (flush, restart without persistence) or when the cluster
-   * is a new one; then every writer must push all its slots again.
+   * The cluster's data generation as this node can see it: the ids of the primaries that serve
+   * slots, sorted, and the values of the epoch markers, random values stored once (created here
+   * where missing) in every {@link #MARKER_SPACING}th slot, so every primary serving 256 contiguous
+   * slots or more holds some. The fingerprint changes when a primary is replaced (a failover, which
+   * may roll back recent writes) or added, when a primary lost its data (flush, restart without
+   * persistence: its markers are gone) or when the cluster is a new one; then every writer must
+   * push all its slots again. Slots migrating between primaries change nothing: their markers move
+   * with them.
    */
   public CompletionStage<String> fingerprint() {
     StatefulRedisClusterConnection<String, String> connection = redis.connection();
@@ -473,39 +507,43 @@ public final class RedisSlots implements AutoCloseable {
       return notConnected();
     }
     RedisAdvancedClusterAsyncCommands<String, String> redis = connection.async();
-    List<RedisClusterNode> primaries = new ArrayList<>();
+    List<String> primaries = new ArrayList<>();
     for (RedisClusterNode node : connection.getPartitions()) {
       if (node.getRole().isUpstream()
           && !node.is(RedisClusterNode.NodeFlag.FAIL)
           && !node.is(RedisClusterNode.NodeFlag.EVENTUAL_FAIL)
           && !node.getSlots().isEmpty()) {
-        primaries.add(node);
+        primaries.add(node.getNodeId());
       }
     }
     if (primaries.isEmpty()) {
       return CompletableFuture.failedFuture(
           new io.lettuce.core.RedisException("no primary serves any slot"));
     }
-    primaries.sort(java.util.Comparator.comparing(RedisClusterNode::getNodeId));
-    List<CompletableFuture<String>> markers = new ArrayList<>(primaries.size());
+    java.util.Collections.sort(primaries);
+    List<CompletableFuture<String>> markers = new ArrayList<>();
     String fresh = HexFormat.of().toHexDigits(new java.security.SecureRandom().nextLong());
-    for (RedisClusterNode node : primaries) {
-      String key = markerKey(node.getSlots().get(0));
+    for (int slot = 0; slot < SlotHash.SLOT_COUNT; slot += MARKER_SPACING) {
+      String key = markerKey(slot);
       markers.add(
           redis
-              .setGet(key, fresh, new SetArgs().nx())
+              .get(key)
               .toCompletableFuture()
-              .thenApply(old -> old == null ? fresh : old));
+              .thenCompose(
+                  value ->
+                      value != null
+                          ? CompletableFuture.completedFuture(value)
+                          : redis
+                              .setGet(key, fresh, new SetArgs().nx())
+                              .toCompletableFuture()
+                              .thenApply(old -> old == null ? fresh : old)));
     }
     return CompletableFuture.allOf(markers.toArray(CompletableFuture<?>[]::new))
         .thenApply(
             ignored -> {
-              StringBuilder sb = new StringBuilder();
-              for (int i = 0; i < primaries.size(); i++) {
-                sb.append(primaries.get(i).getNodeId())
-                    .append('=')
-                    .append(markers.get(i).join())
-                    .append(';');
+              StringBuilder sb = new StringBuilder(String.join(",", primaries)).append(';');
+              for (CompletableFuture<String> m : markers) {
+                sb.append(m.join()).append(',');
               }
               return sb.toString();
             });

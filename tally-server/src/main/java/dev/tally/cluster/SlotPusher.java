@@ -67,6 +67,9 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(SlotPusher.class);
 
+  /** Batches of a full re-push in flight at once. */
+  static final int REPUSH_WINDOW = 4;
+
   /** A region's Redis Cluster that this node pushes its slots to. */
   public record Target(String region, RedisSlots slots) {}
 
@@ -433,14 +436,31 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
       return pushDirty();
     }
 
+    /**
+     * Pushes every stored counter, {@link #REPUSH_WINDOW} batches in flight at a time, from a
+     * cursor that survives failures. The outbox marks are left alone (a counter changed meanwhile
+     * is pushed again by the normal rounds; pushing twice is harmless).
+     */
     private boolean repushAll() {
-      List<CounterId> ids = new ArrayList<>(settings.pushBatch());
-      List<CounterValue> values = new ArrayList<>(settings.pushBatch());
       while (!closed) {
-        ids.clear();
-        values.clear();
-        outbox.counterPage(repushCursor, settings.pushBatch(), ids, values);
-        if (ids.isEmpty()) {
+        List<List<CounterId>> pageIds = new ArrayList<>(REPUSH_WINDOW);
+        List<List<CounterValue>> pageValues = new ArrayList<>(REPUSH_WINDOW);
+        List<CompletableFuture<Void>> inFlight = new ArrayList<>(REPUSH_WINDOW);
+        CounterId cursor = repushCursor;
+        long t0 = System.nanoTime();
+        for (int k = 0; k < REPUSH_WINDOW; k++) {
+          List<CounterId> ids = new ArrayList<>(settings.pushBatch());
+          List<CounterValue> values = new ArrayList<>(settings.pushBatch());
+          outbox.counterPage(cursor, settings.pushBatch(), ids, values);
+          if (ids.isEmpty()) {
+            break;
+          }
+          cursor = ids.get(ids.size() - 1);
+          pageIds.add(ids);
+          pageValues.add(values);
+          inFlight.add(slots.push(ids, values).toCompletableFuture());
+        }
+        if (inFlight.isEmpty()) {
           fullRepush = false;
           knownFingerprint = repushFingerprint;
           repushFingerprint = null;
@@ -448,10 +468,26 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
           log.info("region {}: every counter pushed again", region);
           return true;
         }
-        if (!push(ids, values)) {
+        try {
+          await(CompletableFuture.allOf(inFlight.toArray(CompletableFuture<?>[]::new)));
+        } catch (RedisFailure e) {
+          failures.increment();
+          lastError = e.getMessage();
+          log.debug("re-push to region {} failed: {}", region, e.getMessage());
           return false;
         }
-        repushCursor = ids.get(ids.size() - 1);
+        pushTimer.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
+        for (int k = 0; k < pageIds.size(); k++) {
+          pushed.increment(pageIds.get(k).size());
+          if (index == 0) {
+            try {
+              pushedListener.accept(pageIds.get(k), pageValues.get(k));
+            } catch (RuntimeException e) {
+              log.error("listener of pushed slots failed", e);
+            }
+          }
+        }
+        repushCursor = cursor;
       }
       return false;
     }

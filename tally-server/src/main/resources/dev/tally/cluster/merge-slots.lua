@@ -12,11 +12,18 @@
 -- since 2020-01-01, decimal).
 -- A record is the counter's last write time over all writers (unsigned LEB128 varint, seconds
 -- since 2020-01-01), then one entry per writer: 8-byte writer id, then P and N as varints.
--- Returns how many records changed.
+-- A writer folded in a bucket (its fence field "\0r"..id there, set by fold-writer.lua) is refused
+-- with a RETIRED error, so a folded writer never writes again. Returns how many records changed.
+local call, byte, sub, char, tonumber = redis.call, string.byte, string.sub, string.char, tonumber
 local function varint(s, i)
-  local v, mul = 0, 1
+  local b = byte(s, i)
+  if b < 128 then
+    return b, i + 1
+  end
+  local v, mul = b - 128, 128
+  i = i + 1
   while true do
-    local b = string.byte(s, i)
+    b = byte(s, i)
     i = i + 1
     if b < 128 then
       return v + b * mul, i
@@ -26,50 +33,71 @@ local function varint(s, i)
   end
 end
 local function encode(v)
-  local out = ''
+  if v < 128 then
+    return char(v)
+  elseif v < 16384 then
+    return char(v % 128 + 128, (v - v % 128) / 128)
+  end
+  local out = {}
+  local n = 0
   while v >= 128 do
     local low = v % 128
-    out = out .. string.char(low + 128)
+    n = n + 1
+    out[n] = low + 128
     v = (v - low) / 128
   end
-  return out .. string.char(v)
+  out[n + 1] = v
+  return char(unpack(out))
 end
 local writer = ARGV[1]
 local changed = 0
-for k = 1, (#ARGV - 1) / 5 do
-  local key, field = ARGV[5 * k - 3], ARGV[5 * k - 2]
-  local p, n, t = tonumber(ARGV[5 * k - 1]), tonumber(ARGV[5 * k]), tonumber(ARGV[5 * k + 1])
-  local old = redis.call('HGET', key, field)
+local fencedIn = {}
+-- true when this writer was folded in the bucket: checked only before a writer entry is created,
+-- since the fold removes every entry of the writer in the bucket when it fences it there
+local function fenced(key)
+  local f = fencedIn[key]
+  if f == nil then
+    f = call('HEXISTS', key, '\0r' .. writer) == 1
+    fencedIn[key] = f
+  end
+  return f
+end
+local function refuse()
+  return redis.error_reply('RETIRED this writer was retired (tally retire-writer): it must not write again')
+end
+for a = 2, #ARGV, 5 do
+  local key, field = ARGV[a], ARGV[a + 1]
+  local p, n, t = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+  local old = call('HGET', key, field)
   if not old then
-    redis.call('HSET', key, field, encode(t) .. writer .. encode(p) .. encode(n))
+    if fenced(key) then return refuse() end
+    call('HSET', key, field, encode(t) .. writer .. encode(p) .. encode(n))
     changed = changed + 1
   else
     local ot, i = varint(old, 1)
     local newer = t > ot
     if not newer then t = ot end
-    local head = i
-    local found = false
-    while i <= #old do
+    local head, len, found = i, #old, false
+    while i <= len do
       local start = i
-      local w = string.sub(old, i, i + 7)
       local op, on
       op, i = varint(old, i + 8)
       on, i = varint(old, i)
-      if w == writer then
+      if sub(old, start, start + 7) == writer then
         found = true
         if p > op or n > on or newer then
           if op > p then p = op end
           if on > n then n = on end
-          redis.call('HSET', key, field,
-            encode(t) .. string.sub(old, head, start - 1) .. writer .. encode(p) .. encode(n)
-              .. string.sub(old, i))
+          call('HSET', key, field,
+            encode(t) .. sub(old, head, start - 1) .. writer .. encode(p) .. encode(n) .. sub(old, i))
           changed = changed + 1
         end
         break
       end
     end
     if not found then
-      redis.call('HSET', key, field, encode(t) .. string.sub(old, head) .. writer .. encode(p) .. encode(n))
+      if fenced(key) then return refuse() end
+      call('HSET', key, field, encode(t) .. sub(old, head) .. writer .. encode(p) .. encode(n))
       changed = changed + 1
     end
   end

@@ -201,6 +201,31 @@ class FollowedCountersTest {
     assertThat(seen).containsExactly(15L);
   }
 
+  @Test
+  void aRetiredWritersShare_comesFromRecordsOnly_untilItIsFoldedIntoTheBase() {
+    table.put(C, 2, 10, 0);
+    table.put(C, 3, 5, 0);
+    FollowedCounters v = view(100);
+    assertThat(share(v, C).others()).isEqualTo(15);
+
+    // retired, not folded yet: the record still holds writer 3, and its late notices are ignored
+    v.retired(java.util.Set.of(3L)).toCompletableFuture().join();
+    v.merge(C, 3, 20, 0, 1);
+    assertThat(v.peek(C).others()).isEqualTo(15);
+
+    // folded: Redis moved writer 3's share into the base entry (writer 0)
+    table.rows.get(C).remove(3L);
+    table.put(C, WriterRetirement.BASE_WRITER, 5, 0);
+    v.retired(java.util.Set.of(3L)).toCompletableFuture().join();
+    assertThat(v.peek(C).others()).isEqualTo(15);
+    v.merge(C, 3, 30, 0, 1);
+    assertThat(v.peek(C).others()).isEqualTo(15);
+    // a counter followed afterwards reads the folded record
+    FollowedCounters fresh = view(100);
+    fresh.retired(java.util.Set.of(3L)).toCompletableFuture().join();
+    assertThat(share(fresh, C).others()).isEqualTo(15);
+  }
+
   /**
    * Each writer's slots only grow; whatever order, repetition and split between the initial read
    * and the notifications they reach the view in, the share is Σ over the other writers of their

@@ -1,6 +1,7 @@
 package dev.tally.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tally.counter.CounterId;
 import dev.tally.counter.Slot;
@@ -255,6 +256,97 @@ class RedisSlotsIT {
     } finally {
       cluster.flushAll();
     }
+  }
+
+  /**
+   * Ten writers come and go: each writes every counter, then nine are retired. Their shares fold
+   * into the base entry, every total stays exact, a retired writer's pushes and restarts are
+   * refused, and the records shrink back to about one writer's size.
+   */
+  @Test
+  void writersThatComeAndGo_foldIntoTheBase_totalsStay_andRetiredOnesAreFenced() throws Exception {
+    int count = 2_000;
+    int perBucket = 100;
+    int buckets = count / perBucket;
+    List<CounterId> ids = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      ids.add(new CounterId(200_000_000L + i * 7_919L, 1));
+    }
+    cluster.flushAll();
+    RedisOptions options = RedisOptions.plain(cluster.seeds(), TIMEOUT);
+    List<RedisSlots> writers = new ArrayList<>();
+    try {
+      Map<CounterId, Long> expected = new java.util.HashMap<>();
+      Random rnd = new Random(11);
+      for (long w = 1; w <= 10; w++) {
+        RedisSlots slots = new RedisSlots(options, w, buckets);
+        writers.add(slots);
+        List<Slot> values = new ArrayList<>();
+        for (CounterId id : ids) {
+          Slot s = new Slot(1 + rnd.nextInt(1000), rnd.nextInt(50));
+          values.add(s);
+          expected.merge(id, s.value(), Long::sum);
+        }
+        await(slots.push(ids, Values.of(values)));
+      }
+      double tenWriters = memoryUsagePerCounter(writers.get(0), ids);
+      assertThat(await(writers.get(9).totals(ids))).isEqualTo(expected);
+
+      WriterRetirement retirement = new WriterRetirement(writers.get(9).connection(), buckets);
+      for (long w = 1; w <= 9; w++) {
+        assertThat(retirement.retire(w)).as("records folded for writer %d", w).isEqualTo(count);
+      }
+      assertThat(retirement.retire(3)).as("retiring again finds nothing to fold").isZero();
+      double oneWriterAndBase = memoryUsagePerCounter(writers.get(0), ids);
+      System.out.printf(
+          "redis memory per counter after 10 writers came and 9 were retired: MEMORY USAGE %.1f B"
+              + " with 10 writers, %.1f B after folding 9 into the base%n",
+          tenWriters, oneWriterAndBase);
+
+      assertThat(await(writers.get(9).totals(ids))).isEqualTo(expected);
+      StoredCounter record = await(writers.get(9).records(ids.subList(0, 1)))[0];
+      assertThat(record.writers()).as("base and writer 10").isEqualTo(2);
+      assertThat(await(retirement.retired()))
+          .containsExactlyInAnyOrder(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L);
+
+      // a retired writer's late push is refused and changes nothing; it cannot start again
+      Slot late = new Slot(1_000_000, 0);
+      assertThatThrownBy(
+              () -> await(writers.get(2).push(ids.subList(0, 1), Values.of(List.of(late)))))
+          .hasMessageContaining("RETIRED");
+      assertThat(await(writers.get(9).totals(ids.subList(0, 1))).get(ids.get(0)))
+          .isEqualTo(expected.get(ids.get(0)));
+      assertThatThrownBy(() -> new RedisSlots(options, 3, buckets).close())
+          .hasMessageContaining("was retired");
+      // writer 10 goes on as before
+      await(writers.get(9).push(ids.subList(0, 1), Values.of(List.of(late))));
+      assertThat(await(writers.get(9).totals(ids.subList(0, 1))).get(ids.get(0)))
+          .isGreaterThan(expected.get(ids.get(0)));
+      // reasonable bounds: ten writers take > 100 B per counter, one writer and a base < 50 B
+      assertThat(tenWriters).isGreaterThan(100);
+      assertThat(oneWriterAndBase).isLessThan(50);
+    } finally {
+      writers.forEach(RedisSlots::close);
+      cluster.flushAll();
+    }
+  }
+
+  /** MEMORY USAGE of the buckets holding {@code ids}, per counter. */
+  private static double memoryUsagePerCounter(RedisSlots slots, List<CounterId> ids)
+      throws Exception {
+    java.util.Set<String> buckets = new java.util.TreeSet<>();
+    for (CounterId id : ids) {
+      buckets.add(slots.key(id));
+    }
+    long usage = 0;
+    for (String bucket : buckets) {
+      usage +=
+          Long.parseLong(
+              cluster
+                  .cli(cluster.anyLivePort(), "-c", "memory", "usage", bucket, "samples", "0")
+                  .strip());
+    }
+    return usage / (double) ids.size();
   }
 
   /** used_memory per counter when each counter is a plain string key holding its total. */

@@ -59,7 +59,10 @@ public final class DataDir {
               ErrorKind.UNAVAILABLE, "corrupt node id in " + file + ": expected 16 hex digits");
         }
       }
-      long id = new SecureRandom().nextLong();
+      long id = 0;
+      while (id == 0) { // 0 is the cluster's base entry (retired writers folded), never a node
+        id = new SecureRandom().nextLong();
+      }
       writeDurably(file, String.format("%016x%n", id));
       return id;
     } catch (IOException e) {
