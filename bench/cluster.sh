@@ -18,6 +18,10 @@
 #               dev.tally.bench.ConvergenceProbe increments a counter of its own on node 1 and reads
 #               it on node 2 until it shows there (the convergence delay). Between PUT and GET the
 #               nodes' backlog is left to drain (up to 60 s), so the GET window has no pushes.
+#   sweep       before each GET load (both steps), each node reads every post once in batch reads
+#               of 100 posts, as a feed page would: the GET window measures reads of counters a
+#               node serves already, which in a cluster means followed ones (the first read of a
+#               counter costs one Redis read; the sweep's time is logged)
 #   direct      the nodes stopped, FLUSHALL on the primaries: redis-benchmark --cluster, 64
 #               clients, -r 100000 (100,000 keys per primary: it tags keys per primary), INCR, then
 #               GET after a pipelined SET pass that creates ≈ 95 % of those keys; each after a short
@@ -253,6 +257,20 @@ phase() { # step (standalone|cluster), workload (write|read): both nodes under l
   fi
 }
 
+sweep() { # before a GET window: each node reads every post once, in batch reads of 100 posts (a
+  # feed page's read), so the window measures reads of counters a node already serves; in a cluster
+  # that is where a node learns the other node's shares (one Redis read per counter, pipelined)
+  local i p cfg="$work/sweep.curl" started=${EPOCHREALTIME/./}
+  for i in 0 1; do
+    : > "$cfg"
+    for ((p = 1; p <= POSTS; p += 100)); do
+      echo "url = \"http://127.0.0.1:${NODE_PORTS[i]}/v1/counts?counters=likes&posts=$(seq -s, "$p" $((p + 99 < POSTS ? p + 99 : POSTS)))\"" >> "$cfg"
+    done
+    taskset -c "$CLIENT_CPU" timeout 120 curl -sf -K "$cfg" > /dev/null || { log "the read sweep failed"; exit 1; }
+  done
+  log "read sweep of $POSTS posts on both nodes: $(( (${EPOCHREALTIME/./} - started) / 1000 )) ms"
+}
+
 bench_redis() { # redis-benchmark args…: cluster mode on the first primary, 64 clients, bounded in time
   taskset -c "$CLIENT_CPU" timeout $((DIRECT_SECS * 6 + 60)) redis-benchmark --cluster -h 127.0.0.1 \
     -p "${primary_ports[0]}" -c 64 -r "$POSTS" --csv -q "$@" 2>/dev/null | grep '^"'
@@ -272,6 +290,7 @@ direct() { # test: incr|get
 node_start 0 "$work/standalone-n1"
 node_start 1 "$work/standalone-n2"
 phase standalone write
+sweep
 phase standalone read
 node_stop
 
@@ -298,6 +317,7 @@ phase cluster write
 drain=$(await_ready '"backlog":0[,}]' 60)
 log "backlog drained ${drain} s after the PUT load"
 echo "{\"backlog_drain_s\":$drain}" > "$out/cluster-drain.json"
+sweep
 phase cluster read
 node_stop
 [[ $(primaries | tr '\n' ' ') == "${primary_ports[*]} " ]] || log "warning: the primaries changed during the run (a failover)"

@@ -547,6 +547,10 @@ public final class Tally implements AutoCloseable {
               java.util.Arrays.copyOfRange(args, 1, args.length),
               rest -> {
                 TallyConfig c = TallyConfig.parse(rest, System.getenv());
+                if (c.redis().isEmpty()) {
+                  throw new ConfigException(
+                      "--redis is needed: the Redis Cluster the writer pushed to");
+                }
                 return new RetireWriterCommand.Target(redisOptions(c, c.redis()), c.redisBuckets());
               },
               System.out,

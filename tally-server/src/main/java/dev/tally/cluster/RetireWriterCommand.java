@@ -64,10 +64,6 @@ public final class RetireWriterCommand {
       err.println("tally: " + e.getMessage());
       return 2;
     }
-    if (t.options().seeds().isEmpty()) {
-      err.println("tally: --redis is needed: the Redis Cluster the writer pushed to");
-      return 2;
-    }
     RedisConnection redis;
     try {
       redis = RedisConnection.open(t.options(), false, false, c -> {});

@@ -1,6 +1,7 @@
 package dev.tally.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tally.counter.CounterId;
 import dev.tally.testing.NodeProcess;
@@ -8,6 +9,7 @@ import dev.tally.testing.RedisCluster;
 import dev.tally.testing.TallyClient;
 import java.io.IOException;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -322,6 +324,69 @@ class ClusterIT {
         });
     h.settleAndCheck();
     assertThat(h.acknowledged()).isGreaterThan(0);
+  }
+
+  /**
+   * A node gone for good is retired with {@code tally retire-writer}: its shares fold into the base
+   * entries, no node's count moves (checked all the while the others learn the retirement), and the
+   * node cannot start again with its writer id.
+   */
+  @Test
+  @Order(20)
+  void aWriterGoneForGood_isRetired_countsStay_andItCannotComeBack() throws Exception {
+    long[] posts = posts(5);
+    Path data = dir.resolve("node-retiree");
+    Path log = dir.resolve("node-retiree.log");
+    String seeds = String.join(",", redis.seeds());
+    Map<Long, Long> expected = new java.util.HashMap<>();
+    try (NodeProcess retiree = NodeProcess.start(data, log, "--redis", seeds)) {
+      TallyClient c = new TallyClient(retiree.port());
+      for (long post : posts) {
+        for (int i = 0; i < 3; i++) {
+          assertThat(c.write(post, "likes", "increment", null).statusCode()).isEqualTo(200);
+        }
+        assertThat(client(0).write(post, "likes", "increment", null).statusCode()).isEqualTo(200);
+        expected.put(post, 4L);
+      }
+      awaitEverywhere(expected);
+      long deadline = System.currentTimeMillis() + CONVERGE_MILLIS;
+      while (!c.get("/health/ready").body().contains("\"backlog\":0")) {
+        assertThat(System.currentTimeMillis())
+            .as("the node pushed everything")
+            .isLessThan(deadline);
+        Thread.sleep(100);
+      }
+      assertThat(retiree.stop()).isZero();
+    }
+    String writer = Files.readString(data.resolve("node-id")).strip();
+    String javaBin = ProcessHandle.current().info().command().orElse("java");
+    Process retire =
+        new ProcessBuilder(
+                javaBin,
+                "-jar",
+                NodeProcess.jar().toString(),
+                "retire-writer",
+                "--writer",
+                writer,
+                "--redis",
+                seeds)
+            .redirectErrorStream(true)
+            .start();
+    String said = new String(retire.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(retire.waitFor()).as(said).isZero();
+    assertThat(said).contains("writer " + Long.toHexString(Long.parseUnsignedLong(writer, 16)));
+    assertThat(said).contains("5 counters' shares folded");
+
+    // the other nodes learn the retirement within a resync period (10 s): exact all along
+    long until = System.currentTimeMillis() + 12_000;
+    while (System.currentTimeMillis() < until) {
+      assertThat(mismatches(expected)).isEmpty();
+      Thread.sleep(250);
+    }
+    assertThatThrownBy(() -> NodeProcess.start(data, log, "--redis", seeds).close())
+        .hasMessageContaining("did not start");
+    assertThat(Files.readString(log)).contains("was retired");
+    assertThat(mismatches(expected)).isEmpty();
   }
 
   private static long[] posts(int n) {
