@@ -21,7 +21,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerArray;
@@ -159,13 +158,7 @@ public final class LiveBus implements AutoCloseable {
   private final String[] channels = new String[BUCKETS];
   private final Map<String, Integer> bucketOfChannel = new HashMap<>();
   private final long timeoutMillis;
-  private final ScheduledExecutorService scheduler =
-      Executors.newSingleThreadScheduledExecutor(
-          r -> {
-            Thread t = new Thread(r, "tally-live-bus");
-            t.setDaemon(true);
-            return t;
-          });
+  private final ScheduledExecutorService scheduler = RedisClients.scheduler("tally-live-bus");
   private final Outbox[] outboxes = new Outbox[BUCKETS];
   private final int maxPendingPerChannel;
   private final AtomicIntegerArray inFlight = new AtomicIntegerArray(BUCKETS);

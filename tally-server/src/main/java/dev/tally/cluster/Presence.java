@@ -17,7 +17,6 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -92,13 +91,7 @@ public final class Presence implements ClusterViewers, AutoCloseable {
   private final Settings settings;
   private final String writer;
   private final long readWaitMillis;
-  private final ScheduledExecutorService scheduler =
-      Executors.newSingleThreadScheduledExecutor(
-          r -> {
-            Thread t = new Thread(r, "tally-presence");
-            t.setDaemon(true);
-            return t;
-          });
+  private final ScheduledExecutorService scheduler = RedisClients.scheduler("tally-presence");
   private final AtomicInteger presenceInFlight = new AtomicInteger();
   private final ConcurrentHashMap<Long, Long> askedAtMillis = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<Long, CompletableFuture<Void>> fetching =

@@ -145,6 +145,16 @@ public final class RedisClients {
     return e instanceof RedisRefusedException || e instanceof IllegalStateException;
   }
 
+  /** A single daemon thread named {@code name} for a component's periodic rounds. */
+  static java.util.concurrent.ScheduledExecutorService scheduler(String name) {
+    return java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+        r -> {
+          Thread t = new Thread(r, name);
+          t.setDaemon(true);
+          return t;
+        });
+  }
+
   /**
    * For a component that started while Redis was unreachable: on a daemon thread named {@code
    * name}, runs {@code attempt} every second until it returns, {@code stopped} turns true, or it
