@@ -384,9 +384,13 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
           if (committedSeq.get() == seq && dirty.isEmpty() && !closed) {
             LockSupport.parkNanos(settings.fingerprintPeriod().toNanos() / 4);
           }
-          // writes keep coming: let them gather, so a busy counter is pushed once per round
-          long wait = settings.pushInterval().toNanos() - (System.nanoTime() - roundStart);
-          if (wait > 0 && !closed && !(index == 0 && !waiters.isEmpty())) {
+          // writes keep coming: let them gather, so a busy counter is pushed once per round (each
+          // commit unparks this thread, so wait out the rest of the interval in a loop); writes
+          // waiting for the cluster (--ack cluster) end the wait
+          long deadline = roundStart + settings.pushInterval().toNanos();
+          for (long wait = deadline - System.nanoTime();
+              wait > 0 && !closed && !(index == 0 && !waiters.isEmpty());
+              wait = deadline - System.nanoTime()) {
             LockSupport.parkNanos(wait);
           }
         } else {
