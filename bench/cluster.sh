@@ -56,15 +56,11 @@ POSTS=100000
 NODE_PORTS=(18191 18192)
 CLK_TCK=$(getconf CLK_TCK)
 tsv="$out/cluster.tsv"
-rdir="$work/redis"
-redis_ports=($(seq "$REDIS_BASE" $((REDIS_BASE + 5))))
-redis_pids=()
 redis_fds=()
 node_pids=()
 ticks=0 w_c0=0 w_c1=0 w_t0=0 w_t1=0
 
-cluster_down() { if [[ -d $rdir ]]; then "$root/deploy/redis-cluster.sh" down "$rdir" "$REDIS_BASE" >/dev/null 2>&1 || true; fi; }
-trap 'cluster_down; cleanup' EXIT
+trap 'redis_cluster_down; cleanup' EXIT
 trap 'exit 130' INT TERM
 
 {
@@ -94,16 +90,6 @@ sleep_until() { # µs since the epoch
 warmup_us=$(duration_us "$WARMUP")
 window_us=$(duration_us "$DURATION")
 
-redis_ticks() { # sets ticks: utime+stime (fields 14 and 15 of /proc/<pid>/stat) of the six Redis
-  local p line f t=0
-  for p in "${redis_pids[@]}"; do
-    read -r line < "/proc/$p/stat" || { log "redis-server $p is gone"; exit 1; }
-    read -ra f <<< "${line##*) }" # f[0] is field 3
-    t=$((t + f[11] + f[12]))
-  done
-  ticks=$t
-}
-primaries() { local p; for p in "${redis_ports[@]}"; do if [[ $(redis-cli -p "$p" role | head -1) == master ]]; then echo "$p"; fi; done; }
 # The edges of a measured window use shell builtins only, over a connection to each Redis opened
 # beforehand: no process to start, so on a busy machine an edge still takes about a millisecond.
 window_start() { # CONFIG RESETSTAT on every Redis, then w_c0/w_t0: Redis CPU ticks and time (µs)
@@ -131,13 +117,6 @@ window_end() { # file: w_c1/w_t1, then each Redis's INFO commandstats into file,
     printf '%s\n' "$body" | tr -d '\r' | { grep '^cmdstat_' || true; }
   done > "$1"
   redis_fds=()
-}
-settled() { # every Redis sees 3 primaries with slots and 3 replicas
-  local p
-  for p in "${redis_ports[@]}"; do
-    redis-cli -p "$p" cluster nodes 2>/dev/null |
-      awk '$3 ~ /slave/ {s++} $3 ~ /master/ && NF >= 9 {m++} END {exit !(s == 3 && m == 3)}' || return 1
-  done
 }
 
 node_start() { # index (0|1), data dir, extra tally args…
@@ -295,12 +274,8 @@ phase standalone read
 node_stop
 
 # ---------------------------------------------------------------- Redis Cluster
+redis_cluster_up "$REDIS_BASE"
 log "Redis Cluster on ports ${redis_ports[0]}-${redis_ports[5]}, CPU $SERVER_CPU"
-taskset -c "$SERVER_CPU" "$root/deploy/redis-cluster.sh" up "$rdir" "$REDIS_BASE" >/dev/null
-for p in "${redis_ports[@]}"; do redis_pids+=("$(cat "$rdir/$p/redis.pid")"); done
-for _ in $(seq 150); do settled && break; sleep 0.2; done
-settled || { log "the Redis Cluster did not settle to 3 primaries + 3 replicas"; exit 1; }
-primary_ports=($(primaries))
 log "primaries ${primary_ports[*]}; affinity of redis-server ${redis_pids[0]}: $(taskset -cp "${redis_pids[0]}" | awk '{print $NF}')"
 redis_ticks; c0=$ticks; t0=${EPOCHREALTIME/./}
 sleep 5

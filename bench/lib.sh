@@ -1,4 +1,4 @@
-# Sourced by bench/run.sh, bench/sweep.sh, bench/stalls.sh, bench/floor.sh and bench/cluster.sh after they set
+# Sourced by bench/run.sh, bench/sweep.sh, bench/stalls.sh, bench/floor.sh, bench/cluster.sh and bench/repush.sh after they set
 # `root` and `set -euo pipefail`:
 #   source "$root/bench/lib.sh" NAME [results-dir]
 # Sets JAVA_HOME, the jars, the CPU pinning (SERVER_CPU, CLIENT_CPU), CONNS, the loopback ports,
@@ -43,3 +43,46 @@ tally_start() { # data dir, extra tally args
   echo "tally did not start; see $work/tally.log" >&2; cat "$work/tally.log" >&2; exit 1
 }
 tally_stop() { kill "$TALLY_PID"; wait "$TALLY_PID" 2>/dev/null || true; }
+# A local 6-process Redis Cluster for cluster.sh and repush.sh:
+#   redis_cluster_up BASE   starts it (deploy/redis-cluster.sh) on CPU SERVER_CPU, ports BASE..BASE+5,
+#                           waits until it settled, stops it at exit; sets redis_ports, redis_pids,
+#                           rdir and primary_ports
+#   redis_ticks             ticks: utime+stime (fields 14 and 15 of /proc/<pid>/stat) of the six
+#   primaries               the ports of the primaries that serve slots, as the first Redis sees them
+redis_cluster_up() {
+  local base=$1 p
+  ((base <= 6379 && 6379 <= base + 5)) && { log "the Redis ports must keep clear of 6379"; exit 1; }
+  rdir="$work/redis"
+  redis_ports=($(seq "$base" $((base + 5))))
+  redis_pids=()
+  trap 'redis_cluster_down; cleanup' EXIT
+  taskset -c "$SERVER_CPU" "$root/deploy/redis-cluster.sh" up "$rdir" "$base" >/dev/null
+  for p in "${redis_ports[@]}"; do redis_pids+=("$(cat "$rdir/$p/redis.pid")"); done
+  for _ in $(seq 150); do redis_settled && break; sleep 0.2; done
+  redis_settled || { log "the Redis Cluster did not settle to 3 primaries + 3 replicas"; exit 1; }
+  primary_ports=($(primaries))
+  ((${#primary_ports[@]} == 3)) || { log "expected 3 primaries, found: ${primary_ports[*]:-none}"; exit 1; }
+}
+redis_cluster_down() {
+  if [[ -d ${rdir:-} ]]; then "$root/deploy/redis-cluster.sh" down "$rdir" "${redis_ports[0]}" >/dev/null 2>&1 || true; fi
+}
+redis_settled() { # every Redis sees 3 primaries with slots and 3 replicas
+  local p
+  for p in "${redis_ports[@]}"; do
+    redis-cli -p "$p" cluster nodes 2>/dev/null |
+      awk '$3 ~ /slave/ {s++} $3 ~ /master/ && NF >= 9 {m++} END {exit !(s == 3 && m == 3)}' || return 1
+  done
+}
+redis_ticks() {
+  local p line f t=0
+  for p in "${redis_pids[@]}"; do
+    read -r line < "/proc/$p/stat" || { log "redis-server $p is gone"; exit 1; }
+    read -ra f <<< "${line##*) }" # f[0] is field 3
+    t=$((t + f[11] + f[12]))
+  done
+  ticks=$t
+}
+primaries() {
+  redis-cli -p "${redis_ports[0]}" cluster nodes |
+    awk '$3 ~ /master/ && $3 !~ /fail/ && NF >= 9 {split($2, a, "[:@]"); print a[2]}' | sort -n
+}

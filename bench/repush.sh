@@ -67,17 +67,13 @@ NODE_PORT=18193
 READER_PORT=18194
 SAMPLE=1000
 CLK_TCK=$(getconf CLK_TCK)
-rdir="$work/redis"
-redis_ports=($(seq "$REDIS_BASE" $((REDIS_BASE + 5))))
-redis_pids=()
 node_pid="" reader_pid="" started=""
 ticks=0
 
 [[ $COUNTERS =~ ^[0-9]+$ ]] && ((COUNTERS >= 1)) || { log "COUNTERS must be a positive number"; exit 1; }
 ((REDIS_BASE <= 6379 && 6379 <= REDIS_BASE + 5)) && { log "REDIS_BASE must keep clear of port 6379"; exit 1; }
 
-cluster_down() { if [[ -d $rdir ]]; then "$root/deploy/redis-cluster.sh" down "$rdir" "$REDIS_BASE" >/dev/null 2>&1 || true; fi; }
-trap 'cluster_down; cleanup' EXIT
+trap 'redis_cluster_down; cleanup' EXIT
 trap 'exit 130' INT TERM
 
 {
@@ -92,26 +88,6 @@ trap 'exit 130' INT TERM
 # ---------------------------------------------------------------- helpers
 now_us() { echo "${EPOCHREALTIME/./}"; }
 secs() { awk -v d="$1" 'BEGIN {printf "%.3f", d / 1e6}'; } # µs -> s
-redis_ticks() { # sets ticks: utime+stime (fields 14 and 15 of /proc/<pid>/stat) of the six Redis
-  local p line f t=0
-  for p in "${redis_pids[@]}"; do
-    read -r line < "/proc/$p/stat" || { log "redis-server $p is gone"; exit 1; }
-    read -ra f <<< "${line##*) }" # f[0] is field 3
-    t=$((t + f[11] + f[12]))
-  done
-  ticks=$t
-}
-primaries() { # ports of the primaries that serve slots, as the first Redis sees them
-  redis-cli -p "${redis_ports[0]}" cluster nodes |
-    awk '$3 ~ /master/ && $3 !~ /fail/ && NF >= 9 {split($2, a, "[:@]"); print a[2]}' | sort -n
-}
-settled() { # every Redis sees 3 primaries with slots and 3 replicas
-  local p
-  for p in "${redis_ports[@]}"; do
-    redis-cli -p "$p" cluster nodes 2>/dev/null |
-      awk '$3 ~ /slave/ {s++} $3 ~ /master/ && NF >= 9 {m++} END {exit !(s == 3 && m == 3)}' || return 1
-  done
-}
 count_keys() { # file: the keys on the primaries by kind, as JSON
   local p
   for p in "${primary_ports[@]}"; do
@@ -197,13 +173,8 @@ await_node() { # description, seconds, condition (evaluated after each reading);
 }
 
 # ---------------------------------------------------------------- cluster
+redis_cluster_up "$REDIS_BASE"
 log "Redis Cluster on ports ${redis_ports[0]}-${redis_ports[5]}, CPU $SERVER_CPU"
-taskset -c "$SERVER_CPU" "$root/deploy/redis-cluster.sh" up "$rdir" "$REDIS_BASE" >/dev/null
-for p in "${redis_ports[@]}"; do redis_pids+=("$(cat "$rdir/$p/redis.pid")"); done
-for _ in $(seq 150); do settled && break; sleep 0.2; done
-settled || { log "the Redis Cluster did not settle to 3 primaries + 3 replicas"; exit 1; }
-primary_ports=($(primaries))
-((${#primary_ports[@]} == 3)) || { log "expected 3 primaries, found: ${primary_ports[*]:-none}"; exit 1; }
 log "primaries ${primary_ports[*]}"
 seeds="127.0.0.1:${redis_ports[0]},127.0.0.1:${redis_ports[1]}"
 bucket_args=()

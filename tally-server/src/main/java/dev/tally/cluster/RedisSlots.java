@@ -538,6 +538,24 @@ public final class RedisSlots implements AutoCloseable {
                               .toCompletableFuture()
                               .thenApply(old -> old == null ? fresh : old)));
     }
+    // the layout record goes with a flush too: put it back, so a node with another layout is still
+    // refused, and stop pushing if another layout took its place meanwhile
+    String mine = layout(buckets);
+    markers.add(
+        redis
+            .setGet(LAYOUT_KEY, mine, new SetArgs().nx())
+            .toCompletableFuture()
+            .thenApply(
+                recorded -> {
+                  if (recorded != null && !recorded.equals(mine)) {
+                    throw new IllegalStateException(
+                        "this Redis Cluster now holds counters in "
+                            + recorded
+                            + " but this node is set to "
+                            + mine);
+                  }
+                  return "";
+                }));
     return CompletableFuture.allOf(markers.toArray(CompletableFuture<?>[]::new))
         .thenApply(
             ignored -> {
