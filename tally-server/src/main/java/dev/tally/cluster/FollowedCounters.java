@@ -18,8 +18,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
 import java.util.function.LongPredicate;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The other writers' shares of the counters this node follows, held in memory so that reads and
@@ -46,8 +44,6 @@ import org.slf4j.LoggerFactory;
  * complete on Redis I/O threads; notifications arrive on the bus's I/O threads; nothing blocks.
  */
 public final class FollowedCounters implements CommitListener {
-
-  private static final Logger log = LoggerFactory.getLogger(FollowedCounters.class);
 
   /** Counters read from Redis per refresh chunk. */
   private static final int REFRESH_CHUNK = 1000;
@@ -440,8 +436,8 @@ public final class FollowedCounters implements CommitListener {
 
   /**
    * Reads the followed counters {@code which} accepts from Redis again and merges what it holds:
-   * for counters whose notifications may have been lost. Completes when done (failures are logged
-   * and leave the entries as they were).
+   * for counters whose notifications may have been lost. Completes when done, exceptionally if a
+   * read failed (the counters read are merged all the same; the caller tries again).
    */
   public CompletionStage<Void> refresh(java.util.function.Predicate<CounterId> which) {
     List<CounterId> ids = new ArrayList<>();
@@ -450,6 +446,36 @@ public final class FollowedCounters implements CommitListener {
         ids.add(id);
       }
     }
+    return refreshIds(ids);
+  }
+
+  /**
+   * One tick of the anti-entropy sweep (one caller thread): reads the next slice of the followed
+   * counters again, sized so that every followed counter is read again within {@code cycleMillis}
+   * at one call per {@code tickMillis}, but at most {@code maxPerTick} a call. A notice lost
+   * without anything saying so (a loss no silence, gap or resubscription revealed) is so healed
+   * within a cycle, for at most {@code maxPerTick / tickMillis} Redis reads a millisecond.
+   */
+  public CompletionStage<Void> sweep(long tickMillis, long cycleMillis, int maxPerTick) {
+    if (sweepAt >= sweepList.size()) {
+      sweepList = new ArrayList<>(followed.asMap().keySet());
+      sweepAt = 0;
+      if (sweepList.isEmpty()) {
+        return CompletableFuture.completedFuture(null);
+      }
+    }
+    long share = Math.max(1, sweepList.size() * tickMillis / Math.max(1, cycleMillis));
+    int n = (int) Math.min(maxPerTick, share);
+    List<CounterId> slice =
+        List.copyOf(sweepList.subList(sweepAt, Math.min(sweepList.size(), sweepAt + n)));
+    sweepAt += slice.size();
+    return refreshIds(slice);
+  }
+
+  private List<CounterId> sweepList = List.of(); // the sweep's caller thread only
+  private int sweepAt;
+
+  private CompletionStage<Void> refreshIds(List<CounterId> ids) {
     List<CompletableFuture<Void>> chunks = new ArrayList<>();
     for (int from = 0; from < ids.size(); from += REFRESH_CHUNK) {
       List<CounterId> chunk = ids.subList(from, Math.min(ids.size(), from + REFRESH_CHUNK));
@@ -457,16 +483,11 @@ public final class FollowedCounters implements CommitListener {
       chunks.add(
           home.read(chunk)
               .toCompletableFuture()
-              .handle(
-                  (records, error) -> {
-                    if (error != null) {
-                      log.debug("refreshing followed counters failed: {}", error.toString());
-                      return null;
-                    }
+              .thenAccept(
+                  records -> {
                     for (int i = 0; i < chunk.size(); i++) {
                       applyRecord(chunk.get(i), records[i]);
                     }
-                    return null;
                   }));
     }
     return CompletableFuture.allOf(chunks.toArray(CompletableFuture<?>[]::new));

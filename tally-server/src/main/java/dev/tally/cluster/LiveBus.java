@@ -82,6 +82,18 @@ public final class LiveBus implements AutoCloseable {
   /** First field of every message: the format's version. */
   static final String VERSION = "2";
 
+  /** Every followed counter is read from Redis again within this time (anti-entropy). */
+  static final long SWEEP_CYCLE_MILLIS = 30_000;
+
+  /** Most followed counters read again per probe period by the sweep (2,000 a second). */
+  static final int SWEEP_MAX_PER_TICK = 500;
+
+  /** Times the channels that lost slots are read again after the first read. */
+  static final int FOLLOW_UPS = 2;
+
+  /** Time between those reads. */
+  static final long FOLLOW_UP_MILLIS = 5_000;
+
   /** Third header field of a message announcing that notifications of its channel were lost. */
   static final String GAP = "gap";
 
@@ -166,6 +178,15 @@ public final class LiveBus implements AutoCloseable {
   private final AtomicLongArray lastHeardMillis = new AtomicLongArray(BUCKETS);
   private final long[] lastSubscribeMillis = new long[BUCKETS]; // scheduler thread
   private volatile boolean started;
+  // channels whose followed counters must be read again (lost slots); retried until a read succeeds
+  private final Set<Integer> refreshDue = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final java.util.concurrent.atomic.AtomicBoolean refreshing =
+      new java.util.concurrent.atomic.AtomicBoolean();
+  private final long lossSilenceMillis;
+  // channels read again a while after a loss (scheduler thread, and the refresh's completion)
+  private final Set<Integer> laterDue = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final java.util.concurrent.ConcurrentHashMap<Integer, long[]> followUps =
+      new java.util.concurrent.ConcurrentHashMap<>();
   private volatile WriterRetirement retirements;
   private volatile boolean resyncAll;
   private volatile boolean closed;
@@ -211,6 +232,7 @@ public final class LiveBus implements AutoCloseable {
       outboxes[b] = new Outbox();
     }
     this.maxPendingPerChannel = Math.max(1, settings.maxPending() / BUCKETS);
+    this.lossSilenceMillis = 4 * settings.probePeriod().toMillis();
     this.published =
         Counter.builder("tally.live.bus.slots.published")
             .description("Pushed counter slots published to the other nodes")
@@ -443,7 +465,13 @@ public final class LiveBus implements AutoCloseable {
     if (bucket == null) {
       return;
     }
-    lastHeardMillis.set(bucket, clock.millis());
+    long now = clock.millis();
+    long before = lastHeardMillis.getAndSet(bucket, now);
+    if (started && now - before > lossSilenceMillis) {
+      // this node's own probes keep a healthy channel from falling silent this long: the
+      // subscription was broken (a failover, a reconnect) and slots published meanwhile are lost
+      refreshDue.add(bucket);
+    }
     try {
       deliver(bucket, message);
     } catch (RuntimeException e) {
@@ -468,7 +496,7 @@ public final class LiveBus implements AutoCloseable {
         throw new IllegalArgumentException("unknown header " + header);
       }
       gaps.increment();
-      view.refresh(id -> bucket(id.postId()) == bucket);
+      refreshDue.add(bucket);
     }
     if (end < 0) {
       return; // a probe, or a gap notice alone
@@ -520,6 +548,14 @@ public final class LiveBus implements AutoCloseable {
   private void checkBus() {
     long now = clock.millis();
     resync(now);
+    refreshLost();
+    view.sweep(settings.probePeriod().toMillis(), SWEEP_CYCLE_MILLIS, SWEEP_MAX_PER_TICK)
+        .whenComplete(
+            (v, e) -> {
+              if (e != null) {
+                resyncFailures.increment();
+              }
+            });
     long resubscribe = settings.resubscribeAfter().toMillis();
     long probe = settings.probePeriod().toMillis();
     List<Integer> stale = new ArrayList<>();
@@ -564,9 +600,56 @@ public final class LiveBus implements AutoCloseable {
               } else {
                 // slots published while the channel was lost are missed
                 resyncAll = true;
-                Set<Integer> lost = new HashSet<>(stale);
-                view.refresh(id -> lost.contains(bucket(id.postId())));
+                refreshDue.addAll(stale);
               }
+            });
+  }
+
+  /**
+   * Scheduler thread: reads again the followed counters of the channels that lost slots (a gap
+   * notice, a silence, a resubscription), one read at a time; a failed read puts them back. After a
+   * loss the same channels are read again {@link #FOLLOW_UPS} times, {@link #FOLLOW_UP_MILLIS}
+   * apart: around a failover, writers push what the new primary lost a few seconds later, and those
+   * slots' notices may be lost too while subscriptions move.
+   */
+  private void refreshLost() {
+    long now = clock.millis();
+    for (Map.Entry<Integer, long[]> f : followUps.entrySet()) {
+      long[] dueAndLeft = f.getValue();
+      if (dueAndLeft[0] <= now) {
+        laterDue.add(f.getKey());
+        if (--dueAndLeft[1] <= 0) {
+          followUps.remove(f.getKey(), dueAndLeft);
+        } else {
+          dueAndLeft[0] = now + FOLLOW_UP_MILLIS;
+        }
+      }
+    }
+    if ((refreshDue.isEmpty() && laterDue.isEmpty()) || !refreshing.compareAndSet(false, true)) {
+      return;
+    }
+    Set<Integer> lost = new HashSet<>(refreshDue);
+    refreshDue.removeAll(lost);
+    Set<Integer> again = new HashSet<>(laterDue);
+    laterDue.removeAll(again);
+    Set<Integer> buckets = new HashSet<>(lost);
+    buckets.addAll(again);
+    view.refresh(id -> buckets.contains(bucket(id.postId())))
+        .whenComplete(
+            (v, e) -> {
+              if (e != null) {
+                refreshDue.addAll(lost);
+                laterDue.addAll(again);
+                resyncFailures.increment();
+                log.debug(
+                    "live bus: reading lost slots again failed, will retry: {}", e.toString());
+              } else {
+                long due = clock.millis() + FOLLOW_UP_MILLIS;
+                for (int b : lost) {
+                  followUps.put(b, new long[] {due, FOLLOW_UPS});
+                }
+              }
+              refreshing.set(false);
             });
   }
 
