@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.tally.counter.CounterId;
 import dev.tally.counter.CounterValue;
+import dev.tally.counter.Slot;
 import dev.tally.engine.CommitListener;
 import dev.tally.error.ErrorKind;
 import dev.tally.error.TallyException;
@@ -296,6 +297,7 @@ public final class FollowedCounters implements CommitListener {
   private boolean mergeRecord(Followed f, StoredCounter record) {
     long[] e = record.entries();
     boolean changed = false;
+    Slot baseBefore = slotOf(f, WriterRetirement.BASE_WRITER);
     for (int k = 0; k < e.length; k += 3) {
       if (e[k] != me) {
         changed |= f.merge(e[k], e[k + 1], e[k + 2], 0);
@@ -305,17 +307,34 @@ public final class FollowedCounters implements CommitListener {
       f.second = record.updatedAtSecond();
       changed = true;
     }
+    // a writer absent from the record is gone from it for good when it is known retired, or when
+    // the record's base entry grew: only a fold raises the base, and it removes the writers it
+    // folds in the same step (otherwise their share would count twice until the node learns)
+    Slot baseAfter = record.slotOf(WriterRetirement.BASE_WRITER);
+    boolean folded = f.loaded && !baseBefore.dominates(baseAfter);
     java.util.Set<Long> gone = retired;
-    if (!gone.isEmpty()) {
+    if (folded || !gone.isEmpty()) {
       java.util.Set<Long> absent = new java.util.HashSet<>();
       for (int i = 0; i < f.entries.length; i += 3) {
-        if (gone.contains(f.entries[i]) && !holds(record, f.entries[i])) {
-          absent.add(f.entries[i]);
+        long w = f.entries[i];
+        if (w != WriterRetirement.BASE_WRITER
+            && (folded || gone.contains(w))
+            && !holds(record, w)) {
+          absent.add(w);
         }
       }
       changed |= !absent.isEmpty() && drop(f, absent);
     }
     return changed;
+  }
+
+  private static Slot slotOf(Followed f, long writer) {
+    for (int i = 0; i < f.entries.length; i += 3) {
+      if (f.entries[i] == writer) {
+        return new Slot(f.entries[i + 1], f.entries[i + 2]);
+      }
+    }
+    return Slot.ZERO;
   }
 
   private static boolean holds(StoredCounter record, long writer) {

@@ -226,6 +226,21 @@ class FollowedCountersTest {
     assertThat(share(fresh, C).others()).isEqualTo(15);
   }
 
+  @Test
+  void aRecordWhoseBaseGrew_dropsTheWritersItNoLongerHolds_beforeTheNodeLearnsTheyRetired() {
+    table.put(C, 2, 10, 0);
+    table.put(C, 3, 5, 0);
+    FollowedCounters v = view(100);
+    assertThat(share(v, C).others()).isEqualTo(15);
+
+    // writer 3 folded into the base; this node has not learned that writer 3 retired
+    table.rows.get(C).remove(3L);
+    table.put(C, WriterRetirement.BASE_WRITER, 5, 0);
+    v.refresh(id -> true).toCompletableFuture().join();
+
+    assertThat(v.peek(C).others()).as("not 20: writer 3's share counted once").isEqualTo(15);
+  }
+
   /**
    * Each writer's slots only grow; whatever order, repetition and split between the initial read
    * and the notifications they reach the view in, the share is Σ over the other writers of their
