@@ -483,7 +483,8 @@ public final class FollowedCounters implements CommitListener {
         return CompletableFuture.completedFuture(null);
       }
     }
-    long share = Math.max(1, sweepList.size() * tickMillis / Math.max(1, cycleMillis));
+    long cycle = Math.max(1, cycleMillis);
+    long share = Math.max(1, (sweepList.size() * tickMillis + cycle - 1) / cycle); // rounded up
     int n = (int) Math.min(maxPerTick, share);
     List<CounterId> slice =
         List.copyOf(sweepList.subList(sweepAt, Math.min(sweepList.size(), sweepAt + n)));

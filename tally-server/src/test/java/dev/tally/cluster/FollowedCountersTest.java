@@ -241,6 +241,29 @@ class FollowedCountersTest {
     assertThat(v.peek(C).others()).as("not 20: writer 3's share counted once").isEqualTo(15);
   }
 
+  @Test
+  void theSweep_readsEveryFollowedCounterAgainWithinItsCycle() {
+    FollowedCounters v = view(1000);
+    List<CounterId> ids = new ArrayList<>();
+    for (long post = 1; post <= 200; post++) {
+      CounterId id = new CounterId(post, 1);
+      ids.add(id);
+      table.put(id, 2, 1, 0);
+      share(v, id);
+    }
+    // every counter moved on in Redis, and this node heard of none of it
+    for (CounterId id : ids) {
+      table.put(id, 2, 5, 0);
+    }
+    // a 30 s cycle in 250 ms ticks: 120 ticks
+    for (int tick = 0; tick < 120; tick++) {
+      v.sweep(250, 30_000, 500).toCompletableFuture().join();
+    }
+    for (CounterId id : ids) {
+      assertThat(v.peek(id).others()).as("post %d", id.postId()).isEqualTo(5);
+    }
+  }
+
   /**
    * Each writer's slots only grow; whatever order, repetition and split between the initial read
    * and the notifications they reach the view in, the share is Σ over the other writers of their
