@@ -413,17 +413,25 @@ public final class FollowedCounters implements CommitListener {
     announce(id, share);
   }
 
+  /**
+   * Hands a watched counter's cluster-wide count to the streams, with this node's part from memory.
+   */
   private void announce(CounterId id, Share share) {
     ClusterTotals t = totals;
     if (t != null && watched.test(id.postId())) {
       CounterValue mine = own.apply(id);
       if (mine != null) {
-        t.totals(
-            List.of(id),
-            new long[] {mine.count() + share.others()},
-            Math.max(mine.updatedAtSecond(), share.updatedAtSecond()));
+        hand(t, id, mine, share);
       }
     }
+  }
+
+  /** The count the streams show: this node's part {@code mine} plus the others' {@code share}. */
+  private static void hand(ClusterTotals t, CounterId id, CounterValue mine, Share share) {
+    t.totals(
+        List.of(id),
+        new long[] {mine.count() + share.others()},
+        Math.max(mine.updatedAtSecond(), share.updatedAtSecond()));
   }
 
   /**
@@ -444,11 +452,7 @@ public final class FollowedCounters implements CommitListener {
       }
       Share s = peek(id);
       if (s != null) {
-        CounterValue v = values.get(i);
-        t.totals(
-            List.of(id),
-            new long[] {v.count() + s.others()},
-            Math.max(v.updatedAtSecond(), s.updatedAtSecond()));
+        hand(t, id, values.get(i), s);
       }
     }
   }
@@ -526,7 +530,6 @@ public final class FollowedCounters implements CommitListener {
     return home.read(ids)
         .thenAccept(
             records -> {
-              ClusterTotals t = totals;
               for (int i = 0; i < ids.size(); i++) {
                 Followed f = entries.get(i);
                 Share share;
@@ -535,13 +538,7 @@ public final class FollowedCounters implements CommitListener {
                   f.loaded = true;
                   share = f.share();
                 }
-                CounterValue mine = own.apply(ids.get(i));
-                if (t != null && mine != null) {
-                  t.totals(
-                      List.of(ids.get(i)),
-                      new long[] {mine.count() + share.others()},
-                      Math.max(mine.updatedAtSecond(), share.updatedAtSecond()));
-                }
+                announce(ids.get(i), share);
               }
             });
   }

@@ -413,14 +413,13 @@ public final class RedisSlots implements AutoCloseable {
       return false;
     }
     String m = String.valueOf(t.getMessage());
-    return m.startsWith("CROSSSLOT")
+    return m.contains("CROSSSLOT")
         || m.startsWith("MOVED")
         || m.startsWith("ASK")
         || m.startsWith("TRYAGAIN")
         || m.contains("non local key")
         || m.contains("non-local key")
-        || m.contains("hash to the same slot")
-        || m.contains("CROSSSLOT");
+        || m.contains("hash to the same slot");
   }
 
   private CompletableFuture<Void> merge(

@@ -12,6 +12,7 @@
 -- writer finds nothing to fold. Returns how many records changed.
 local call, byte, sub, char = redis.call, string.byte, string.sub, string.char
 local FENCE = '\0r' -- a fence field: these two bytes, then the writer id (10 bytes; counters' are 9)
+-- (a script cannot load another: the record codec below repeats merge-slots.lua's)
 local function varint(s, i)
   local v, mul = 0, 1
   while true do
