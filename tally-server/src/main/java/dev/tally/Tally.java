@@ -275,7 +275,6 @@ public final class Tally implements AutoCloseable {
         new SlotPusher(
             store,
             store,
-            aggregator,
             targets,
             new SlotPusher.Settings(
                 1000,
@@ -286,8 +285,10 @@ public final class Tally implements AutoCloseable {
             config.dataDir(),
             clock,
             metrics.registry());
-    Gauge.builder("tally.store.outbox.estimated", store, s -> s.statistic("outbox.estimated"))
-        .description("Counter marks waiting to be pushed, over all regions (RocksDB estimate)")
+    Gauge.builder("tally.store.outbox.estimated", store, s -> s.outboxEstimate())
+        .description(
+            "Counters the outbox names as not yet pushed, over all regions (estimate: entries"
+                + " times counters per entry)")
         .register(metrics.registry());
     log.info(
         "cluster member: region {} ({} remote), writer {}, ack {}",

@@ -2,7 +2,6 @@ package dev.tally.cluster;
 
 import dev.tally.counter.CounterId;
 import dev.tally.counter.CounterValue;
-import dev.tally.engine.Aggregator;
 import dev.tally.engine.CommitListener;
 import dev.tally.error.ErrorKind;
 import dev.tally.error.TallyException;
@@ -47,12 +46,13 @@ import org.slf4j.LoggerFactory;
  * #onPushed}), which tells the other nodes. With {@code --ack cluster}, writes wait for the home
  * round that holds them ({@link #awaitPushed}).
  *
- * <p>Outbox: every commit also marks its counters as unpushed for every target, durably and in the
- * same write ({@link Outbox}). A pusher clears a mark only after Redis accepted a value at least as
- * new as the one stored (the clearing runs on the committer thread, so it cannot race a newer
- * commit of the same counter). After a crash, or while Redis is unreachable, the marks say exactly
- * what is left to push. In the steady state pushers work from an in-memory set of changed counters
- * and read the marks only after a failure, at start, or when the set overflowed its bound.
+ * <p>Outbox: every commit also writes, durably and in the same write, an entry per target naming
+ * its counters, numbered in commit order ({@link Outbox}). A round notes the number of the latest
+ * commit whose counters are in the in-memory set before it takes them; once everything it took is
+ * in Redis, every commit up to that number is, and their entries are cleared in one step. After a
+ * crash, or while Redis is unreachable, the entries say exactly what is left to push. In the steady
+ * state pushers work from the in-memory set of changed counters and read the entries only after a
+ * failure, at start, or when the set overflowed its bound.
  *
  * <p>Data loss in Redis (a failover that rolled back recent writes, a flush, a brand-new cluster)
  * is detected through {@link RedisSlots#fingerprint()}, checked every second: when it changes, the
@@ -77,7 +77,7 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
    * Tuning.
    *
    * @param pushBatch most counters read from the store and pushed at once
-   * @param maxDirty most counters remembered in memory as changed; beyond, the outbox marks say
+   * @param maxDirty most counters remembered in memory as changed; beyond, the outbox entries say
    * @param commandTimeout bound on one Redis command
    * @param fingerprintPeriod how often Redis is checked for lost data
    * @param pushInterval least time between the starts of two push rounds while writes keep coming:
@@ -92,12 +92,14 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
 
   private final CounterStore store;
   private final Outbox outbox;
-  private final Aggregator aggregator;
   private final Settings settings;
   private final Path stateDir;
   private final Clock clock;
   private final List<Pusher> pushers = new ArrayList<>();
   private final AtomicLong committedSeq = new AtomicLong();
+  // the outbox number of the latest commit whose counters are in every pusher's set (or whose
+  // pusher overflowed): written on the committer thread after the sets
+  private volatile long capturedOutboxSeq;
   private final ConcurrentSkipListMap<Long, List<CompletableFuture<Void>>> waiters =
       new ConcurrentSkipListMap<>();
   private final AtomicInteger waiting = new AtomicInteger();
@@ -108,7 +110,6 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
   public SlotPusher(
       CounterStore store,
       Outbox outbox,
-      Aggregator aggregator,
       List<Target> targets,
       Settings settings,
       Path stateDir,
@@ -119,7 +120,6 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
     }
     this.store = store;
     this.outbox = outbox;
-    this.aggregator = aggregator;
     this.settings = settings;
     this.stateDir = stateDir;
     this.clock = clock;
@@ -130,6 +130,7 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
         .description("Writes waiting for the cluster to confirm them (--ack cluster)")
         .register(registry);
     outbox.enableOutbox(targets.size());
+    capturedOutboxSeq = outbox.outboxSeq();
   }
 
   /**
@@ -155,6 +156,7 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
     for (Pusher p : pushers) {
       p.changed(ids, values);
     }
+    capturedOutboxSeq = outbox.outboxSeq();
     committedSeq.incrementAndGet();
     for (Pusher p : pushers) {
       LockSupport.unpark(p.thread);
@@ -282,7 +284,7 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
     /** Counters committed since they were last taken for a push; any thread adds. */
     final ConcurrentHashMap<CounterId, CounterValue> dirty = new ConcurrentHashMap<>();
 
-    /** Outbox marks may hold counters not in {@link #dirty}: read them on the next round. */
+    /** The outbox entries may name counters not in {@link #dirty}: read them on the next round. */
     volatile boolean overflow = true;
 
     volatile boolean fullRepush;
@@ -344,7 +346,7 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
 
     void changed(List<CounterId> ids, List<CounterValue> values) {
       if (overflow || dirty.size() + ids.size() > settings.maxDirty()) {
-        overflow = true; // the outbox marks have them all
+        overflow = true; // the outbox entries name them all
         return;
       }
       for (int i = 0; i < ids.size(); i++) {
@@ -406,6 +408,8 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
 
     /** One round: fingerprint check, then whatever is due. False when Redis failed. */
     private boolean round() {
+      // every commit up to this number is in the set (or in the entries, when it overflowed)
+      long through = capturedOutboxSeq;
       if (System.nanoTime() - nextFingerprintNanos >= 0) {
         String fp;
         try {
@@ -437,12 +441,16 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
           return false;
         }
       }
-      return pushDirty();
+      if (!pushDirty()) {
+        return false;
+      }
+      outbox.outboxClear(index, through);
+      return true;
     }
 
     /**
      * Pushes every stored counter, {@link #REPUSH_WINDOW} batches in flight at a time, from a
-     * cursor that survives failures. The outbox marks are left alone (a counter changed meanwhile
+     * cursor that survives failures. The outbox entries are left alone (a counter changed meanwhile
      * is pushed again by the normal rounds; pushing twice is harmless).
      */
     private boolean repushAll() {
@@ -496,17 +504,24 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
       return false;
     }
 
+    /**
+     * Pushes the counters the outbox entries name, with their stored values, page by page; each
+     * page's entries are cleared once it is in Redis (the values were read after those commits).
+     */
     private boolean pushOutbox() {
-      CounterId after = null;
+      long after = 0;
       while (!closed) {
-        List<CounterId> page = outbox.outboxPage(index, after, settings.pushBatch());
+        java.util.Set<CounterId> page = new java.util.LinkedHashSet<>();
+        long last = outbox.outboxRead(index, after, settings.pushBatch(), page);
         if (page.isEmpty()) {
           return true;
         }
-        if (!push(page, store.getAll(page))) {
+        List<CounterId> ids = new ArrayList<>(page);
+        if (!push(ids, store.getAll(ids))) {
           return false;
         }
-        after = page.get(page.size() - 1);
+        outbox.outboxClear(index, last);
+        after = last;
       }
       return false;
     }
@@ -528,14 +543,14 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
           }
         }
         if (!push(chunk, values)) {
-          overflow = true; // what this round took is still marked in the outbox
+          overflow = true; // what this round took is still in the outbox entries
           return false;
         }
       }
       return !closed;
     }
 
-    /** Pushes one batch and, once Redis holds it, lets the committer clear the outbox marks. */
+    /** Pushes one batch; once Redis holds it, tells the live bus (home region). */
     private boolean push(List<CounterId> ids, List<CounterValue> values) {
       long t0 = System.nanoTime();
       try {
@@ -549,10 +564,9 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
       }
       pushTimer.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
       pushed.increment(ids.size());
-      List<CounterId> doneIds = List.copyOf(ids);
-      List<CounterValue> doneValues = List.copyOf(values);
-      aggregator.runOnCommitter(() -> outbox.outboxRemoveIfCurrent(index, doneIds, doneValues));
       if (index == 0) {
+        List<CounterId> doneIds = List.copyOf(ids);
+        List<CounterValue> doneValues = List.copyOf(values);
         try {
           pushedListener.accept(doneIds, doneValues);
         } catch (RuntimeException e) {

@@ -75,8 +75,6 @@ public final class Aggregator implements WritePath, AutoCloseable {
   private final Thread committer;
   private final java.util.concurrent.CopyOnWriteArrayList<CommitListener> listeners =
       new java.util.concurrent.CopyOnWriteArrayList<>();
-  private final java.util.concurrent.ConcurrentLinkedQueue<Runnable> tasks =
-      new java.util.concurrent.ConcurrentLinkedQueue<>();
   private volatile boolean closing;
 
   // committer-thread state
@@ -165,25 +163,6 @@ public final class Aggregator implements WritePath, AutoCloseable {
     listeners.add(listener);
   }
 
-  /**
-   * Runs {@code task} on the committer thread between two group commits (within about 100 ms when
-   * idle), so it cannot race a commit. For short housekeeping only; a task that throws is logged.
-   */
-  public void runOnCommitter(Runnable task) {
-    tasks.add(task);
-  }
-
-  private void runTasks() {
-    Runnable t;
-    while ((t = tasks.poll()) != null) {
-      try {
-        t.run();
-      } catch (RuntimeException e) {
-        log.error("committer task failed", e);
-      }
-    }
-  }
-
   public void start() {
     lastPurgeMillis = clock.millis();
     committer.start();
@@ -226,7 +205,6 @@ public final class Aggregator implements WritePath, AutoCloseable {
     try {
       while (true) {
         Submission first = queue.poll(100, TimeUnit.MILLISECONDS);
-        runTasks();
         if (first == null) {
           if (closing && pendingWrites.get() == 0) {
             return;

@@ -3,36 +3,48 @@ package dev.tally.store;
 import dev.tally.counter.CounterId;
 import dev.tally.counter.CounterValue;
 import java.util.List;
+import java.util.Set;
 
 /**
  * The store as a cluster node's outbox: which counters changed since they were last pushed to each
  * push target (a region's Redis), kept durably in the same commits as the counters themselves, so
  * that a crash never loses the fact that something is still to be pushed.
  *
- * <p>Threading: {@link #enableOutbox} before the first commit; {@link #outboxRemoveIfCurrent} only
- * on the committer thread (it must not race a commit of the same counter); the pages from any
- * thread.
+ * <p>The outbox is a log of commits: every commit that changes counters also writes, for every
+ * target, one entry numbered with the commit's outbox sequence number and naming the counters it
+ * changed. One entry per commit, not per counter, keeps a commit's extra work small; a pusher that
+ * has pushed every commit up to some number clears the entries up to it in one step.
+ *
+ * <p>Threading: {@link #enableOutbox} before the first commit; commits come from one thread (the
+ * committer), and {@link #outboxSeq} read on that thread right after a commit is that commit's
+ * number; the rest from any thread.
  */
 public interface Outbox {
 
-  /** From now on every committed counter is also marked as unpushed for targets 0..targets-1. */
+  /**
+   * From now on every commit with counters also writes an entry for targets 0..targets-1. Marks of
+   * the earlier format (one key per counter) are turned into entries.
+   */
   void enableOutbox(int targets);
 
-  /**
-   * Up to {@code limit} counters marked unpushed for {@code target}, in id order, after {@code
-   * after} (exclusive; null for the first page).
-   */
-  List<CounterId> outboxPage(int target, CounterId after, int limit);
+  /** The number of the latest commit that wrote outbox entries; 0 when there was none yet. */
+  long outboxSeq();
 
   /**
-   * Clears the marks of {@code ids} for {@code target} where the counter's stored value is still
-   * {@code values} (what was pushed); a counter committed again since keeps its mark. Committer
-   * thread only. The removal need not be durable: a mark that comes back after a crash only causes
-   * one more (idempotent) push.
+   * Reads {@code target}'s entries after {@code afterSeq} in commit order, adding the counters they
+   * name to {@code ids}, until {@code ids} holds {@code limit} or more or the entries end. Returns
+   * the number of the last entry read, {@code afterSeq} when there was none.
    */
-  void outboxRemoveIfCurrent(int target, List<CounterId> ids, List<CounterValue> values);
+  long outboxRead(int target, long afterSeq, int limit, Set<CounterId> ids);
 
-  /** Marks of every target, as estimated by the store. */
+  /**
+   * Removes {@code target}'s entries numbered {@code throughSeq} or less: every counter they name
+   * is in Redis with a value at least as new. The removal need not be durable: an entry that comes
+   * back after a crash only causes one more (idempotent) push.
+   */
+  void outboxClear(int target, long throughSeq);
+
+  /** Counters named by the entries of every target, as estimated by the store. */
   long outboxEstimate();
 
   /**

@@ -18,6 +18,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.rocksdb.BlockBasedTableConfig;
 import org.rocksdb.BloomFilter;
@@ -65,6 +66,11 @@ public final class RocksCounterStore implements CounterStore, Outbox {
   private static final String CF_EXPIRY = "idempotency-expiry";
   private static final String CF_OUTBOX = "outbox";
   private static final String CODE_PREFIX = "counter-code/";
+  private static final int OUTBOX_KEY_LENGTH = 9;
+  // counters per entry when marks of the earlier format are converted
+  private static final int LEGACY_ENTRY_SIZE = 1024;
+  // fewer entries to clear than this are deleted one by one, more with one range deletion
+  private static final int POINT_DELETES = 4096;
 
   static {
     RocksDB.loadLibrary();
@@ -91,6 +97,13 @@ public final class RocksCounterStore implements CounterStore, Outbox {
   private ColumnFamilyHandle expiry;
   private ColumnFamilyHandle outbox;
   private volatile int outboxTargets;
+  // the number of the latest commit with outbox entries: written by the committer
+  private volatile long outboxSeq;
+  // for the backlog estimate: counters and entries written since open (committer only)
+  private volatile long outboxIdsWritten;
+  private volatile long outboxEntriesWritten;
+  // per target, the number through which its entries were cleared since open
+  private final long[] outboxCleared = new long[128];
   private final java.util.concurrent.locks.ReentrantReadWriteLock lifecycle =
       new java.util.concurrent.locks.ReentrantReadWriteLock();
   private final WriteOptions syncWrite;
@@ -376,11 +389,20 @@ public final class RocksCounterStore implements CounterStore, Outbox {
     try (WriteBatch batch = new WriteBatch()) {
       ensureOpen();
       int targets = outboxTargets;
-      for (int i = 0; i < commit.counterCount(); i++) {
+      int n = commit.counterCount();
+      // one outbox entry per target naming every counter of the commit (see Outbox)
+      byte[] entry = targets > 0 && n > 0 ? new byte[n * CounterId.ENCODED_LENGTH] : null;
+      for (int i = 0; i < n; i++) {
         byte[] id = commit.counterId(i).toBytes();
         batch.put(counters, id, Codec.counterValue(commit.counterValue(i)));
+        if (entry != null) {
+          System.arraycopy(id, 0, entry, i * CounterId.ENCODED_LENGTH, id.length);
+        }
+      }
+      long seq = outboxSeq + 1;
+      if (entry != null) {
         for (int t = 0; t < targets; t++) {
-          batch.put(outbox, outboxKey(t, id), EMPTY);
+          batch.put(outbox, outboxKey(t, seq), entry);
         }
       }
       for (int i = 0; i < commit.keyCount(); i++) {
@@ -391,6 +413,11 @@ public final class RocksCounterStore implements CounterStore, Outbox {
       }
       db.write(syncWrite, batch);
       writable = true;
+      if (entry != null) {
+        outboxSeq = seq;
+        outboxIdsWritten += n;
+        outboxEntriesWritten++;
+      }
     } catch (RocksDBException e) {
       writable = false;
       throw writeFailure(e);
@@ -404,33 +431,79 @@ public final class RocksCounterStore implements CounterStore, Outbox {
     if (targets < 0 || targets > 127) {
       throw new IllegalArgumentException("outbox targets must be 0..127, got " + targets);
     }
-    outboxTargets = targets;
-  }
-
-  @Override
-  public List<CounterId> outboxPage(int target, CounterId after, int limit) {
     lifecycle.readLock().lock();
     try {
       ensureOpen();
-      List<CounterId> page = new ArrayList<>(Math.min(limit, 1024));
-      try (Slice upper = new Slice(new byte[] {(byte) (target + 1)});
-          ReadOptions ro = new ReadOptions().setIterateUpperBound(upper);
-          RocksIterator it = db.newIterator(outbox, ro)) {
-        seekAfter(
-            it,
-            after == null ? new byte[] {(byte) target} : outboxKey(target, after.toBytes()),
-            after != null);
-        for (; it.isValid() && page.size() < limit; it.next()) {
-          byte[] k = it.key();
-          if (k.length == 1 + CounterId.ENCODED_LENGTH && k[0] == (byte) target) {
-            page.add(CounterId.fromBytes(Arrays.copyOfRange(k, 1, k.length)));
-          }
-        }
+      long last = convertLegacyMarks();
+      for (int t = 0; t < 128; t++) {
+        last = Math.max(last, lastOutboxSeq(t));
       }
-      return page;
+      outboxSeq = last;
+      outboxTargets = targets;
+    } catch (RocksDBException e) {
+      throw writeFailure(e);
     } finally {
       lifecycle.readLock().unlock();
     }
+  }
+
+  /** The number of {@code target}'s last entry, 0 when it has none. */
+  private long lastOutboxSeq(int target) {
+    try (RocksIterator it = db.newIterator(outbox)) {
+      it.seekForPrev(outboxKey(target, -1L)); // the largest possible key of the target
+      for (; it.isValid(); it.prev()) {
+        byte[] k = it.key();
+        if (k[0] != (byte) target) {
+          return 0;
+        }
+        if (k.length == OUTBOX_KEY_LENGTH) {
+          return seqOf(k);
+        }
+      }
+      return 0;
+    }
+  }
+
+  /**
+   * Turns the marks of the earlier outbox format (one key per target and counter) into entries of
+   * this one, numbered after every existing entry, in one durable write. Returns the last number
+   * used (0 when there were no such marks).
+   */
+  private long convertLegacyMarks() throws RocksDBException {
+    Map<Integer, List<byte[]>> marks = new LinkedHashMap<>();
+    long last = 0;
+    try (RocksIterator it = db.newIterator(outbox)) {
+      for (it.seekToFirst(); it.isValid(); it.next()) {
+        byte[] k = it.key();
+        if (k.length == 1 + CounterId.ENCODED_LENGTH) {
+          marks.computeIfAbsent((int) k[0], t -> new ArrayList<>()).add(k);
+        } else if (k.length == OUTBOX_KEY_LENGTH) {
+          last = Math.max(last, seqOf(k));
+        }
+      }
+    }
+    if (marks.isEmpty()) {
+      return last;
+    }
+    try (WriteBatch batch = new WriteBatch()) {
+      for (Map.Entry<Integer, List<byte[]>> e : marks.entrySet()) {
+        List<byte[]> keysOfTarget = e.getValue();
+        for (int from = 0; from < keysOfTarget.size(); from += LEGACY_ENTRY_SIZE) {
+          int to = Math.min(keysOfTarget.size(), from + LEGACY_ENTRY_SIZE);
+          byte[] entry = new byte[(to - from) * CounterId.ENCODED_LENGTH];
+          for (int i = from; i < to; i++) {
+            byte[] k = keysOfTarget.get(i);
+            System.arraycopy(
+                k, 1, entry, (i - from) * CounterId.ENCODED_LENGTH, CounterId.ENCODED_LENGTH);
+            batch.delete(outbox, k);
+          }
+          batch.put(outbox, outboxKey(e.getKey(), ++last), entry);
+        }
+      }
+      db.write(syncWrite, batch);
+    }
+    log.info("outbox: converted the marks of {} targets to entries", marks.size());
+    return last;
   }
 
   /** Positions {@code it} at {@code from}, or just past it when {@code exclusive}. */
@@ -442,26 +515,60 @@ public final class RocksCounterStore implements CounterStore, Outbox {
   }
 
   @Override
-  public void outboxRemoveIfCurrent(int target, List<CounterId> ids, List<CounterValue> values) {
-    if (ids.isEmpty()) {
-      return;
+  public long outboxSeq() {
+    return outboxSeq;
+  }
+
+  @Override
+  public long outboxRead(int target, long afterSeq, int limit, Set<CounterId> ids) {
+    lifecycle.readLock().lock();
+    try {
+      ensureOpen();
+      long last = afterSeq;
+      try (Slice upper = new Slice(new byte[] {(byte) (target + 1)});
+          ReadOptions ro = new ReadOptions().setIterateUpperBound(upper);
+          RocksIterator it = db.newIterator(outbox, ro)) {
+        for (it.seek(outboxKey(target, afterSeq + 1)); it.isValid() && ids.size() < limit; ) {
+          byte[] k = it.key();
+          if (k.length == OUTBOX_KEY_LENGTH && k[0] == (byte) target) {
+            byte[] v = it.value();
+            for (int off = 0; off + CounterId.ENCODED_LENGTH <= v.length; ) {
+              ids.add(
+                  CounterId.fromBytes(Arrays.copyOfRange(v, off, off += CounterId.ENCODED_LENGTH)));
+            }
+            last = seqOf(k);
+          }
+          it.next();
+        }
+      }
+      return last;
+    } finally {
+      lifecycle.readLock().unlock();
     }
+  }
+
+  @Override
+  public void outboxClear(int target, long throughSeq) {
     lifecycle.readLock().lock();
     try (WriteBatch batch = new WriteBatch()) {
       if (closed.get()) {
         return;
       }
-      List<CounterValue> current = getAll(ids);
-      for (int i = 0; i < ids.size(); i++) {
-        if (current.get(i).equals(values.get(i))) {
-          batch.delete(outbox, outboxKey(target, ids.get(i).toBytes()));
+      long from = outboxCleared[target] + 1;
+      if (throughSeq < from) {
+        return;
+      }
+      if (throughSeq - from < POINT_DELETES) {
+        for (long seq = from; seq <= throughSeq; seq++) {
+          batch.delete(outbox, outboxKey(target, seq));
         }
+      } else {
+        batch.deleteRange(outbox, outboxKey(target, 0), outboxKey(target, throughSeq + 1));
       }
-      if (batch.count() > 0) {
-        db.write(asyncWrite, batch);
-      }
+      db.write(asyncWrite, batch);
+      outboxCleared[target] = throughSeq;
     } catch (RocksDBException e) {
-      log.debug("clearing pushed outbox marks failed (they are pushed again): {}", describe(e));
+      log.debug("clearing pushed outbox entries failed (they are pushed again): {}", describe(e));
     } finally {
       lifecycle.readLock().unlock();
     }
@@ -469,7 +576,9 @@ public final class RocksCounterStore implements CounterStore, Outbox {
 
   @Override
   public long outboxEstimate() {
-    return statistic("outbox.estimated");
+    long entries = statistic("outbox.estimated");
+    long written = outboxEntriesWritten;
+    return written == 0 ? entries : entries * outboxIdsWritten / written;
   }
 
   @Override
@@ -494,14 +603,23 @@ public final class RocksCounterStore implements CounterStore, Outbox {
     }
   }
 
-  private static byte[] outboxKey(int target, byte[] id) {
-    byte[] k = new byte[1 + id.length];
+  /** An outbox entry's key: the target, then the commit's number (big-endian, so in order). */
+  private static byte[] outboxKey(int target, long seq) {
+    byte[] k = new byte[OUTBOX_KEY_LENGTH];
     k[0] = (byte) target;
-    System.arraycopy(id, 0, k, 1, id.length);
+    for (int i = 0; i < 8; i++) {
+      k[1 + i] = (byte) (seq >>> (56 - 8 * i));
+    }
     return k;
   }
 
-  private static final byte[] EMPTY = new byte[0];
+  private static long seqOf(byte[] key) {
+    long seq = 0;
+    for (int i = 1; i < OUTBOX_KEY_LENGTH; i++) {
+      seq = (seq << 8) | (key[i] & 0xff);
+    }
+    return seq;
+  }
 
   @Override
   public int purgeExpiredKeys(long nowSecond, int limit) {

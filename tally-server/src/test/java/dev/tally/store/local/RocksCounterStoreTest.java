@@ -9,10 +9,19 @@ import dev.tally.counter.Slot;
 import dev.tally.error.TallyException;
 import dev.tally.store.Commit;
 import dev.tally.store.IdempotencyRecord;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.DBOptions;
+import org.rocksdb.Options;
+import org.rocksdb.RocksDB;
 
 class RocksCounterStoreTest {
 
@@ -156,39 +165,121 @@ class RocksCounterStoreTest {
   }
 
   @Test
-  void outbox_marksEveryCommittedCounterPerTarget_durably_andClearsOnlyUnchangedOnes() {
+  void outbox_logsEveryCommitPerTarget_durably_inOrder_andClearsThroughANumber() {
     CounterId a;
     CounterId b;
-    CounterValue a1 = new CounterValue(new Slot(1, 0), 1_900_000_000L);
-    CounterValue b1 = new CounterValue(new Slot(2, 1), 1_900_000_000L);
+    CounterId c;
+    CounterValue v = new CounterValue(new Slot(1, 0), 1_900_000_000L);
+    long first;
+    long second;
     try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
       int code = s.names().code("likes").orElseThrow();
       a = new CounterId(7, code);
       b = new CounterId(9, code);
-      Commit before = new Commit();
-      before.putCounter(new CounterId(5, code), a1);
-      s.commit(before); // committed before the outbox was on: never marked
+      c = new CounterId(3, code);
+      s.commit(commitOf(v, new CounterId(5, code))); // before the outbox was on: not logged
       s.enableOutbox(2);
-      Commit c = new Commit();
-      c.putCounter(a, a1);
-      c.putCounter(b, b1);
-      s.commit(c);
+      assertThat(s.outboxSeq()).isZero();
+      s.commit(commitOf(v, a, b));
+      first = s.outboxSeq();
+      s.commit(commitOf(v, c, a));
+      second = s.outboxSeq();
+      assertThat(second).isGreaterThan(first);
     }
     try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
       s.enableOutbox(2);
-      assertThat(s.outboxPage(0, null, 10)).containsExactly(a, b);
-      assertThat(s.outboxPage(1, null, 10)).containsExactly(a, b);
-      assertThat(s.outboxPage(0, a, 10)).containsExactly(b);
-      assertThat(s.outboxPage(0, null, 1)).containsExactly(a);
+      assertThat(s.outboxSeq()).as("numbers go on after a restart").isEqualTo(second);
+      assertThat(read(s, 0, 0, 10)).containsExactly(a, b, c);
+      assertThat(read(s, 1, 0, 10)).containsExactly(a, b, c);
+      assertThat(read(s, 0, first, 10)).as("after the first entry").containsExactly(c, a);
+      Set<CounterId> page = new LinkedHashSet<>();
+      assertThat(s.outboxRead(0, 0, 1, page)).as("whole entries, up to the limit").isEqualTo(first);
+      assertThat(page).containsExactly(a, b);
+      assertThat(s.outboxRead(0, second, 10, new LinkedHashSet<>())).isEqualTo(second);
 
-      // b changes after its push was taken: its mark must stay
-      Commit again = new Commit();
-      again.putCounter(b, b1.plus(1, 1_900_000_001L));
-      s.commit(again);
-      s.outboxRemoveIfCurrent(0, List.of(a, b), List.of(a1, b1));
-      assertThat(s.outboxPage(0, null, 10)).containsExactly(b);
-      assertThat(s.outboxPage(1, null, 10)).as("other targets keep theirs").containsExactly(a, b);
+      s.outboxClear(0, first);
+      assertThat(read(s, 0, 0, 10)).containsExactly(c, a);
+      assertThat(read(s, 1, 0, 10)).as("other targets keep theirs").containsExactly(a, b, c);
+      s.outboxClear(0, second);
+      assertThat(read(s, 0, 0, 10)).isEmpty();
+      s.commit(commitOf(v, b));
+      assertThat(read(s, 0, 0, 10)).containsExactly(b);
+      assertThat(s.outboxEstimate()).isPositive();
     }
+  }
+
+  @Test
+  void outbox_clearsLongRunsWithOneRangeDeletion() {
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
+      int code = s.names().code("likes").orElseThrow();
+      s.enableOutbox(1);
+      CounterValue v = new CounterValue(new Slot(1, 0), 1_900_000_000L);
+      for (long post = 1; post <= 5000; post++) {
+        s.commit(commitOf(v, new CounterId(post, code)));
+      }
+      long last = s.outboxSeq();
+      s.commit(commitOf(v, new CounterId(9999, code)));
+      s.outboxClear(0, last);
+      assertThat(read(s, 0, 0, 10_000)).containsExactly(new CounterId(9999, code));
+    }
+  }
+
+  @Test
+  void outbox_turnsMarksOfTheEarlierFormatIntoEntries() throws Exception {
+    CounterId a;
+    CounterId b;
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
+      int code = s.names().code("likes").orElseThrow();
+      a = new CounterId(7, code);
+      b = new CounterId(9, code);
+    }
+    // the earlier format: one empty value per target and counter, keyed target byte + counter id
+    List<byte[]> families = RocksDB.listColumnFamilies(new Options(), dir.toString());
+    List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
+    for (byte[] f : families) {
+      descriptors.add(new ColumnFamilyDescriptor(f));
+    }
+    List<ColumnFamilyHandle> handles = new ArrayList<>();
+    try (DBOptions o = new DBOptions();
+        RocksDB db = RocksDB.open(o, dir.toString(), descriptors, handles)) {
+      int outbox = -1;
+      for (int i = 0; i < families.size(); i++) {
+        if (new String(families.get(i), StandardCharsets.UTF_8).equals("outbox")) {
+          outbox = i;
+        }
+      }
+      for (int t = 0; t < 2; t++) {
+        for (CounterId id : List.of(a, b)) {
+          byte[] k = new byte[1 + CounterId.ENCODED_LENGTH];
+          k[0] = (byte) t;
+          System.arraycopy(id.toBytes(), 0, k, 1, CounterId.ENCODED_LENGTH);
+          db.put(handles.get(outbox), k, new byte[0]);
+        }
+      }
+      handles.forEach(ColumnFamilyHandle::close);
+    }
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
+      s.enableOutbox(2);
+      assertThat(read(s, 0, 0, 10)).containsExactlyInAnyOrder(a, b);
+      assertThat(read(s, 1, 0, 10)).containsExactlyInAnyOrder(a, b);
+      s.commit(commitOf(new CounterValue(new Slot(1, 0), 1_900_000_000L), a));
+      s.outboxClear(0, s.outboxSeq() - 1);
+      assertThat(read(s, 0, 0, 10)).as("the new entry is numbered after them").containsExactly(a);
+    }
+  }
+
+  private static Commit commitOf(CounterValue v, CounterId... ids) {
+    Commit c = new Commit();
+    for (CounterId id : ids) {
+      c.putCounter(id, v);
+    }
+    return c;
+  }
+
+  private static Set<CounterId> read(RocksCounterStore s, int target, long after, int limit) {
+    Set<CounterId> ids = new LinkedHashSet<>();
+    s.outboxRead(target, after, limit, ids);
+    return ids;
   }
 
   @Test
