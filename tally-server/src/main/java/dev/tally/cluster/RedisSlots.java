@@ -251,6 +251,20 @@ public final class RedisSlots implements AutoCloseable {
     return key(id, buckets);
   }
 
+  /**
+   * A counter's slot as merge-slots.lua takes it, one char per byte: its field (9 bytes), P and N
+   * (8 bytes each, big-endian) and the record time (4 bytes, big-endian).
+   */
+  static String slotArgument(CounterId id, CounterValue v) {
+    byte[] b = new byte[CounterId.ENCODED_LENGTH + 20];
+    java.nio.ByteBuffer.wrap(b)
+        .put(id.toBytes())
+        .putLong(v.slot().p())
+        .putLong(v.slot().n())
+        .putInt((int) Math.min(0xFFFF_FFFFL, recordTime(v.updatedAtSecond())));
+    return new String(b, StandardCharsets.ISO_8859_1);
+  }
+
   /** The field of {@code id} in its bucket: its 9 bytes, one char per byte. */
   public static String field(CounterId id) {
     return new String(id.toBytes(), StandardCharsets.ISO_8859_1);
@@ -430,16 +444,12 @@ public final class RedisSlots implements AutoCloseable {
       List<Integer> which) {
     // only the first bucket is declared (it routes the call): see merge-slots.lua
     String[] keys = {allKeys[which.get(0)]};
-    String[] args = new String[1 + 5 * which.size()];
+    String[] args = new String[1 + 2 * which.size()];
     args[0] = writerBytes;
     for (int k = 0; k < which.size(); k++) {
       int i = which.get(k);
-      CounterValue v = values.get(i);
-      args[5 * k + 1] = allKeys[i];
-      args[5 * k + 2] = field(ids.get(i));
-      args[5 * k + 3] = Long.toString(v.slot().p());
-      args[5 * k + 4] = Long.toString(v.slot().n());
-      args[5 * k + 5] = Long.toString(recordTime(v.updatedAtSecond()));
+      args[2 * k + 1] = allKeys[i];
+      args[2 * k + 2] = slotArgument(ids.get(i), values.get(i));
     }
     return MERGE.<Long>run(redis, ScriptOutputType.INTEGER, keys, args).thenApply(changed -> null);
   }

@@ -7,14 +7,15 @@
 -- node serves it. If one is not served here, the script stops with an error there: the merges done
 -- before it stay, which is harmless (merges are maxima) and the caller pushes them again.
 -- KEYS[1]: the first counter's bucket hash.
--- ARGV[1]: the writer id (8 bytes); then for counter i, ARGV[5i-3 .. 5i+1]: its bucket hash, its
--- field (9 bytes: post id, code), P, N (decimal, < 2^53) and the time of its last write (seconds
--- since 2020-01-01, decimal).
+-- ARGV[1]: the writer id (8 bytes); then for counter i, ARGV[2i]: its bucket hash, and ARGV[2i+1]:
+-- its slot, 29 bytes: the counter's field (9 bytes: post id, code), P and N (8 bytes each,
+-- big-endian, < 2^53) and the time of its last write (4 bytes, big-endian, seconds since
+-- 2020-01-01). Binary, so that neither side formats or parses decimals.
 -- A record is the counter's last write time over all writers (unsigned LEB128 varint, seconds
 -- since 2020-01-01), then one entry per writer: 8-byte writer id, then P and N as varints.
 -- A writer folded in a bucket (its fence field "\0r"..id there, set by fold-writer.lua) is refused
 -- with a RETIRED error, so a folded writer never writes again. Returns how many records changed.
-local call, byte, sub, char, tonumber = redis.call, string.byte, string.sub, string.char, tonumber
+local call, byte, sub, char, unpack_slot = redis.call, string.byte, string.sub, string.char, struct.unpack
 local function varint(s, i)
   local b = byte(s, i)
   if b < 128 then
@@ -32,22 +33,28 @@ local function varint(s, i)
     mul = mul * 128
   end
 end
+-- no table per call: values up to 2^28 (every time until 2028, most counts) take one branch
 local function encode(v)
   if v < 128 then
     return char(v)
   elseif v < 16384 then
-    return char(v % 128 + 128, (v - v % 128) / 128)
+    local a = v % 128
+    return char(a + 128, (v - a) / 128)
+  elseif v < 2097152 then
+    local a = v % 128
+    v = (v - a) / 128
+    local b = v % 128
+    return char(a + 128, b + 128, (v - b) / 128)
+  elseif v < 268435456 then
+    local a = v % 128
+    v = (v - a) / 128
+    local b = v % 128
+    v = (v - b) / 128
+    local c = v % 128
+    return char(a + 128, b + 128, c + 128, (v - c) / 128)
   end
-  local out = {}
-  local n = 0
-  while v >= 128 do
-    local low = v % 128
-    n = n + 1
-    out[n] = low + 128
-    v = (v - low) / 128
-  end
-  out[n + 1] = v
-  return char(unpack(out))
+  local low = v % 128
+  return char(low + 128) .. encode((v - low) / 128)
 end
 local writer = ARGV[1]
 local changed = 0
@@ -65,9 +72,10 @@ end
 local function refuse()
   return redis.error_reply('RETIRED this writer was retired (tally retire-writer): it must not write again')
 end
-for a = 2, #ARGV, 5 do
-  local key, field = ARGV[a], ARGV[a + 1]
-  local p, n, t = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+for a = 2, #ARGV, 2 do
+  local key, slot = ARGV[a], ARGV[a + 1]
+  local field = sub(slot, 1, 9)
+  local p, n, t = unpack_slot('>i8>i8>I4', slot, 10)
   local old = call('HGET', key, field)
   if not old then
     if fenced(key) then return refuse() end

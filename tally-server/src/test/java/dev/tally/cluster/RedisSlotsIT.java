@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tally.counter.CounterId;
+import dev.tally.counter.CounterValue;
 import dev.tally.counter.Slot;
 import dev.tally.testing.RedisCluster;
 import dev.tally.testing.Values;
@@ -76,6 +77,46 @@ class RedisSlotsIT {
       assertThat(await(c.totals(ids))).isEqualTo(await(b.totals(ids)));
       assertThat(await(a.totals(List.of(new CounterId(813, 1)))))
           .containsExactly(Map.entry(new CounterId(813, 1), 0L));
+    }
+  }
+
+  @Test
+  void slotsAndTimesOfEveryVarintLength_areStoredExactly() throws Exception {
+    long[] sizes = {
+      0,
+      127,
+      128,
+      16_383,
+      16_384,
+      2_097_151,
+      2_097_152,
+      268_435_455,
+      268_435_456,
+      1L << 40,
+      (1L << 53) - 1
+    };
+    List<CounterId> ids = new ArrayList<>();
+    List<CounterValue> values = new ArrayList<>();
+    for (int i = 0; i < sizes.length; i++) {
+      ids.add(new CounterId(70_000 + i, 1));
+      // the time runs through the lengths too: seconds since 2020 from 1 to 2^28 and beyond
+      long time = RedisSlots.TIME_BASE_SECOND + Math.max(1, Math.min(sizes[i], 1L << 31));
+      values.add(new CounterValue(new Slot(sizes[i], sizes[sizes.length - 1 - i] / 2), time));
+    }
+    try (RedisSlots a = slots(5);
+        RedisSlots b = slots(6)) {
+      await(a.push(ids, values));
+      await(b.push(ids, values)); // a second writer's entry after the first one's
+      StoredCounter[] stored = await(a.records(ids));
+      for (int i = 0; i < ids.size(); i++) {
+        assertThat(stored[i].slotOf(5))
+            .as("writer 5, counter %d", i)
+            .isEqualTo(values.get(i).slot());
+        assertThat(stored[i].slotOf(6))
+            .as("writer 6, counter %d", i)
+            .isEqualTo(values.get(i).slot());
+        assertThat(stored[i].updatedAtSecond()).isEqualTo(values.get(i).updatedAtSecond());
+      }
     }
   }
 
