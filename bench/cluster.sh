@@ -295,7 +295,13 @@ echo "{\"backlog_drain_s\":$drain}" > "$out/cluster-drain.json"
 sweep
 phase cluster read
 node_stop
-[[ $(primaries | tr '\n' ' ') == "${primary_ports[*]} " ]] || log "warning: the primaries changed during the run (a failover)"
+failover_check() { # warns and keeps the Redis logs when the primaries changed
+  [[ $(primaries | tr '\n' ' ') == "${primary_ports[*]} " ]] && return 0
+  log "warning: the primaries changed during the run (a failover); Redis logs kept in $out/redis-logs"
+  mkdir -p "$out/redis-logs"
+  for p in "${redis_ports[@]}"; do cp "$rdir/$p/redis.log" "$out/redis-logs/$p.log" 2>/dev/null || true; done
+}
+failover_check
 
 # ---------------------------------------------------------------- direct
 for p in "${primary_ports[@]}"; do redis-cli -p "$p" flushall >/dev/null; done
@@ -303,7 +309,7 @@ direct incr
 log "filling the GET keys (pipelined SET)"
 bench_redis -n $((9 * POSTS)) -t set -P 16 > /dev/null
 direct get
-[[ $(primaries | tr '\n' ' ') == "${primary_ports[*]} " ]] || log "warning: the primaries changed during the run (a failover)"
+failover_check
 
 # ---------------------------------------------------------------- summary
 python3 - "$out" > "$out/cluster-summary.md" <<'PY'

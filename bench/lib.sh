@@ -56,7 +56,10 @@ redis_cluster_up() {
   redis_ports=($(seq "$base" $((base + 5))))
   redis_pids=()
   trap 'redis_cluster_down; cleanup' EXIT
-  taskset -c "$SERVER_CPU" "$root/deploy/redis-cluster.sh" up "$rdir" "$base" >/dev/null
+  # Redis's own default node timeout (15 s), not the tests' 2 s: with every server on one core, a
+  # primary's cluster-bus answers can lag by seconds under load, and a failover mid-run would
+  # measure the failover, not the steady state
+  NODE_TIMEOUT_MS=${NODE_TIMEOUT_MS:-15000} taskset -c "$SERVER_CPU" "$root/deploy/redis-cluster.sh" up "$rdir" "$base" >/dev/null
   for p in "${redis_ports[@]}"; do redis_pids+=("$(cat "$rdir/$p/redis.pid")"); done
   for _ in $(seq 150); do redis_settled && break; sleep 0.2; done
   redis_settled || { log "the Redis Cluster did not settle to 3 primaries + 3 replicas"; exit 1; }

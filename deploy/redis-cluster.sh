@@ -4,6 +4,7 @@
 #
 #   deploy/redis-cluster.sh up   DIR [BASE_PORT]   # ports BASE_PORT..BASE_PORT+5 (default 17000)
 #   deploy/redis-cluster.sh down DIR [BASE_PORT]   # stops the nodes and removes DIR
+# NODE_TIMEOUT_MS (default 2000, so that tests see failovers quickly) is cluster-node-timeout.
 set -euo pipefail
 
 usage() {
@@ -67,7 +68,7 @@ case $cmd in
       rm -rf "${dir:?}/$p"
       mkdir -p "$dir/$p"
       redis-server --port "$p" --bind 127.0.0.1 --dir "$dir/$p" \
-        --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
+        --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout "${NODE_TIMEOUT_MS:-2000}" \
         --appendonly yes --save "" --daemonize yes \
         --pidfile "$dir/$p/redis.pid" --logfile "$dir/$p/redis.log"
     done
