@@ -85,7 +85,9 @@ public final class Aggregator implements WritePath, AutoCloseable {
   // load()'s scratch, cleared for each batch: the committer is one thread
   private final List<CounterId> toLoad = new ArrayList<>();
   private final List<String> keysToLoad = new ArrayList<>();
-  private final java.util.Set<CounterId> seenInLoad = new java.util.HashSet<>();
+  // the committed value of every counter of the batch, as load() found it: one look into `state`
+  // per distinct counter, then only this small map (the big one misses the CPU caches)
+  private final Map<CounterId, CounterValue> base = new HashMap<>();
   private final Commit commit = new Commit();
   private long lastPurgeMillis;
 
@@ -222,6 +224,7 @@ public final class Aggregator implements WritePath, AutoCloseable {
         } finally {
           batch.clear();
           touched.clear();
+          base.clear();
           keysInBatch.clear();
           commit.clear();
           pendingWrites.addAndGet(-n);
@@ -306,14 +309,17 @@ public final class Aggregator implements WritePath, AutoCloseable {
   private void load(long now) {
     List<CounterId> counters = toLoad;
     List<String> keys = keysToLoad;
-    java.util.Set<CounterId> seen = seenInLoad;
     counters.clear();
     keys.clear();
-    seen.clear();
     for (Submission s : batch) {
       for (Write w : s.writes()) {
-        if (!state.containsKey(w.counter()) && seen.add(w.counter())) {
-          counters.add(w.counter());
+        CounterId id = w.counter();
+        if (!base.containsKey(id)) {
+          CounterValue v = state.get(id);
+          base.put(id, v);
+          if (v == null) {
+            counters.add(id);
+          }
         }
         if (w.idempotencyKey() != null && !keysInBatch.containsKey(w.idempotencyKey())) {
           keysInBatch.put(w.idempotencyKey(), null);
@@ -323,7 +329,7 @@ public final class Aggregator implements WritePath, AutoCloseable {
     }
     List<CounterValue> loaded = store.getAll(counters);
     for (int i = 0; i < counters.size(); i++) {
-      state.put(counters.get(i), loaded.get(i));
+      base.put(counters.get(i), loaded.get(i));
     }
     List<IdempotencyRecord> records = store.getKeys(keys);
     for (int i = 0; i < keys.size(); i++) {
@@ -348,11 +354,7 @@ public final class Aggregator implements WritePath, AutoCloseable {
     }
     CounterValue current = touched.get(w.counter());
     if (current == null) {
-      current = state.get(w.counter());
-      if (current == null) {
-        // evicted from the committer's cache since load(): read it again
-        current = store.get(w.counter());
-      }
+      current = base.get(w.counter());
     }
     CounterValue next;
     try {

@@ -109,15 +109,19 @@ public final class ReadCache {
   }
 
   /**
-   * Committer: the commit is durable (or failed: pass nothing); publishes the new values. A plain
-   * put, not a merge: commits come from one thread in order, so the committer's value is the newest
-   * committed one and dominates anything a reader could have read from the store; a reader that
-   * merges an older value afterwards keeps this one (CRDT max). The put also spares the merge's
-   * per-counter lambda and compute context.
+   * Committer: the commit is durable (or failed: pass nothing); brings the cached counters among
+   * {@code ids} up to their new values. Counters not cached are left out: a reader that misses
+   * reads the store, which already holds the commit, and caches what it read (see {@link
+   * #remember}: it drops its insert if a commit started meanwhile). Inserting every committed
+   * counter cost the committer a cache insertion and an eviction per distinct counter, half of its
+   * Java time on writes spread over a million counters (BENCHMARKS.md). A plain replace, not a
+   * merge: commits come from one thread in order, so the committer's value is the newest committed
+   * one; a reader that merges an older value afterwards keeps this one (CRDT max).
    */
   void endCommit(List<CounterId> ids, List<CounterValue> values) {
+    java.util.concurrent.ConcurrentMap<CounterId, CounterValue> map = cache.asMap();
     for (int i = 0; i < ids.size(); i++) {
-      cache.put(ids.get(i), values.get(i));
+      map.replace(ids.get(i), values.get(i));
     }
     finished.incrementAndGet();
   }

@@ -81,6 +81,41 @@ public class AggregatorBenchmark {
     }
   }
 
+  private long cpuAtStart;
+  private long writesAtStart;
+  private long writes;
+
+  /** The committer thread's CPU time so far (ns), from the JVM's thread accounting. */
+  private static long committerCpuNanos() {
+    java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+    for (Thread t : Thread.getAllStackTraces().keySet()) {
+      if (t.getName().equals("tally-committer")) {
+        return mx.getThreadCpuTime(t.threadId());
+      }
+    }
+    throw new IllegalStateException("no committer thread");
+  }
+
+  @Setup(Level.Iteration)
+  public void iterationStart() {
+    cpuAtStart = committerCpuNanos();
+    writesAtStart = writes;
+  }
+
+  /**
+   * Prints the committer's CPU per write over the iteration: the engine's cost per write, whatever
+   * else the machine did meanwhile (throughput swings with it; this much less).
+   */
+  @TearDown(Level.Iteration)
+  public void iterationEnd() {
+    long n = writes - writesAtStart;
+    if (n > 0) {
+      System.out.printf(
+          "%n  committer CPU per write: %.2f us (%d writes)%n",
+          (committerCpuNanos() - cpuAtStart) / 1e3 / n, n);
+    }
+  }
+
   @Benchmark
   @OperationsPerInvocation(BURST)
   public void burstOfSingleWrites() throws InterruptedException {
@@ -91,5 +126,6 @@ public class AggregatorBenchmark {
           new Write[] {new Write(new CounterId(post, 1), 1, null)}, r -> done.countDown());
     }
     done.await();
+    writes += BURST;
   }
 }
