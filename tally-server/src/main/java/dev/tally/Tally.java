@@ -211,6 +211,18 @@ public final class Tally implements AutoCloseable {
     }
     health.check("store", store::writable);
     health.check("committer", aggregator::healthy);
+    Gauge.builder("tally.ready", health, h -> h.ready() ? 1 : 0)
+        .description("1 while the node is ready (GET /health/ready answers 200), else 0")
+        .register(metrics.registry());
+    java.nio.file.Path dataPath = config.dataDir();
+    Gauge.builder("tally.store.disk.free", dataPath, Tally::usableBytes)
+        .description("Bytes free for the node on the data directory's file system")
+        .baseUnit("bytes")
+        .register(metrics.registry());
+    Gauge.builder("tally.store.disk.total", dataPath, Tally::totalBytes)
+        .description("Size of the data directory's file system")
+        .baseUnit("bytes")
+        .register(metrics.registry());
     this.vertx =
         Vertx.vertx(
             new VertxOptions()
@@ -613,5 +625,21 @@ public final class Tally implements AutoCloseable {
   /** For tests: the store's configured counters with their codes. */
   Map<String, Integer> counterCodes() {
     return store.names().asMap();
+  }
+
+  private static double usableBytes(java.nio.file.Path dir) {
+    try {
+      return java.nio.file.Files.getFileStore(dir).getUsableSpace();
+    } catch (java.io.IOException e) {
+      return Double.NaN;
+    }
+  }
+
+  private static double totalBytes(java.nio.file.Path dir) {
+    try {
+      return java.nio.file.Files.getFileStore(dir).getTotalSpace();
+    } catch (java.io.IOException e) {
+      return Double.NaN;
+    }
   }
 }

@@ -233,6 +233,14 @@ public final class LiveBus implements AutoCloseable {
     }
     this.maxPendingPerChannel = Math.max(1, settings.maxPending() / BUCKETS);
     this.lossSilenceMillis = 4 * settings.probePeriod().toMillis();
+    io.micrometer.core.instrument.Gauge.builder(
+            "tally.cluster.view.age", this, bus -> bus.longestStalenessMillis() / 1000.0)
+        .description(
+            "How old the other nodes' shares of followed counters may be, at most over all bus"
+                + " channels (the bound reads state in Tally-Cluster-Age-Ms); -0.001 before the"
+                + " bus started")
+        .baseUnit("seconds")
+        .register(registry);
     this.published =
         Counter.builder("tally.live.bus.slots.published")
             .description("Pushed counter slots published to the other nodes")
@@ -538,6 +546,18 @@ public final class LiveBus implements AutoCloseable {
     }
     long silent = Math.max(0, clock.millis() - lastHeardMillis.get(bucket(postId)));
     return silent + settings.publishInterval().toMillis();
+  }
+
+  /** The largest {@link #stalenessMillis} over all channels; -1 before the bus started. */
+  public long longestStalenessMillis() {
+    if (!started) {
+      return -1;
+    }
+    long oldest = Long.MAX_VALUE;
+    for (int b = 0; b < BUCKETS; b++) {
+      oldest = Math.min(oldest, lastHeardMillis.get(b));
+    }
+    return Math.max(0, clock.millis() - oldest) + settings.publishInterval().toMillis();
   }
 
   /**
