@@ -96,6 +96,10 @@ public final class Tally implements AutoCloseable {
     this.clock = clock;
     DataDir dataDir = new DataDir(config.dataDir());
     this.nodeId = dataDir.nodeId();
+    dev.tally.logging.Logging.addContext("node", java.util.HexFormat.of().toHexDigits(nodeId));
+    if (!config.redis().isEmpty()) {
+      dev.tally.logging.Logging.addContext("region", config.region());
+    }
     this.metrics = new Metrics();
     this.store =
         RocksCounterStore.open(
@@ -585,6 +589,7 @@ public final class Tally implements AutoCloseable {
       System.exit(2);
       return;
     }
+    dev.tally.logging.Logging.configure(config.logFormat(), config.accessLog());
     Tally node;
     try {
       node = start(config, Clock.systemUTC());

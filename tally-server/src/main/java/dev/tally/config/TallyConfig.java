@@ -104,7 +104,9 @@ public record TallyConfig(
     int redisBuckets,
     int clusterFollowMax,
     Duration clusterPushInterval,
-    String trustedProxies) {
+    String trustedProxies,
+    String logFormat,
+    boolean accessLog) {
 
   public TallyConfig {
     if ((tlsCert == null) != (tlsKey == null)) {
@@ -397,6 +399,31 @@ public record TallyConfig(
           Parsers::regions);
 
   /** Every option, in the order {@code --help} lists them. */
+  public static final Option<String> LOG_FORMAT =
+      new Option<>(
+          "log-format",
+          "text",
+          "log lines as text or as one JSON object per line (json: time, level, logger, thread,"
+              + " message, node id and region)",
+          s -> {
+            if (!s.equals("text") && !s.equals("json")) {
+              throw new IllegalArgumentException("must be text or json");
+            }
+            return s;
+          });
+
+  public static final Option<Boolean> ACCESS_LOG =
+      new Option<>(
+          "access-log",
+          "false",
+          "log one line per HTTP request (logger tally.access: method, path, status, duration,"
+              + " client address)",
+          s -> {
+            if (!s.equals("true") && !s.equals("false")) {
+              throw new IllegalArgumentException("must be true or false");
+            }
+            return Boolean.parseBoolean(s);
+          });
   public static final List<Option<?>> OPTIONS =
       List.of(
           HOST,
@@ -442,7 +469,9 @@ public record TallyConfig(
           REDIS_CA_FILE,
           REDIS_BUCKETS,
           CLUSTER_FOLLOW_MAX,
-          CLUSTER_PUSH_INTERVAL);
+          CLUSTER_PUSH_INTERVAL,
+          LOG_FORMAT,
+          ACCESS_LOG);
 
   /** The defaults, as if started with no flags and an empty environment. */
   public static TallyConfig defaults() {
@@ -523,7 +552,9 @@ public record TallyConfig(
         v.get(REDIS_BUCKETS),
         v.get(CLUSTER_FOLLOW_MAX),
         v.get(CLUSTER_PUSH_INTERVAL),
-        v.get(TRUSTED_PROXIES));
+        v.get(TRUSTED_PROXIES),
+        v.get(LOG_FORMAT),
+        v.get(ACCESS_LOG));
   }
 
   /** A copy with another port and data dir; for tests and tools. */
@@ -572,7 +603,9 @@ public record TallyConfig(
         redisBuckets,
         clusterFollowMax,
         clusterPushInterval,
-        trustedProxies);
+        trustedProxies,
+        logFormat,
+        accessLog);
   }
 
   /** The {@code --help} text: every option with its variable, default and meaning. */

@@ -35,6 +35,26 @@ final class HttpMetrics {
     this.registry = registry;
   }
 
+  private static final org.slf4j.Logger ACCESS = org.slf4j.LoggerFactory.getLogger("tally.access");
+
+  /** Records an answered request, and logs it with {@code --access-log}. */
+  void done(io.vertx.core.http.HttpServerRequest req, Endpoint endpoint, int status, long nanos) {
+    record(endpoint, status, nanos);
+    if (ACCESS.isInfoEnabled()) {
+      String client = req.remoteAddress() == null ? "" : req.remoteAddress().hostAddress();
+      double ms = Math.round(nanos / 10_000.0) / 100.0;
+      ACCESS
+          .atInfo()
+          .addKeyValue("method", req.method().name())
+          .addKeyValue("path", req.path())
+          .addKeyValue("status", status)
+          .addKeyValue("ms", ms)
+          .addKeyValue("endpoint", endpoint.tag)
+          .addKeyValue("client", client)
+          .log("{} {} {} {} ms", req.method().name(), req.path(), status, ms);
+    }
+  }
+
   void record(Endpoint endpoint, int status, long nanos) {
     int key = endpoint.ordinal() * 1000 + status;
     Timer t = timers.get(key);

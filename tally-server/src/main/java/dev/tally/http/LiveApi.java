@@ -184,7 +184,7 @@ public final class LiveApi {
       String inm = req.getHeader(HttpHeaders.IF_NONE_MATCH);
       if (inm != null && inm.contains(asset.etag())) {
         resp.setStatusCode(304).end();
-        httpMetrics.record(Endpoint.PAGE, 304, System.nanoTime() - startNanos);
+        httpMetrics.done(req, Endpoint.PAGE, 304, System.nanoTime() - startNanos);
         return true;
       }
       resp.setStatusCode(200).putHeader(HttpHeaders.CONTENT_TYPE, asset.contentType());
@@ -193,7 +193,7 @@ public final class LiveApi {
       } else {
         resp.end(asset.body().copy());
       }
-      httpMetrics.record(Endpoint.PAGE, 200, System.nanoTime() - startNanos);
+      httpMetrics.done(req, Endpoint.PAGE, 200, System.nanoTime() - startNanos);
     } catch (TallyException e) {
       problem(req, Endpoint.PAGE, startNanos, e);
     }

@@ -33,7 +33,7 @@ final class Responses {
       return;
     }
     resp.setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, contentType).end(body);
-    metrics.record(endpoint, status, System.nanoTime() - startNanos);
+    metrics.done(req, endpoint, status, System.nanoTime() - startNanos);
   }
 
   /**
