@@ -50,6 +50,21 @@ public final class HttpApi implements Handler<HttpServerRequest> {
   static final int MAX_SINGLE_BODY_BYTES = 4096;
 
   private static final CharSequence JSON = HttpHeaders.createOptimized("application/json");
+
+  /** The API's OpenAPI 3.1 description (resource openapi.json), served at /openapi.json. */
+  private static final Buffer OPENAPI = openApi();
+
+  private static Buffer openApi() {
+    try (java.io.InputStream in = HttpApi.class.getResourceAsStream("/openapi.json")) {
+      if (in == null) {
+        throw new IllegalStateException("openapi.json is missing from the class path");
+      }
+      return Buffer.buffer(in.readAllBytes());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
   private static final CharSequence PROMETHEUS =
       HttpHeaders.createOptimized("text/plain; version=0.0.4; charset=utf-8");
   private static final CharSequence IDEMPOTENCY_KEY =
@@ -185,6 +200,14 @@ public final class HttpApi implements Handler<HttpServerRequest> {
         call.notAllowed("GET");
       } else {
         scrape(call);
+      }
+      return;
+    } else if (path.equals("/openapi.json")) {
+      call.at(Endpoint.OTHER);
+      if (method != HttpMethod.GET) {
+        call.notAllowed("GET");
+      } else {
+        call.ok(JSON, OPENAPI.copy());
       }
       return;
     } else if (live.page(call.req, path, call.startNanos)) {
