@@ -71,6 +71,25 @@ final class Parsers {
     return s.isEmpty() ? null : java.nio.file.Path.of(s);
   }
 
+  /** {@code true} or {@code false}, nothing else. */
+  static boolean bool(String s) {
+    if (!s.equals("true") && !s.equals("false")) {
+      throw new IllegalArgumentException("must be true or false");
+    }
+    return Boolean.parseBoolean(s);
+  }
+
+  /** One of {@code allowed}, as given. */
+  static Function<String, String> oneOf(String... allowed) {
+    List<String> values = List.of(allowed);
+    return s -> {
+      if (!values.contains(s)) {
+        throw new IllegalArgumentException("must be " + String.join(" or ", values));
+      }
+      return s;
+    };
+  }
+
   /** A non-negative rate per second. */
   static Function<String, Double> rate() {
     return s -> {

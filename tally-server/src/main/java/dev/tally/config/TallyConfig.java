@@ -320,12 +320,7 @@ public record TallyConfig(
           "ack",
           "local",
           "cluster mode: acknowledge writes once durable on the node (local) or also in Redis (cluster)",
-          s -> {
-            if (!s.equals("local") && !s.equals("cluster")) {
-              throw new IllegalArgumentException("must be local or cluster");
-            }
-            return s;
-          });
+          Parsers.oneOf("local", "cluster"));
   public static final Option<Duration> ACK_TIMEOUT =
       new Option<>(
           "ack-timeout",
@@ -357,12 +352,7 @@ public record TallyConfig(
           "redis-tls",
           "false",
           "connect to Redis over TLS, verifying its certificate",
-          s -> {
-            if (!s.equals("true") && !s.equals("false")) {
-              throw new IllegalArgumentException("must be true or false");
-            }
-            return Boolean.parseBoolean(s);
-          });
+          Parsers::bool);
   public static final Option<Path> REDIS_CA_FILE =
       new Option<>(
           "redis-ca-file",
@@ -405,12 +395,7 @@ public record TallyConfig(
           "text",
           "log lines as text or as one JSON object per line (json: time, level, logger, thread,"
               + " message, node id and region)",
-          s -> {
-            if (!s.equals("text") && !s.equals("json")) {
-              throw new IllegalArgumentException("must be text or json");
-            }
-            return s;
-          });
+          Parsers.oneOf("text", "json"));
 
   public static final Option<Boolean> ACCESS_LOG =
       new Option<>(
@@ -418,12 +403,7 @@ public record TallyConfig(
           "false",
           "log one line per HTTP request (logger tally.access: method, path, status, duration,"
               + " client address)",
-          s -> {
-            if (!s.equals("true") && !s.equals("false")) {
-              throw new IllegalArgumentException("must be true or false");
-            }
-            return Boolean.parseBoolean(s);
-          });
+          Parsers::bool);
   public static final List<Option<?>> OPTIONS =
       List.of(
           HOST,

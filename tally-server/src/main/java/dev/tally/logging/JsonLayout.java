@@ -5,6 +5,7 @@ import ch.qos.logback.classic.spi.IThrowableProxy;
 import ch.qos.logback.classic.spi.ThrowableProxyUtil;
 import ch.qos.logback.core.CoreConstants;
 import ch.qos.logback.core.LayoutBase;
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import java.time.Instant;
 import java.util.Map;
 import org.slf4j.event.KeyValuePair;
@@ -54,24 +55,8 @@ public final class JsonLayout extends LayoutBase<ILoggingEvent> {
     sb.append('"');
   }
 
-  /** JSON string escaping (RFC 8259): quotes, backslashes and every control character. */
+  /** JSON string escaping (RFC 8259: quotes, backslashes, control characters), by Jackson. */
   static void escape(StringBuilder sb, String s) {
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      switch (c) {
-        case '"' -> sb.append("\\\"");
-        case '\\' -> sb.append("\\\\");
-        case '\n' -> sb.append("\\n");
-        case '\r' -> sb.append("\\r");
-        case '\t' -> sb.append("\\t");
-        default -> {
-          if (c < 0x20 || c == 0x2028 || c == 0x2029) {
-            sb.append(String.format("\\u%04x", (int) c));
-          } else {
-            sb.append(c);
-          }
-        }
-      }
-    }
+    sb.append(JsonStringEncoder.getInstance().quoteAsString(s));
   }
 }
