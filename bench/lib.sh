@@ -1,4 +1,5 @@
-# Sourced by bench/run.sh, bench/sweep.sh, bench/stalls.sh, bench/floor.sh, bench/cluster.sh and bench/repush.sh after they set
+# Sourced by bench/run.sh, bench/sweep.sh, bench/stalls.sh, bench/floor.sh, bench/cluster.sh, bench/repush.sh,
+# bench/cluster-profile.sh and bench/engine.sh after they set
 # `root` and `set -euo pipefail`:
 #   source "$root/bench/lib.sh" NAME [results-dir]
 # Sets JAVA_HOME, the jars, the CPU pinning (SERVER_CPU, CLIENT_CPU), CONNS, the loopback ports,
