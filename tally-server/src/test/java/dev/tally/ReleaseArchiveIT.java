@@ -2,17 +2,13 @@ package dev.tally;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tally.testing.NodeProcess;
 import dev.tally.testing.TallyClient;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,23 +18,12 @@ import org.junit.jupiter.api.Test;
  */
 class ReleaseArchiveIT {
 
-  private static final Pattern STARTED = Pattern.compile("started: port=(\\d+)");
-
   @Test
   void unpacked_itsLauncherStartsANodeWithOnlyAJdk() throws Exception {
     Path archive = Path.of(System.getProperty("tally.dist", "missing"));
     assertThat(archive).as("the archive `mvn package` made").exists();
     Path dir = Files.createTempDirectory("tally-release-it-");
-    Process tar =
-        new ProcessBuilder("tar", "-xzf", archive.toString(), "-C", dir.toString())
-            .inheritIO()
-            .start();
-    assertThat(tar.waitFor(60, TimeUnit.SECONDS)).isTrue();
-    assertThat(tar.exitValue()).isZero();
-    Path home;
-    try (var entries = Files.list(dir)) {
-      home = entries.findFirst().orElseThrow();
-    }
+    Path home = unpack(archive, dir);
     assertThat(home.getFileName().toString()).startsWith("tally-");
     for (String f :
         new String[] {
@@ -67,43 +52,16 @@ class ReleaseArchiveIT {
                 "127.0.0.1",
                 "--data-dir",
                 dir.resolve("data").toString())
-            .directory(dir.toFile())
-            .redirectErrorStream(true);
+            .directory(dir.toFile());
     Map<String, String> env = pb.environment();
     env.clear(); // nothing from the build: only a JDK and the basic tools
     env.put("JAVA_HOME", javaHome.toString());
     env.put("PATH", "/usr/bin:/bin");
-    Process node = pb.start();
-    try {
-      CompletableFuture<Integer> port = new CompletableFuture<>();
-      StringBuilder output = new StringBuilder();
-      Thread.ofPlatform()
-          .daemon()
-          .start(
-              () -> {
-                try (BufferedReader r =
-                    new BufferedReader(
-                        new InputStreamReader(node.getInputStream(), StandardCharsets.UTF_8))) {
-                  for (String line; (line = r.readLine()) != null; ) {
-                    synchronized (output) {
-                      output.append(line).append('\n');
-                    }
-                    Matcher m = STARTED.matcher(line);
-                    if (m.find()) {
-                      port.complete(Integer.parseInt(m.group(1)));
-                    }
-                  }
-                } catch (java.io.IOException e) {
-                  port.completeExceptionally(e);
-                }
-                port.completeExceptionally(new IllegalStateException("exited: " + output));
-              });
-      TallyClient client = new TallyClient(port.get(60, TimeUnit.SECONDS));
+    try (NodeProcess node = NodeProcess.launch(pb, dir.resolve("node.log"))) {
+      TallyClient client = new TallyClient(node.port());
       assertThat(client.write(812, "likes", "increment", null).statusCode()).isEqualTo(200);
       assertThat(client.count(812, "likes")).isEqualTo(1);
-    } finally {
-      node.destroy();
-      assertThat(node.waitFor(60, TimeUnit.SECONDS)).as("the node stops on SIGTERM").isTrue();
+      assertThat(node.stop()).as("the node stops on SIGTERM, exit code").isZero();
     }
   }
 
@@ -111,13 +69,7 @@ class ReleaseArchiveIT {
   void theLauncher_refusesAJavaOlderThan21_withAClearMessage() throws Exception {
     Path archive = Path.of(System.getProperty("tally.dist", "missing"));
     Path dir = Files.createTempDirectory("tally-release-it-");
-    Process tar =
-        new ProcessBuilder("tar", "-xzf", archive.toString(), "-C", dir.toString()).start();
-    assertThat(tar.waitFor(60, TimeUnit.SECONDS)).isTrue();
-    Path home;
-    try (var entries = Files.list(dir)) {
-      home = entries.findFirst().orElseThrow();
-    }
+    Path home = unpack(archive, dir);
     // a fake java that says it is Java 17
     Path fake = dir.resolve("old-jdk/bin/java");
     Files.createDirectories(fake.getParent());
@@ -131,5 +83,18 @@ class ReleaseArchiveIT {
     assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
     assertThat(p.exitValue()).isEqualTo(1);
     assertThat(out).contains("needs Java 21 or newer");
+  }
+
+  /** Unpacks {@code archive} into {@code dir} with tar; returns the directory it made. */
+  private static Path unpack(Path archive, Path dir) throws Exception {
+    Process tar =
+        new ProcessBuilder("tar", "-xzf", archive.toString(), "-C", dir.toString())
+            .inheritIO()
+            .start();
+    assertThat(tar.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(tar.exitValue()).isZero();
+    try (var entries = Files.list(dir)) {
+      return entries.findFirst().orElseThrow();
+    }
   }
 }

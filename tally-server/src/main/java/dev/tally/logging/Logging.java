@@ -32,11 +32,9 @@ public final class Logging {
     if (xml == null) {
       return;
     }
-    ctx.putProperty("tally.log.format", format);
-    ctx.putProperty("tally.access.log", accessLog ? "INFO" : "OFF");
     JoranConfigurator configurator = new JoranConfigurator();
     configurator.setContext(ctx);
-    ctx.reset();
+    ctx.reset(); // drops the start-up configuration, its properties included
     ctx.putProperty("tally.log.format", format);
     ctx.putProperty("tally.access.log", accessLog ? "INFO" : "OFF");
     try {

@@ -65,7 +65,16 @@ public final class NodeProcess implements AutoCloseable {
                 dataDir.toString()));
     cmd.addAll(0, launcher);
     cmd.addAll(List.of(extraArgs));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    return launch(new ProcessBuilder(cmd), log);
+  }
+
+  /**
+   * Starts a node from {@code builder} (any command that runs one, e.g. a release archive's
+   * bin/tally with {@code --port 0}), appends its output to {@code log} and waits until it says
+   * which port it serves.
+   */
+  public static NodeProcess launch(ProcessBuilder builder, Path log) throws IOException {
+    Process p = builder.redirectErrorStream(true).start();
     CompletableFuture<Integer> port = new CompletableFuture<>();
     Thread.ofPlatform()
         .daemon()
