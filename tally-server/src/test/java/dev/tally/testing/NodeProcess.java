@@ -24,10 +24,12 @@ public final class NodeProcess implements AutoCloseable {
 
   private final Process process;
   private final int port;
+  private final Thread logCopier;
 
-  private NodeProcess(Process process, int port) {
+  private NodeProcess(Process process, int port, Thread logCopier) {
     this.process = process;
     this.port = port;
+    this.logCopier = logCopier;
   }
 
   public static Path jar() {
@@ -76,36 +78,37 @@ public final class NodeProcess implements AutoCloseable {
   public static NodeProcess launch(ProcessBuilder builder, Path log) throws IOException {
     Process p = builder.redirectErrorStream(true).start();
     CompletableFuture<Integer> port = new CompletableFuture<>();
-    Thread.ofPlatform()
-        .daemon()
-        .start(
-            () -> {
-              try (BufferedReader r =
-                      new BufferedReader(
-                          new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-                  var out =
-                      Files.newBufferedWriter(
-                          log,
-                          StandardCharsets.UTF_8,
-                          java.nio.file.StandardOpenOption.CREATE,
-                          java.nio.file.StandardOpenOption.APPEND)) {
-                for (String line; (line = r.readLine()) != null; ) {
-                  out.write(line);
-                  out.newLine();
-                  out.flush();
-                  Matcher m = STARTED.matcher(line);
-                  if (m.find()) {
-                    port.complete(Integer.parseInt(m.group(1)));
+    Thread copier =
+        Thread.ofPlatform()
+            .daemon()
+            .start(
+                () -> {
+                  try (BufferedReader r =
+                          new BufferedReader(
+                              new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+                      var out =
+                          Files.newBufferedWriter(
+                              log,
+                              StandardCharsets.UTF_8,
+                              java.nio.file.StandardOpenOption.CREATE,
+                              java.nio.file.StandardOpenOption.APPEND)) {
+                    for (String line; (line = r.readLine()) != null; ) {
+                      out.write(line);
+                      out.newLine();
+                      out.flush();
+                      Matcher m = STARTED.matcher(line);
+                      if (m.find()) {
+                        port.complete(Integer.parseInt(m.group(1)));
+                      }
+                    }
+                  } catch (IOException e) {
+                    port.completeExceptionally(e);
                   }
-                }
-              } catch (IOException e) {
-                port.completeExceptionally(e);
-              }
-              port.completeExceptionally(
-                  new IOException("node exited before it started; see " + log));
-            });
+                  port.completeExceptionally(
+                      new IOException("node exited before it started; see " + log));
+                });
     try {
-      return new NodeProcess(p, port.get(60, TimeUnit.SECONDS));
+      return new NodeProcess(p, port.get(60, TimeUnit.SECONDS), copier);
     } catch (Exception e) {
       p.destroyForcibly();
       throw new IOException("node did not start: " + e.getMessage() + "; log: " + log, e);
@@ -124,6 +127,7 @@ public final class NodeProcess implements AutoCloseable {
   public void kill() throws InterruptedException {
     process.destroyForcibly();
     process.waitFor(30, TimeUnit.SECONDS);
+    logCopier.join(10_000);
   }
 
   /** SIGTERM, then waits for the exit code. */
@@ -133,6 +137,7 @@ public final class NodeProcess implements AutoCloseable {
       process.destroyForcibly();
       throw new IllegalStateException("node did not stop within 60 s of SIGTERM");
     }
+    logCopier.join(10_000); // the log holds everything the node wrote once this returns
     return process.exitValue();
   }
 
