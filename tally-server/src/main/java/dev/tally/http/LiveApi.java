@@ -183,17 +183,17 @@ public final class LiveApi {
           .putHeader("X-Content-Type-Options", "nosniff");
       String inm = req.getHeader(HttpHeaders.IF_NONE_MATCH);
       if (inm != null && inm.contains(asset.etag())) {
-        resp.setStatusCode(304).end();
         httpMetrics.done(req, Endpoint.PAGE, 304, System.nanoTime() - startNanos);
+        resp.setStatusCode(304).end();
         return true;
       }
       resp.setStatusCode(200).putHeader(HttpHeaders.CONTENT_TYPE, asset.contentType());
+      httpMetrics.done(req, Endpoint.PAGE, 200, System.nanoTime() - startNanos);
       if (req.method() == HttpMethod.HEAD) {
         resp.putHeader(HttpHeaders.CONTENT_LENGTH, Integer.toString(asset.body().length())).end();
       } else {
         resp.end(asset.body().copy());
       }
-      httpMetrics.done(req, Endpoint.PAGE, 200, System.nanoTime() - startNanos);
     } catch (TallyException e) {
       problem(req, Endpoint.PAGE, startNanos, e);
     }

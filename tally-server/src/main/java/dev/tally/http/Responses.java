@@ -32,8 +32,9 @@ final class Responses {
     if (resp.ended() || resp.closed()) {
       return;
     }
-    resp.setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, contentType).end(body);
+    // recorded (and access-logged) before the answer leaves: a client that has it can count on it
     metrics.done(req, endpoint, status, System.nanoTime() - startNanos);
+    resp.setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, contentType).end(body);
   }
 
   /**
