@@ -30,7 +30,8 @@ class LoggingIT {
     }
     ObjectMapper json = new ObjectMapper();
     List<JsonNode> lines = new ArrayList<>();
-    for (String line : Files.readAllLines(log, StandardCharsets.UTF_8)) {
+    List<String> raw = Files.readAllLines(log, StandardCharsets.UTF_8);
+    for (String line : raw) {
       if (!line.isBlank()) {
         lines.add(json.readTree(line)); // fails on any line that is not one JSON object
       }
@@ -46,6 +47,7 @@ class LoggingIT {
     List<JsonNode> access =
         lines.stream().filter(n -> n.get("logger").asText().equals("tally.access")).toList();
     assertThat(access)
+        .as("the node's log:%n%s", String.join("\n", raw))
         .anySatisfy(
             n -> {
               assertThat(n.get("method").asText()).isEqualTo("PUT");

@@ -1,14 +1,11 @@
 package dev.tally.testing;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -24,12 +21,10 @@ public final class NodeProcess implements AutoCloseable {
 
   private final Process process;
   private final int port;
-  private final Thread logCopier;
 
-  private NodeProcess(Process process, int port, Thread logCopier) {
+  private NodeProcess(Process process, int port) {
     this.process = process;
     this.port = port;
-    this.logCopier = logCopier;
   }
 
   public static Path jar() {
@@ -73,45 +68,43 @@ public final class NodeProcess implements AutoCloseable {
   /**
    * Starts a node from {@code builder} (any command that runs one, e.g. a release archive's
    * bin/tally with {@code --port 0}), appends its output to {@code log} and waits until it says
-   * which port it serves.
+   * which port it serves. The node writes into the log file itself (no copying thread that could
+   * lose its last lines when the process exits), so once it has exited the log holds all it wrote.
    */
   public static NodeProcess launch(ProcessBuilder builder, Path log) throws IOException {
-    Process p = builder.redirectErrorStream(true).start();
-    CompletableFuture<Integer> port = new CompletableFuture<>();
-    Thread copier =
-        Thread.ofPlatform()
-            .daemon()
-            .start(
-                () -> {
-                  try (BufferedReader r =
-                          new BufferedReader(
-                              new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-                      var out =
-                          Files.newBufferedWriter(
-                              log,
-                              StandardCharsets.UTF_8,
-                              java.nio.file.StandardOpenOption.CREATE,
-                              java.nio.file.StandardOpenOption.APPEND)) {
-                    for (String line; (line = r.readLine()) != null; ) {
-                      out.write(line);
-                      out.newLine();
-                      out.flush();
-                      Matcher m = STARTED.matcher(line);
-                      if (m.find()) {
-                        port.complete(Integer.parseInt(m.group(1)));
-                      }
-                    }
-                  } catch (IOException e) {
-                    port.completeExceptionally(e);
-                  }
-                  port.completeExceptionally(
-                      new IOException("node exited before it started; see " + log));
-                });
+    long from = Files.exists(log) ? Files.size(log) : 0; // the log may hold an earlier run's lines
+    Process p =
+        builder
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+            .start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     try {
-      return new NodeProcess(p, port.get(60, TimeUnit.SECONDS), copier);
-    } catch (Exception e) {
+      while (System.nanoTime() < deadline) {
+        Matcher m = STARTED.matcher(readFrom(log, from));
+        if (m.find()) {
+          return new NodeProcess(p, Integer.parseInt(m.group(1)));
+        }
+        if (!p.isAlive()) {
+          throw new IOException("node exited (code " + p.exitValue() + ") before it started");
+        }
+        Thread.sleep(20);
+      }
+      throw new IOException("no start line within 60 s");
+    } catch (IOException | InterruptedException | RuntimeException e) {
       p.destroyForcibly();
+      if (e instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+      }
       throw new IOException("node did not start: " + e.getMessage() + "; log: " + log, e);
+    }
+  }
+
+  private static String readFrom(Path log, long from) throws IOException {
+    try (var ch = java.nio.channels.FileChannel.open(log)) {
+      java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate((int) Math.max(0, ch.size() - from));
+      ch.read(buf, from);
+      return new String(buf.array(), 0, buf.position(), StandardCharsets.UTF_8);
     }
   }
 
@@ -127,7 +120,6 @@ public final class NodeProcess implements AutoCloseable {
   public void kill() throws InterruptedException {
     process.destroyForcibly();
     process.waitFor(30, TimeUnit.SECONDS);
-    logCopier.join(10_000);
   }
 
   /** SIGTERM, then waits for the exit code. */
@@ -137,7 +129,6 @@ public final class NodeProcess implements AutoCloseable {
       process.destroyForcibly();
       throw new IllegalStateException("node did not stop within 60 s of SIGTERM");
     }
-    logCopier.join(10_000); // the log holds everything the node wrote once this returns
     return process.exitValue();
   }
 
