@@ -159,7 +159,9 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
     capturedOutboxSeq = outbox.outboxSeq();
     committedSeq.incrementAndGet();
     for (Pusher p : pushers) {
-      LockSupport.unpark(p.thread);
+      if (p.idle) { // a pusher waiting out its interval is not woken: its round comes anyway
+        LockSupport.unpark(p.thread);
+      }
     }
   }
 
@@ -188,6 +190,7 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
     if (home.pushedSeq >= seq) {
       releaseWaiters(home.pushedSeq);
     }
+    LockSupport.unpark(home.thread); // a write waiting for the cluster ends the interval's wait
     return f.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS)
         .handle(
             (ok, error) -> {
@@ -283,6 +286,9 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
 
     /** Counters committed since they were last taken for a push; any thread adds. */
     final ConcurrentHashMap<CounterId, CounterValue> dirty = new ConcurrentHashMap<>();
+
+    /** True while this pusher has nothing to do and waits for a commit to wake it. */
+    volatile boolean idle;
 
     /** The outbox entries may name counters not in {@link #dirty}: read them on the next round. */
     volatile boolean overflow = true;
@@ -383,12 +389,15 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
           reachable = true;
           lastError = null;
           backoffMillis = 0;
+          idle = true; // from here a commit wakes this thread (committed() reads idle after it
+          // counts the commit, and this reads the count after setting idle: one of them sees
+          // the other)
           if (committedSeq.get() == seq && dirty.isEmpty() && !closed) {
             LockSupport.parkNanos(settings.fingerprintPeriod().toNanos() / 4);
           }
-          // writes keep coming: let them gather, so a busy counter is pushed once per round (each
-          // commit unparks this thread, so wait out the rest of the interval in a loop); writes
-          // waiting for the cluster (--ack cluster) end the wait
+          idle = false;
+          // writes keep coming: let them gather, so a busy counter is pushed once per round;
+          // writes waiting for the cluster (--ack cluster) end the wait (awaitPushed unparks)
           long deadline = roundStart + settings.pushInterval().toNanos();
           for (long wait = deadline - System.nanoTime();
               wait > 0 && !closed && !(index == 0 && !waiters.isEmpty());

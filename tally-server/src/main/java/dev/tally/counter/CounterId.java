@@ -43,6 +43,13 @@ public record CounterId(long postId, int code) {
     return new CounterId(v, b[8] & 0xFF);
   }
 
+  // written out: the record's generated equals runs through a method handle that the JIT did not
+  // always inline, and the committer compares ids on every write
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof CounterId c && c.postId == postId && c.code == code;
+  }
+
   @Override
   public int hashCode() {
     // postId varies most; mix it so neighbouring posts spread over hash buckets
