@@ -35,7 +35,11 @@
 # and Redis's share of it is measured on its own. The probe shares its core with the two load
 # generators, which adds scheduling delay to what it sees. SERVER_CPU=0,1 CLIENT_CPU=0,1 unpins.
 #
+# Each step's window also takes the nodes' own CPU (utime+stime of every thread, /proc/<pid>/task),
+# per request and by thread name, so what a cluster costs the nodes shows beside what it costs Redis.
+#
 # Results: machine.json; {standalone,cluster}-{put,get}-n{1,2}.json (each load generator's report);
+# {standalone,cluster}-{put,get}-node-cpu.txt (the nodes' CPU ticks over the window by thread);
 # {standalone,cluster}-{put,get}.json and direct-{incr,get}.json (a step's acknowledged requests/s,
 # the worse node's p99, redis_cpu_us_per_request: Redis CPU over the window per request answered in
 # it, redis_commands_per_request: calls on the primaries, redis_command_us_per_request: time inside
@@ -71,7 +75,7 @@ trap 'exit 130' INT TERM
   echo "\"server_cpu\":\"$SERVER_CPU\",\"client_cpu\":\"$CLIENT_CPU\","
   echo "\"redis\":\"$(redis-server --version | awk '{print $3}')\",\"git\":\"$(git -C "$root" rev-parse --short HEAD)\"}"
 } > "$out/machine.json"
-printf 'step\tworkload\tclient\trequests_per_s\trequests\tnot_acknowledged\tp99_ms\tredis_cpu_us_per_request\tredis_commands_per_request\n' > "$tsv"
+printf 'step\tworkload\tclient\trequests_per_s\trequests\tnot_acknowledged\tp99_ms\tredis_cpu_us_per_request\tredis_commands_per_request\tnode_cpu_us_per_request\tserver_cpu_busy\n' > "$tsv"
 
 # ---------------------------------------------------------------- helpers
 now_us() { echo "${EPOCHREALTIME/./}"; }
@@ -129,6 +133,22 @@ node_start() { # index (0|1), data dir, extra tally args…
   for _ in $(seq 300); do curl -fs "localhost:$port/health/ready" >/dev/null 2>&1 && return 0; sleep 0.1; done
   log "node $((i + 1)) did not start; see $data.log"; cat "$data.log" >&2; exit 1
 }
+node_threads() { # file: each node's CPU ticks (utime+stime) by thread name, "node<N> <name> <ticks>"
+  local i t
+  for i in "${!node_pids[@]}"; do
+    for t in /proc/"${node_pids[i]}"/task/*; do
+      echo "$(cat "$t/comm" 2>/dev/null) $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null)"
+    done | awk -v n="node$((i + 1))" 'NF == 2 {a[$1] += $2} END {for (k in a) print n, k, a[k]}'
+  done > "$1"
+  # every process's CPU ticks (what else takes the cores), and the server CPUs' own split
+  for t in /proc/[0-9]*; do
+    echo "${t#/proc/} $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null) $(tr '\0' ' ' < "$t/cmdline" 2>/dev/null | cut -c1-100)"
+  done > "$1.procs" 2>/dev/null || true
+  awk -v cpus=",$SERVER_CPU," '$1 ~ /^cpu[0-9]+$/ && index(cpus, "," substr($1, 4) ",")' /proc/stat > "$1.stat"
+  # the server CPUs' idle and total ticks (/proc/stat), for how busy they were
+  awk -v cpus=",$SERVER_CPU," '$1 ~ /^cpu[0-9]+$/ && index(cpus, "," substr($1, 4) ",") {
+    t = 0; for (i = 2; i <= NF; i++) t += $i; print $1, $5 + $6, t }' /proc/stat > "$1.cpu"
+}
 node_stop() { local p; for p in "${node_pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; node_pids=(); }
 await_ready() { # pattern: wait (≤ $2 s) until both nodes' /health/ready matches it; prints the seconds
   local i t0 deadline body
@@ -165,6 +185,12 @@ else:
                per_node_requests_per_s=[round(l["status_2xx"] / l["duration_s"], 1) for l in loads],
                p99_ms=max(v["p99_ms"] for l in loads for k, v in l.items() if k.endswith("_latency")))
     in_window = rps * win_s  # the Redis window is measured apart from the loads' own windows
+node_ticks = sum(int(l.split()[0]) for l in open(f"{out}/{step}-{workload}-node-cpu.txt")) \
+    if step != "direct" else 0
+if step != "direct":
+    rec["server_cpu_busy"] = float(open(f"{out}/{step}-{workload}-server-busy.txt").read())
+    rec["node_cpu_s"] = node_ticks / int(clk)
+    rec["node_cpu_us_per_request"] = round(node_ticks / int(clk) * 1e6 / in_window, 2) if in_window else None
 if ticks != "-":
     cpu_s = int(ticks) / int(clk)
     rec["redis_cpu_s"] = cpu_s
@@ -186,7 +212,8 @@ if cmdfile != "-":
 json.dump(rec, open(f"{out}/{step}-{workload}.json", "w"))
 print("\t".join(str(x) for x in (step, workload, rec["client"], rec["requests_per_s"], rec["requests"],
       rec["not_acknowledged"], rec["p99_ms"], rec.get("redis_cpu_us_per_request", ""),
-      rec.get("redis_commands_per_request", ""))))
+      rec.get("redis_commands_per_request", ""), rec.get("node_cpu_us_per_request", ""),
+      rec.get("server_cpu_busy", ""))))
 PY
 }
 
@@ -217,12 +244,27 @@ phase() { # step (standalone|cluster), workload (write|read): both nodes under l
       --json "$out/convergence.json" > /dev/null 2> "$work/probe.log" & pids+=($!)
     probe=$!
   fi
-  if ((redis)); then
-    sleep_until $((t_load + warmup_us))
-    window_start
-    sleep_until $((t_load + warmup_us + window_us))
-    window_end "$out/$name-commandstats.txt"
-  fi
+  sleep_until $((t_load + warmup_us))
+  node_threads "$work/$name-threads0"
+  ((redis)) && window_start
+  sleep_until $((t_load + warmup_us + window_us))
+  node_threads "$work/$name-threads1"
+  ((redis)) && window_end "$out/$name-commandstats.txt"
+  # the nodes' CPU over the window by thread name, busiest first
+  awk 'NR == FNR {a[$1 " " $2] = $3; next} {print $3 - a[$1 " " $2], $1, $2}' \
+    "$work/$name-threads0" "$work/$name-threads1" | sort -k2,2 -k1,1nr > "$out/$name-node-cpu.txt"
+  awk 'NR == FNR {i[$1] = $2; t[$1] = $3; next} {idle += $2 - i[$1]; all += $3 - t[$1]}
+    END {printf "%.3f\n", all ? 1 - idle / all : 0}' "$work/$name-threads0.cpu" "$work/$name-threads1.cpu" \
+    > "$out/$name-server-busy.txt"
+  {
+    echo "# ticks over the window: server CPUs by kind (/proc/stat), then the busiest processes"
+    awk 'NR == FNR {for (i = 2; i <= NF; i++) a[$1, i] = $i; next}
+      {printf "%s user %d nice %d system %d idle %d iowait %d irq %d softirq %d steal %d\n", $1,
+        $2 - a[$1, 2], $3 - a[$1, 3], $4 - a[$1, 4], $5 - a[$1, 5], $6 - a[$1, 6], $7 - a[$1, 7], $8 - a[$1, 8], $9 - a[$1, 9]}' \
+      "$work/$name-threads0.stat" "$work/$name-threads1.stat"
+    awk 'NR == FNR {a[$1] = $2; next} ($1 in a) && $2 - a[$1] > 0 {d = $2 - a[$1]; $2 = ""; print d, $0}' \
+      "$work/$name-threads0.procs" "$work/$name-threads1.procs" | sort -rn | head -20
+  } > "$out/$name-cpu-by-process.txt"
   for i in 0 1; do
     wait "${lp[i]}" || { log "load generator $((i + 1)) failed"; cat "$work/$name-n$((i + 1)).log" >&2; exit 1; }
   done
@@ -345,6 +387,12 @@ print(f"Redis commands per tally request on the primaries: PUT {f(rows[('cluster
 print(f"The six Redis processes idle (no node): {idle['redis_idle_cpu_ms_per_s']:.1f} ms CPU per s, "
       f"included in the per-request figures; "
       f"the nodes' backlog drained {drain['backlog_drain_s']} s after the PUT load (-1: not within 60 s).")
+print("Node CPU µs per request (both nodes, utime+stime over the window): " + ", ".join(
+    f"{label.upper()} standalone {f(rows[('standalone', label)], 'node_cpu_us_per_request'):.1f}, "
+    f"cluster {f(rows[('cluster', label)], 'node_cpu_us_per_request'):.1f}" for label in ("put", "get"))
+    + "; by thread in {standalone,cluster}-{put,get}-node-cpu.txt. Server CPUs busy: " + ", ".join(
+    f"{label.upper()} standalone {f(rows[('standalone', label)], 'server_cpu_busy'):.0%}, "
+    f"cluster {f(rows[('cluster', label)], 'server_cpu_busy'):.0%}" for label in ("put", "get")) + ".")
 PY
 cat "$out/cluster-summary.md"
 if (($(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["samples"])' "$out/convergence.json") < 50)); then
