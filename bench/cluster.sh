@@ -2,9 +2,9 @@
 # What running nodes as a cluster costs, in one run: two standalone nodes, the same two nodes sharing
 # their counts through a local Redis Cluster (deploy/redis-cluster.sh: 3 primaries + 3 replicas,
 # appendonly everysec), and Redis INCR/GET sent straight to that Redis Cluster:
-#   bench/cluster.sh [results-dir]          (default bench/results/<date>-cluster; ≈ 3.5 min)
+#   bench/cluster.sh [results-dir]          (default bench/results/<date>-cluster; ≈ 5 min)
 # Needs a built tree (./mvnw -q -DskipTests package), redis-server and redis-tools (redis-cli,
-# redis-benchmark). Environment: WARMUP (10s) and DURATION (20s) of each node load, DIRECT_SECS (10)
+# redis-benchmark). Environment: WARMUP (40s) and DURATION (20s) of each node load, DIRECT_SECS (10)
 # of each redis-benchmark run, REDIS_BASE (17300: Redis on 17300-17305, bus ports +10000),
 # SERVER_CPU/CLIENT_CPU (lib.sh), TALLY_JAVA_OPTS/TALLY_JAVA_EXTRA (as tally_start).
 #
@@ -51,7 +51,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$root/bench/lib.sh" cluster "${1:-$root/bench/results/$(date -u +%Y-%m-%d)-cluster}"
-WARMUP=${WARMUP:-10s}
+# 40 s: a fresh cluster node is still compiling (C2) 10-30 s into its load, a few seconds of CPU
+# per node, which a shorter warm-up counts against the cluster step (JFR jdk.Compilation)
+WARMUP=${WARMUP:-40s}
 DURATION=${DURATION:-20s}
 DIRECT_SECS=${DIRECT_SECS:-10}
 REDIS_BASE=${REDIS_BASE:-17300}
