@@ -186,7 +186,10 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
               ErrorKind.OVERLOADED, "too many writes are waiting for the cluster; retry shortly"));
     }
     CompletableFuture<Void> f = new CompletableFuture<>();
-    waiters.computeIfAbsent(seq, s -> new java.util.concurrent.CopyOnWriteArrayList<>()).add(f);
+    // under the lock releaseWaiters takes: a list it has taken out of the map gets no new waiter
+    synchronized (waiters) {
+      waiters.computeIfAbsent(seq, s -> new ArrayList<>()).add(f);
+    }
     if (home.pushedSeq >= seq) {
       releaseWaiters(home.pushedSeq);
     }
@@ -211,13 +214,16 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
   }
 
   private void releaseWaiters(long upTo) {
-    Map<Long, List<CompletableFuture<Void>>> done = waiters.headMap(upTo, true);
-    for (Iterator<List<CompletableFuture<Void>>> it = done.values().iterator(); it.hasNext(); ) {
-      List<CompletableFuture<Void>> list = it.next();
-      it.remove();
-      for (CompletableFuture<Void> f : list) {
-        f.complete(null);
+    List<CompletableFuture<Void>> released = new ArrayList<>();
+    synchronized (waiters) {
+      Map<Long, List<CompletableFuture<Void>>> done = waiters.headMap(upTo, true);
+      for (Iterator<List<CompletableFuture<Void>>> it = done.values().iterator(); it.hasNext(); ) {
+        released.addAll(it.next());
+        it.remove();
       }
+    }
+    for (CompletableFuture<Void> f : released) { // outside the lock: completing runs callbacks
+      f.complete(null);
     }
   }
 
@@ -265,11 +271,14 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
         Thread.currentThread().interrupt();
       }
     }
-    for (List<CompletableFuture<Void>> list : waiters.values()) {
-      for (CompletableFuture<Void> f : list) {
-        f.completeExceptionally(
-            new TallyException(ErrorKind.UNAVAILABLE, "the node is shutting down"));
-      }
+    List<CompletableFuture<Void>> left = new ArrayList<>();
+    synchronized (waiters) {
+      waiters.values().forEach(left::addAll);
+      waiters.clear();
+    }
+    for (CompletableFuture<Void> f : left) {
+      f.completeExceptionally(
+          new TallyException(ErrorKind.UNAVAILABLE, "the node is shutting down"));
     }
   }
 

@@ -274,12 +274,46 @@ class ClusterIT {
       CounterId likes = new CounterId(post, 1);
       try (RedisSlots direct = new RedisSlots(redis.seeds(), 0, java.time.Duration.ofSeconds(2))) {
         for (int i = 1; i <= 20; i++) {
-          assertThat(c.write(post, "likes", "increment", "ack-" + i).statusCode()).isEqualTo(200);
+          HttpResponse<String> r = c.write(post, "likes", "increment", "ack-" + i);
+          assertThat(r.statusCode())
+              .as("write %d: %s; node: %s", i, r.body(), c.get("/health/ready").body())
+              .isEqualTo(200);
           assertThat(direct.totals(List.of(likes)).toCompletableFuture().get().get(likes))
               .as("Redis holds write %d when it is answered", i)
               .isEqualTo(i);
         }
+        // many writers at once, several answered by one commit and one push round: each is
+        // answered, and only once Redis holds it
+        int threads = 16;
+        int each = 25;
+        List<java.util.concurrent.Future<Integer>> answers = new ArrayList<>();
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        try {
+          for (int t = 0; t < threads; t++) {
+            answers.add(
+                pool.submit(
+                    () -> {
+                      TallyClient own = new TallyClient(acking.port());
+                      int ok = 0;
+                      for (int k = 0; k < each; k++) {
+                        HttpResponse<String> r = own.write(post, "likes", "increment", null);
+                        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+                        ok++;
+                      }
+                      return ok;
+                    }));
+          }
+          for (var a : answers) {
+            assertThat(a.get(60, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(each);
+          }
+        } finally {
+          pool.shutdownNow();
+        }
+        assertThat(direct.totals(List.of(likes)).toCompletableFuture().get().get(likes))
+            .as("Redis holds every answered write")
+            .isEqualTo(20 + threads * each);
       }
+      int before = 20 + 16 * 25;
       redis.stopAll();
       HttpResponse<String> unconfirmed = c.write(post, "likes", "increment", "ack-21");
       assertThat(unconfirmed.statusCode()).isEqualTo(504);
@@ -290,7 +324,7 @@ class ClusterIT {
       assertThat(retry.statusCode()).isEqualTo(200);
       assertThat(retry.headers().firstValue("Idempotent-Replayed")).hasValue("true");
       long deadline = System.currentTimeMillis() + CONVERGE_MILLIS;
-      while (c.count(post, "likes") != 21) {
+      while (c.count(post, "likes") != before + 1) {
         assertThat(System.currentTimeMillis()).isLessThan(deadline);
         Thread.sleep(100);
       }
