@@ -52,7 +52,7 @@ class ClientClusterIT {
       int[] ports = new int[3];
       try {
         for (int i = 0; i < 3; i++) {
-          nodes[i] = node(i, seeds, 0);
+          nodes[i] = NodeProcess.clusterMember(tmp, i, seeds, 0);
           ports[i] = nodes[i].port();
         }
         try (HaproxyProcess lb = HaproxyProcess.start(tmp.resolve("haproxy"), ports);
@@ -92,7 +92,7 @@ class ClientClusterIT {
           Thread.sleep(1_500);
           nodes[victim].kill();
           Thread.sleep(1_000);
-          nodes[victim] = node(victim, seeds, ports[victim]);
+          nodes[victim] = NodeProcess.clusterMember(tmp, victim, seeds, ports[victim]);
           lb.awaitState("n" + (victim + 1), "UP", Duration.ofSeconds(60));
           Thread.sleep(1_000);
           stop.set(true);
@@ -161,17 +161,5 @@ class ClientClusterIT {
         }
       }
     }
-  }
-
-  private NodeProcess node(int i, String seeds, int port) throws Exception {
-    String name = "n" + (i + 1);
-    return NodeProcess.start(
-        tmp.resolve(name),
-        tmp.resolve(name + ".log"),
-        // a later flag wins over NodeProcess's own "--port 0"
-        "--port",
-        Integer.toString(port),
-        "--redis",
-        seeds);
   }
 }

@@ -40,6 +40,24 @@ public final class NodeProcess implements AutoCloseable {
   }
 
   /**
+   * Cluster node {@code n<index+1>} of a test: data in {@code dir/n<index+1>}, log {@code
+   * dir/n<index+1>.log}, on {@code port} (0: any free one; a restarted node passes its old port),
+   * sharing counts through the Redis Cluster at {@code redisSeeds}.
+   */
+  public static NodeProcess clusterMember(Path dir, int index, String redisSeeds, int port)
+      throws IOException {
+    String name = "n" + (index + 1);
+    return start(
+        dir.resolve(name),
+        dir.resolve(name + ".log"),
+        // a later flag wins over the "--port 0" of start()
+        "--port",
+        Integer.toString(port),
+        "--redis",
+        redisSeeds);
+  }
+
+  /**
    * Like {@link #start(Path, Path, String...)}, with the java command run through {@code launcher}
    * (a command that ends by exec'ing its arguments, e.g. one that first moves itself into a
    * cgroup), so the node's pid is still the launcher's.

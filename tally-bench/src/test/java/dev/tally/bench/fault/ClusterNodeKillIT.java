@@ -83,7 +83,7 @@ class ClusterNodeKillIT {
       try {
         int[] ports = new int[NODES];
         for (int i = 0; i < NODES; i++) {
-          nodes[i] = startNode(i, seeds, 0);
+          nodes[i] = NodeProcess.clusterMember(tmp, i, seeds, 0);
           ports[i] = nodes[i].port();
         }
         try (HaproxyProcess lb = HaproxyProcess.start(tmp.resolve("haproxy"), ports)) {
@@ -231,18 +231,6 @@ class ClusterNodeKillIT {
     return r.status4xx + r.status5xx + r.errors;
   }
 
-  private NodeProcess startNode(int i, String seeds, int port) throws Exception {
-    String name = "n" + (i + 1);
-    return NodeProcess.start(
-        tmp.resolve(name),
-        tmp.resolve(name + ".log"),
-        // a later flag wins over NodeProcess's own "--port 0"
-        "--port",
-        Integer.toString(port),
-        "--redis",
-        seeds);
-  }
-
   /**
    * Kills node {@code victim}, waits for HAProxy to mark it down, lets the other two carry the load
    * for a second, restarts it on the same port and data directory, and waits until HAProxy has it
@@ -259,7 +247,7 @@ class ClusterNodeKillIT {
     long ackedAtDown = history.acknowledgedCount();
     Thread.sleep(1_000);
     long start = System.nanoTime();
-    nodes[victim] = startNode(victim, seeds, port);
+    nodes[victim] = NodeProcess.clusterMember(tmp, victim, seeds, port);
     lb.awaitState(name, "UP", Duration.ofSeconds(60));
     long up = System.nanoTime();
     return new Timeline(
