@@ -95,6 +95,14 @@ public final class Tally implements AutoCloseable {
     this.config = config;
     this.clock = clock;
     DataDir dataDir = new DataDir(config.dataDir());
+    if (config.clustered() && dataDir.restored()) {
+      throw new ConfigException(
+          "--data-dir "
+              + dataDir.root()
+              + " is a backup or a copy of one: it cannot join a cluster, whose Redis holds the"
+              + " share of the node it was copied from; start it without --redis (see"
+              + " docs/operations.md, backups)");
+    }
     this.nodeId = dataDir.nodeId();
     dev.tally.logging.Logging.addContext("node", java.util.HexFormat.of().toHexDigits(nodeId));
     if (!config.redis().isEmpty()) {
@@ -365,6 +373,8 @@ public final class Tally implements AutoCloseable {
                       }));
       counts = new ClusterCountReader(localCounts, view, cluster::homeReachable);
     }
+    dev.tally.store.local.Backups backups =
+        new dev.tally.store.local.Backups(config.backupDir(), store, nodeId, version(), clock);
     HttpApi api =
         new HttpApi(
             store.names(),
@@ -378,7 +388,11 @@ public final class Tally implements AutoCloseable {
             config.maxBatchItems(),
             liveApi,
             accessControl(config, clock, metrics),
-            TrustedProxies.parse(config.trustedProxies()));
+            TrustedProxies.parse(config.trustedProxies()),
+            () -> {
+              dev.tally.store.local.Backups.Made made = backups.create();
+              return new HttpApi.BackupTaken(made.path().toString(), made.createdAt());
+            });
     // one server per event loop on one port; Vert.x shares the listening socket between them.
     // Port 0 is resolved first, because instances asking for port 0 would each get their own.
     for (int attempt = 1; ; attempt++) {
@@ -570,6 +584,14 @@ public final class Tally implements AutoCloseable {
                 }
                 return new RetireWriterCommand.Target(redisOptions(c, c.redis()), c.redisBuckets());
               },
+              System.out,
+              System.err));
+    }
+    if (args.length > 0 && args[0].equals(dev.tally.store.local.BackupCommand.NAME)) {
+      System.exit(
+          dev.tally.store.local.BackupCommand.run(
+              java.util.Arrays.copyOfRange(args, 1, args.length),
+              System.getenv(),
               System.out,
               System.err));
     }

@@ -106,7 +106,8 @@ public record TallyConfig(
     Duration clusterPushInterval,
     String trustedProxies,
     String logFormat,
-    boolean accessLog) {
+    boolean accessLog,
+    Path backupDir) {
 
   public TallyConfig {
     if ((tlsCert == null) != (tlsKey == null)) {
@@ -397,6 +398,13 @@ public record TallyConfig(
               + " message, node id and region)",
           Parsers.oneOf("text", "json"));
 
+  public static final Option<Path> BACKUP_DIR =
+      new Option<>(
+          "backup-dir",
+          "",
+          "directory for online backups (POST /admin/backup, tally backup); empty: backups off",
+          Parsers::optionalPath);
+
   public static final Option<Boolean> ACCESS_LOG =
       new Option<>(
           "access-log",
@@ -451,7 +459,8 @@ public record TallyConfig(
           CLUSTER_FOLLOW_MAX,
           CLUSTER_PUSH_INTERVAL,
           LOG_FORMAT,
-          ACCESS_LOG);
+          ACCESS_LOG,
+          BACKUP_DIR);
 
   /** The defaults, as if started with no flags and an empty environment. */
   public static TallyConfig defaults() {
@@ -534,7 +543,8 @@ public record TallyConfig(
         v.get(CLUSTER_PUSH_INTERVAL),
         v.get(TRUSTED_PROXIES),
         v.get(LOG_FORMAT),
-        v.get(ACCESS_LOG));
+        v.get(ACCESS_LOG),
+        v.get(BACKUP_DIR));
   }
 
   /** A copy with another port and data dir; for tests and tools. */
@@ -585,7 +595,8 @@ public record TallyConfig(
         clusterPushInterval,
         trustedProxies,
         logFormat,
-        accessLog);
+        accessLog,
+        backupDir);
   }
 
   /** The {@code --help} text: every option with its variable, default and meaning. */

@@ -87,6 +87,11 @@ public final class HttpApi implements Handler<HttpServerRequest> {
   private final int maxBatchItems;
   private final LiveApi live;
   private final AccessControl access;
+  private final java.util.function.Supplier<BackupTaken> backups;
+
+  /** An online backup the node took ({@code POST /admin/backup}): its directory, and when. */
+  public record BackupTaken(String path, java.time.Instant createdAt) {}
+
   private final TrustedProxies proxies;
 
   /**
@@ -112,7 +117,8 @@ public final class HttpApi implements Handler<HttpServerRequest> {
       int maxBatchItems,
       LiveApi live,
       AccessControl access,
-      TrustedProxies proxies) {
+      TrustedProxies proxies,
+      java.util.function.Supplier<BackupTaken> backups) {
     this.names = names;
     this.aggregator = aggregator;
     this.writePath = writePath;
@@ -126,6 +132,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
     this.live = live;
     this.access = access;
     this.proxies = proxies;
+    this.backups = backups;
   }
 
   @Override
@@ -200,6 +207,14 @@ public final class HttpApi implements Handler<HttpServerRequest> {
         call.notAllowed("GET");
       } else {
         scrape(call);
+      }
+      return;
+    } else if (path.equals("/admin/backup")) {
+      call.at(Endpoint.OTHER);
+      if (method != HttpMethod.POST) {
+        call.notAllowed("POST");
+      } else {
+        backup(call);
       }
       return;
     } else if (path.equals("/openapi.json")) {
@@ -477,6 +492,21 @@ public final class HttpApi implements Handler<HttpServerRequest> {
     }
     sb.append('}');
     call.send(ready ? 200 : 503, JSON, Buffer.buffer(sb.toString()));
+  }
+
+  /** An online backup of the store (docs/operations.md): as a write, for access control. */
+  private void backup(Call call) {
+    access.checkWrite(authorization(call.req), address(call.req), 0);
+    offload(
+        call,
+        backups,
+        made -> {
+          StringBuilder sb = new StringBuilder("{\"path\":");
+          Json.appendString(sb, made.path());
+          call.ok(
+              JSON,
+              sb.append(",\"created_at\":\"").append(made.createdAt()).append("\"}").toString());
+        });
   }
 
   private void scrape(Call call) {

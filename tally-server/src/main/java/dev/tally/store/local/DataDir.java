@@ -19,6 +19,7 @@ import java.security.SecureRandom;
  * &lt;data-dir&gt;/
  *   node-id     the node's writer id: 16 hex digits, generated once, never changed
  *   store/      the RocksDB store ({@link RocksCounterStore})
+ *   backup.json only in a backup ({@link Backups}) and a copy of one: what it was copied from
  * </pre>
  *
  * The id names this node's slot in every counter (see the cluster design), so it must survive
@@ -39,6 +40,14 @@ public final class DataDir {
 
   public Path storeDir() {
     return root.resolve("store");
+  }
+
+  /**
+   * True for a backup ({@link Backups}) or a copy of one: its writer id is a new one, made up at
+   * its first start, since the node it was copied from may still be writing under its own.
+   */
+  public boolean restored() {
+    return Files.exists(root.resolve(Backups.MARKER));
   }
 
   /**
