@@ -116,9 +116,33 @@ public record TallyConfig(
     if (redis.isEmpty() && !remoteRegions.isEmpty()) {
       throw new ConfigException("--remote-regions needs --redis (the home region's Redis)");
     }
+    // options that mean nothing alone: refused, rather than silently doing nothing
+    if (redis.isEmpty()) {
+      needsRedis(ack.equals("cluster"), "--ack cluster");
+      needsRedis(redisUser != null, "--redis-user");
+      needsRedis(redisPasswordFile != null, "--redis-password-file");
+      needsRedis(redisTls, "--redis-tls");
+    }
+    if (redisCaFile != null && !redisTls) {
+      throw new ConfigException("--redis-ca-file needs --redis-tls true (it is what TLS trusts)");
+    }
+    if (rateLimitClientBurst > 0 && rateLimitClient == 0) {
+      throw new ConfigException(
+          "--rate-limit-client-burst needs --rate-limit-client (a burst of a rate that is off)");
+    }
+    if (rateLimitPostBurst > 0 && rateLimitPost == 0) {
+      throw new ConfigException(
+          "--rate-limit-post-burst needs --rate-limit-post (a burst of a rate that is off)");
+    }
     if (remoteRegions.containsKey(region)) {
       throw new ConfigException(
           "--remote-regions lists this node's own region '" + region + "' (see --region)");
+    }
+  }
+
+  private static void needsRedis(boolean given, String what) {
+    if (given) {
+      throw new ConfigException(what + " needs --redis: it only applies to a cluster member");
     }
   }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -105,5 +106,44 @@ class TallyConfigTest {
                 TallyConfig.parse(
                     new String[] {"--redis", "h:1", "--remote-regions", "us="}, Map.of()))
         .hasMessageContaining("has no Redis address");
+  }
+
+  @Test
+  void optionsThatMeanNothingAlone_areRefused_withWhatTheyNeed() {
+    for (String[] args :
+        List.of(
+            new String[] {"--ack", "cluster"},
+            new String[] {"--redis-user", "tally"},
+            new String[] {"--redis-password-file", "/run/secrets/redis"},
+            new String[] {"--redis-tls", "true"})) {
+      assertThatThrownBy(() -> TallyConfig.parse(args, Map.of()))
+          .as(args[0])
+          .isInstanceOf(ConfigException.class)
+          .hasMessageContaining(args[0])
+          .hasMessageContaining("needs --redis");
+      // with a Redis they are fine
+      String[] withRedis =
+          java.util.stream.Stream.concat(
+                  java.util.Arrays.stream(args), java.util.stream.Stream.of("--redis", "h:1"))
+              .toArray(String[]::new);
+      assertThat(TallyConfig.parse(withRedis, Map.of()).clustered()).isTrue();
+    }
+    assertThatThrownBy(
+            () ->
+                TallyConfig.parse(
+                    new String[] {"--redis", "h:1", "--redis-ca-file", "/etc/ca.pem"}, Map.of()))
+        .hasMessageContaining("needs --redis-tls");
+    assertThatThrownBy(
+            () -> TallyConfig.parse(new String[] {"--rate-limit-client-burst", "50"}, Map.of()))
+        .hasMessageContaining("needs --rate-limit-client");
+    assertThatThrownBy(
+            () -> TallyConfig.parse(new String[] {"--rate-limit-post-burst", "50"}, Map.of()))
+        .hasMessageContaining("needs --rate-limit-post");
+    assertThat(
+            TallyConfig.parse(
+                    new String[] {"--rate-limit-post", "10", "--rate-limit-post-burst", "50"},
+                    Map.of())
+                .rateLimitPostBurst())
+        .isEqualTo(50);
   }
 }
