@@ -94,7 +94,7 @@ public final class Tally implements AutoCloseable {
   private Tally(TallyConfig config, Clock clock) {
     this.config = config;
     this.clock = clock;
-    DataDir dataDir = new DataDir(config.dataDir());
+    DataDir dataDir = new DataDir(config.store().dataDir());
     if (config.clustered() && dataDir.restored()) {
       throw new ConfigException(
           "--data-dir "
@@ -105,24 +105,26 @@ public final class Tally implements AutoCloseable {
     }
     this.nodeId = dataDir.nodeId();
     dev.tally.logging.Logging.addContext("node", java.util.HexFormat.of().toHexDigits(nodeId));
-    if (!config.redis().isEmpty()) {
-      dev.tally.logging.Logging.addContext("region", config.region());
+    if (!config.cluster().redis().isEmpty()) {
+      dev.tally.logging.Logging.addContext("region", config.cluster().region());
     }
     this.metrics = new Metrics();
     this.store =
         RocksCounterStore.open(
-            dataDir.storeDir(), config.counters(), (long) config.blockCacheMb() << 20);
-    this.readCache = new ReadCache(store, config.cacheCounters());
+            dataDir.storeDir(),
+            config.store().counters(),
+            (long) config.store().blockCacheMb() << 20);
+    this.readCache = new ReadCache(store, config.store().cacheCounters());
     this.aggregator =
         new Aggregator(
             store,
             readCache,
             clock,
             new Aggregator.Settings(
-                config.maxBatchWrites(),
-                config.maxPendingWrites(),
-                config.cacheCounters(),
-                config.idempotencyRetention(),
+                config.store().maxBatchWrites(),
+                config.store().maxPendingWrites(),
+                config.store().cacheCounters(),
+                config.store().idempotencyRetention(),
                 Duration.ofSeconds(1)),
             metrics.registry());
     if (config.clustered()) {
@@ -136,7 +138,10 @@ public final class Tally implements AutoCloseable {
       aggregator.addListener(cluster);
       this.view =
           new FollowedCounters(
-              redis.get(0)::records, nodeId, config.clusterFollowMax(), metrics.registry());
+              redis.get(0)::records,
+              nodeId,
+              config.cluster().clusterFollowMax(),
+              metrics.registry());
       aggregator.addListener(view);
       this.writePath =
           new ClusterWriter(
@@ -145,10 +150,10 @@ public final class Tally implements AutoCloseable {
               view,
               new IdempotencyClaims(redis.get(0).connection()),
               nodeId,
-              ClusterWriter.Ack.valueOf(config.ack().toUpperCase(java.util.Locale.ROOT)),
-              config.ackTimeout(),
-              config.maxPendingWrites(),
-              config.idempotencyRetention(),
+              ClusterWriter.Ack.valueOf(config.cluster().ack().toUpperCase(java.util.Locale.ROOT)),
+              config.cluster().ackTimeout(),
+              config.store().maxPendingWrites(),
+              config.store().idempotencyRetention(),
               metrics.registry());
     } else {
       this.cluster = null;
@@ -158,8 +163,8 @@ public final class Tally implements AutoCloseable {
     AtomicInteger readThreadIds = new AtomicInteger();
     this.readExecutor =
         new ThreadPoolExecutor(
-            config.readThreads(),
-            config.readThreads(),
+            config.server().readThreads(),
+            config.server().readThreads(),
             0,
             TimeUnit.MILLISECONDS,
             new ArrayBlockingQueue<>(READ_QUEUE),
@@ -186,9 +191,11 @@ public final class Tally implements AutoCloseable {
             store.names(),
             aggregator,
             new LiveHub.Settings(
-                config.streamCoalesce(), config.streamKeepAlive(), config.maxStreams()),
-            config.heartbeatTtl(),
-            config.maxHeartbeatViewers(),
+                config.live().streamCoalesce(),
+                config.live().streamKeepAlive(),
+                config.live().maxStreams()),
+            config.live().heartbeatTtl(),
+            config.live().maxHeartbeatViewers(),
             clock,
             metrics.registry());
     if (cluster != null) {
@@ -211,7 +218,7 @@ public final class Tally implements AutoCloseable {
               metrics.registry(),
               Presence.Settings.defaults());
       liveBus.watchRetirements(
-          new WriterRetirement(redis.get(0).connection(), config.redisBuckets()));
+          new WriterRetirement(redis.get(0).connection(), config.cluster().redisBuckets()));
       cluster.onPushed(liveBus::pushed);
       view.staleness(liveBus::stalenessMillis);
       java.util.Set<Long> watched = live.hub().watchedPosts();
@@ -226,7 +233,7 @@ public final class Tally implements AutoCloseable {
     Gauge.builder("tally.ready", health, h -> h.ready() ? 1 : 0)
         .description("1 while the node is ready (GET /health/ready answers 200), else 0")
         .register(metrics.registry());
-    java.nio.file.Path dataPath = config.dataDir();
+    java.nio.file.Path dataPath = config.store().dataDir();
     Gauge.builder("tally.store.disk.free", dataPath, Tally::usableBytes)
         .description("Bytes free for the node on the data directory's file system")
         .baseUnit("bytes")
@@ -238,7 +245,7 @@ public final class Tally implements AutoCloseable {
     this.vertx =
         Vertx.vertx(
             new VertxOptions()
-                .setEventLoopPoolSize(config.eventLoops())
+                .setEventLoopPoolSize(config.server().eventLoops())
                 .setPreferNativeTransport(true));
     if (!vertx.isNativeTransportEnabled()) {
       log.info(
@@ -254,12 +261,12 @@ public final class Tally implements AutoCloseable {
     try {
       return RedisOptions.load(
           seeds,
-          config.redisUser(),
-          config.redisPasswordFile(),
+          config.cluster().redisUser(),
+          config.cluster().redisPasswordFile(),
           System.getenv(),
-          config.redisTls(),
-          config.redisCaFile(),
-          config.redisTimeout());
+          config.cluster().redisTls(),
+          config.cluster().redisCaFile(),
+          config.cluster().redisTimeout());
     } catch (IllegalArgumentException e) {
       throw new ConfigException("invalid Redis settings: " + e.getMessage());
     }
@@ -269,8 +276,8 @@ public final class Tally implements AutoCloseable {
   private SlotPusher joinCluster(TallyConfig config, DataDir dataDir) {
     List<SlotPusher.Target> targets = new java.util.ArrayList<>();
     Map<String, List<String>> regions = new java.util.LinkedHashMap<>();
-    regions.put(config.region(), config.redis());
-    regions.putAll(config.remoteRegions());
+    regions.put(config.cluster().region(), config.cluster().redis());
+    regions.putAll(config.cluster().remoteRegions());
     for (Map.Entry<String, List<String>> region : regions.entrySet()) {
       RedisOptions options = redisOptions(config, region.getValue());
       RedisSlots slots;
@@ -278,8 +285,8 @@ public final class Tally implements AutoCloseable {
         // an unreachable cluster is not fatal: the node serves and connects in the background
         slots =
             redis.isEmpty() // the home region's connection also carries the live bus
-                ? RedisSlots.connectingHome(options, nodeId, config.redisBuckets())
-                : RedisSlots.connecting(options, nodeId, config.redisBuckets());
+                ? RedisSlots.connectingHome(options, nodeId, config.cluster().redisBuckets())
+                : RedisSlots.connecting(options, nodeId, config.cluster().redisBuckets());
       } catch (RuntimeException e) {
         // refused credentials or TLS, or another layout: the configuration must change
         throw new TallyException(
@@ -303,10 +310,10 @@ public final class Tally implements AutoCloseable {
             new SlotPusher.Settings(
                 1000,
                 200_000,
-                config.redisTimeout(),
+                config.cluster().redisTimeout(),
                 Duration.ofSeconds(1),
-                config.clusterPushInterval()),
-            config.dataDir(),
+                config.cluster().clusterPushInterval()),
+            config.store().dataDir(),
             clock,
             metrics.registry());
     Gauge.builder("tally.store.outbox.estimated", store, s -> s.outboxEstimate())
@@ -316,10 +323,10 @@ public final class Tally implements AutoCloseable {
         .register(metrics.registry());
     log.info(
         "cluster member: region {} ({} remote), writer {}, ack {}",
-        config.region(),
-        config.remoteRegions().size(),
+        config.cluster().region(),
+        config.cluster().remoteRegions().size(),
         RedisSlots.writerField(nodeId),
-        config.ack());
+        config.cluster().ack());
     return sync;
   }
 
@@ -355,7 +362,7 @@ public final class Tally implements AutoCloseable {
             live,
             readCache,
             readExecutor,
-            config.streamBufferBytes(),
+            config.live().streamBufferBytes(),
             metrics.registry());
     LocalCountReader localCounts = new LocalCountReader(readCache, readExecutor);
     CountReader counts = localCounts;
@@ -374,7 +381,8 @@ public final class Tally implements AutoCloseable {
       counts = new ClusterCountReader(localCounts, view, cluster::homeReachable);
     }
     dev.tally.store.local.Backups backups =
-        new dev.tally.store.local.Backups(config.backupDir(), store, nodeId, version(), clock);
+        new dev.tally.store.local.Backups(
+            config.store().backupDir(), store, nodeId, version(), clock);
     HttpApi api =
         new HttpApi(
             store.names(),
@@ -384,11 +392,11 @@ public final class Tally implements AutoCloseable {
             readExecutor,
             health,
             metrics,
-            config.maxBodyBytes(),
-            config.maxBatchItems(),
+            config.server().maxBodyBytes(),
+            config.server().maxBatchItems(),
             liveApi,
             accessControl(config, clock, metrics),
-            TrustedProxies.parse(config.trustedProxies()),
+            TrustedProxies.parse(config.server().trustedProxies()),
             () -> {
               dev.tally.store.local.Backups.Made made = backups.create();
               return new HttpApi.BackupTaken(made.path().toString(), made.createdAt());
@@ -396,19 +404,24 @@ public final class Tally implements AutoCloseable {
     // one server per event loop on one port; Vert.x shares the listening socket between them.
     // Port 0 is resolved first, because instances asking for port 0 would each get their own.
     for (int attempt = 1; ; attempt++) {
-      int wanted = config.port() != 0 ? config.port() : freePort(config.host());
+      int wanted =
+          config.server().port() != 0 ? config.server().port() : freePort(config.server().host());
       HttpServerOptions options =
           HttpServerVerticle.options(
-              config.host(), wanted, config.idleTimeout(), config.tlsCert(), config.tlsKey());
+              config.server().host(),
+              wanted,
+              config.server().idleTimeout(),
+              config.server().tlsCert(),
+              config.server().tlsKey());
       try {
         await(
             vertx.deployVerticle(
                 () -> new HttpServerVerticle(options, api, servers),
-                new DeploymentOptions().setInstances(config.eventLoops())));
+                new DeploymentOptions().setInstances(config.server().eventLoops())));
         port = wanted;
         break;
       } catch (TallyException e) {
-        if (config.port() != 0 || attempt == 3) {
+        if (config.server().port() != 0 || attempt == 3) {
           throw e;
         }
         log.debug("free port {} was taken meanwhile; trying another", wanted);
@@ -425,14 +438,17 @@ public final class Tally implements AutoCloseable {
     byte[] secret = null;
     Map<String, String> keys = new java.util.LinkedHashMap<>();
     try {
-      if (config.authSecretFile() != null) {
-        secret = Files.readString(config.authSecretFile()).strip().getBytes(StandardCharsets.UTF_8);
+      if (config.security().authSecretFile() != null) {
+        secret =
+            Files.readString(config.security().authSecretFile())
+                .strip()
+                .getBytes(StandardCharsets.UTF_8);
       } else if (System.getenv("TALLY_AUTH_SECRET") != null) {
         secret = System.getenv("TALLY_AUTH_SECRET").strip().getBytes(StandardCharsets.UTF_8);
       }
-      if (config.apiKeysFile() != null) {
+      if (config.security().apiKeysFile() != null) {
         int n = 0;
-        for (String line : Files.readAllLines(config.apiKeysFile())) {
+        for (String line : Files.readAllLines(config.security().apiKeysFile())) {
           n++;
           String l = line.strip();
           if (l.isEmpty() || l.startsWith("#")) {
@@ -447,21 +463,23 @@ public final class Tally implements AutoCloseable {
         }
       }
       RateLimiter perClient =
-          config.rateLimitClient() > 0
+          config.security().rateLimitClient() > 0
               ? new RateLimiter(
-                  config.rateLimitClient(),
-                  burst(config.rateLimitClientBurst(), config.rateLimitClient()),
+                  config.security().rateLimitClient(),
+                  burst(
+                      config.security().rateLimitClientBurst(),
+                      config.security().rateLimitClient()),
                   1_000_000)
               : null;
       RateLimiter perPost =
-          config.rateLimitPost() > 0
+          config.security().rateLimitPost() > 0
               ? new RateLimiter(
-                  config.rateLimitPost(),
-                  burst(config.rateLimitPostBurst(), config.rateLimitPost()),
+                  config.security().rateLimitPost(),
+                  burst(config.security().rateLimitPostBurst(), config.security().rateLimitPost()),
                   1_000_000)
               : null;
       return new AccessControl(
-          AccessControl.Mode.valueOf(config.auth().toUpperCase(java.util.Locale.ROOT)),
+          AccessControl.Mode.valueOf(config.security().auth().toUpperCase(java.util.Locale.ROOT)),
           new Credentials(secret, keys),
           perClient,
           perPost,
@@ -527,7 +545,7 @@ public final class Tally implements AutoCloseable {
       return;
     }
     health.accepting(false);
-    Duration grace = config.shutdownGrace();
+    Duration grace = config.server().shutdownGrace();
     for (HttpServer s : servers) {
       try {
         s.shutdown(grace)
@@ -578,11 +596,12 @@ public final class Tally implements AutoCloseable {
               java.util.Arrays.copyOfRange(args, 1, args.length),
               rest -> {
                 TallyConfig c = TallyConfig.parse(rest, System.getenv());
-                if (c.redis().isEmpty()) {
+                if (c.cluster().redis().isEmpty()) {
                   throw new ConfigException(
                       "--redis is needed: the Redis Cluster the writer pushed to");
                 }
-                return new RetireWriterCommand.Target(redisOptions(c, c.redis()), c.redisBuckets());
+                return new RetireWriterCommand.Target(
+                    redisOptions(c, c.cluster().redis()), c.cluster().redisBuckets());
               },
               System.out,
               System.err));
@@ -611,7 +630,7 @@ public final class Tally implements AutoCloseable {
       System.exit(2);
       return;
     }
-    dev.tally.logging.Logging.configure(config.logFormat(), config.accessLog());
+    dev.tally.logging.Logging.configure(config.logs().logFormat(), config.logs().accessLog());
     Tally node;
     try {
       node = start(config, Clock.systemUTC());
@@ -643,10 +662,10 @@ public final class Tally implements AutoCloseable {
         "tally {} started: port={} data-dir={} store=rocksdb counters={} node-id={} event-loops={}",
         version(),
         node.port(),
-        config.dataDir().toAbsolutePath().normalize(),
+        config.store().dataDir().toAbsolutePath().normalize(),
         String.join(",", node.store.names().names()),
         String.format("%016x", node.nodeId()),
-        config.eventLoops());
+        config.server().eventLoops());
   }
 
   /** For tests: the store's configured counters with their codes. */

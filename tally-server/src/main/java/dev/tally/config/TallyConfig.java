@@ -9,136 +9,191 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The node's whole configuration, validated. Immutable. Built once at start by {@link #parse} from
- * command-line flags, then environment variables, then defaults; a bad value stops the start with
- * {@code invalid value X for --flag (TALLY_FLAG): reason}.
- *
- * @param host address the HTTP server binds
- * @param port HTTP port; 0 picks a free one (logged at start)
- * @param dataDir where the node keeps its store and identity
- * @param counters counter names served under {@code /v1/{postId}/{counter}}
- * @param idempotencyRetention how long an {@code Idempotency-Key} is remembered
- * @param eventLoops HTTP event-loop threads
- * @param maxBatchWrites most writes in one group commit
- * @param maxPendingWrites most writes waiting for a commit; beyond that writes get 503
- * @param maxBodyBytes largest request body accepted
- * @param maxBatchItems most items in one batch read or batch write
- * @param cacheCounters counters kept in memory by each of the write and read caches
- * @param blockCacheMb RocksDB block cache size, MiB
- * @param readThreads threads that read the store when a counter is not cached
- * @param shutdownGrace how long a stop waits for in-flight requests
- * @param streamCoalesce least time between two events of one post's stream (changes in between are
- *     merged; the latest value is always sent)
- * @param streamKeepAlive how often an idle stream gets a keep-alive comment
- * @param maxStreams most open streams on the node; more get 503
- * @param streamBufferBytes bytes a stream may have waiting to be sent before it is dropped
- * @param heartbeatTtl how long one heartbeat counts a viewer as watching
- * @param maxHeartbeatViewers most heartbeat viewers remembered at once; new ones beyond get 503
- * @param auth who needs credentials: off, writes or all
- * @param authSecretFile file with the HMAC secret of signed tokens, or null
- * @param apiKeysFile file of {@code name:key} API keys, or null
- * @param rateLimitClient requests per second per client, 0 for none
- * @param rateLimitClientBurst burst per client, 0 for twice the rate
- * @param rateLimitPost increments per second per post, 0 for none
- * @param rateLimitPostBurst burst per post, 0 for twice the rate
- * @param idleTimeout idle connections are closed after this long
- * @param tlsCert PEM certificate for HTTPS, or null for plain HTTP
- * @param tlsKey PEM private key for HTTPS, or null
- * @param redis seeds of the home region's Redis Cluster; empty for a single node
- * @param ack when a write counts as acknowledged in cluster mode: local or cluster
- * @param ackTimeout how long a write waits for the cluster with {@code ack=cluster}
- * @param redisTimeout bound on every Redis command and connection attempt
- * @param region this node's region
- * @param remoteRegions other regions' Redis seeds, by region name; this node pushes there too
- * @param redisUser ACL user for every region's Redis, or null for the default user
- * @param redisPasswordFile file holding the Redis password, or null (then TALLY_REDIS_PASSWORD)
- * @param redisTls connect to Redis over TLS
- * @param redisCaFile PEM CA certificates trusted for Redis TLS, or null for the JVM's
- * @param redisBuckets bucket hashes the counters are spread over in Redis; the same on every node
- * @param clusterFollowMax most counters whose other writers' shares a cluster node holds in memory
- * @param clusterPushInterval least time between two push rounds to Redis while writes keep coming
- * @param trustedProxies addresses and CIDR blocks of the load balancers whose {@code
- *     X-Forwarded-For} names the client (validated by {@link TrustedProxies#parse}); blank for none
+ * The node's whole configuration, validated, in groups: {@link Server}, {@link Store}, {@link
+ * Live}, {@link Security}, {@link Cluster}, {@link Logs}. Immutable. Built once at start by {@link
+ * #parse} from command-line flags, then environment variables, then defaults; a bad value stops the
+ * start with {@code invalid value X for --flag (TALLY_FLAG): reason}, and options that contradict
+ * or need each other are checked by the group that holds them, naming the options.
  */
 public record TallyConfig(
-    String host,
-    int port,
-    Path dataDir,
-    List<String> counters,
-    Duration idempotencyRetention,
-    int eventLoops,
-    int maxBatchWrites,
-    int maxPendingWrites,
-    int maxBodyBytes,
-    int maxBatchItems,
-    int cacheCounters,
-    int blockCacheMb,
-    int readThreads,
-    Duration shutdownGrace,
-    Duration streamCoalesce,
-    Duration streamKeepAlive,
-    int maxStreams,
-    int streamBufferBytes,
-    Duration heartbeatTtl,
-    int maxHeartbeatViewers,
-    String auth,
-    Path authSecretFile,
-    Path apiKeysFile,
-    double rateLimitClient,
-    int rateLimitClientBurst,
-    double rateLimitPost,
-    int rateLimitPostBurst,
-    Duration idleTimeout,
-    Path tlsCert,
-    Path tlsKey,
-    List<String> redis,
-    String ack,
-    Duration ackTimeout,
-    Duration redisTimeout,
-    String region,
-    Map<String, List<String>> remoteRegions,
-    String redisUser,
-    Path redisPasswordFile,
-    boolean redisTls,
-    Path redisCaFile,
-    int redisBuckets,
-    int clusterFollowMax,
-    Duration clusterPushInterval,
-    String trustedProxies,
-    String logFormat,
-    boolean accessLog,
-    Path backupDir) {
+    Server server, Store store, Live live, Security security, Cluster cluster, Logs logs) {
 
-  public TallyConfig {
-    if ((tlsCert == null) != (tlsKey == null)) {
-      throw new ConfigException("--tls-cert and --tls-key go together: give both or neither");
-    }
-    if (redis.isEmpty() && !remoteRegions.isEmpty()) {
-      throw new ConfigException("--remote-regions needs --redis (the home region's Redis)");
-    }
-    // options that mean nothing alone: refused, rather than silently doing nothing
-    if (redis.isEmpty()) {
-      needsRedis(ack.equals("cluster"), "--ack cluster");
-      needsRedis(redisUser != null, "--redis-user");
-      needsRedis(redisPasswordFile != null, "--redis-password-file");
-      needsRedis(redisTls, "--redis-tls");
-    }
-    if (redisCaFile != null && !redisTls) {
-      throw new ConfigException("--redis-ca-file needs --redis-tls true (it is what TLS trusts)");
-    }
-    if (rateLimitClientBurst > 0 && rateLimitClient == 0) {
-      throw new ConfigException(
-          "--rate-limit-client-burst needs --rate-limit-client (a burst of a rate that is off)");
-    }
-    if (rateLimitPostBurst > 0 && rateLimitPost == 0) {
-      throw new ConfigException(
-          "--rate-limit-post-burst needs --rate-limit-post (a burst of a rate that is off)");
-    }
-    if (remoteRegions.containsKey(region)) {
-      throw new ConfigException(
-          "--remote-regions lists this node's own region '" + region + "' (see --region)");
+  /**
+   * The HTTP server.
+   *
+   * @param host address the HTTP server binds
+   * @param port HTTP port; 0 picks a free one (logged at start)
+   * @param eventLoops HTTP event-loop threads
+   * @param idleTimeout idle connections are closed after this long
+   * @param shutdownGrace how long a stop waits for in-flight requests
+   * @param maxBodyBytes largest request body accepted
+   * @param maxBatchItems most items in one batch read or batch write
+   * @param readThreads threads that read the store when a counter is not cached
+   * @param tlsCert PEM certificate for HTTPS, or null for plain HTTP
+   * @param tlsKey PEM private key for HTTPS, or null
+   * @param trustedProxies addresses and CIDR blocks of the load balancers whose {@code
+   *     X-Forwarded-For} names the client (validated by {@link TrustedProxies#parse}); blank for
+   *     none
+   */
+  public record Server(
+      String host,
+      int port,
+      int eventLoops,
+      Duration idleTimeout,
+      Duration shutdownGrace,
+      int maxBodyBytes,
+      int maxBatchItems,
+      int readThreads,
+      Path tlsCert,
+      Path tlsKey,
+      String trustedProxies) {
+
+    public Server {
+      if ((tlsCert == null) != (tlsKey == null)) {
+        throw new ConfigException("--tls-cert and --tls-key go together: give both or neither");
+      }
     }
   }
+
+  /**
+   * The store and the write engine.
+   *
+   * @param dataDir where the node keeps its store and identity
+   * @param counters counter names served under {@code /v1/{postId}/{counter}}
+   * @param idempotencyRetention how long an {@code Idempotency-Key} is remembered
+   * @param maxBatchWrites most writes in one group commit
+   * @param maxPendingWrites most writes waiting for a commit; beyond that writes get 503
+   * @param cacheCounters counters kept in memory by each of the write and read caches
+   * @param blockCacheMb RocksDB block cache size, MiB
+   * @param backupDir where online backups go ({@code POST /admin/backup}), or null: off
+   */
+  public record Store(
+      Path dataDir,
+      List<String> counters,
+      Duration idempotencyRetention,
+      int maxBatchWrites,
+      int maxPendingWrites,
+      int cacheCounters,
+      int blockCacheMb,
+      Path backupDir) {}
+
+  /**
+   * Live counts: event streams and heartbeats.
+   *
+   * @param streamCoalesce least time between two events of one post's stream (changes in between
+   *     are merged; the latest value is always sent)
+   * @param streamKeepAlive how often an idle stream gets a keep-alive comment
+   * @param maxStreams most open streams on the node; more get 503
+   * @param streamBufferBytes bytes a stream may have waiting to be sent before it is dropped
+   * @param heartbeatTtl how long one heartbeat counts a viewer as watching
+   * @param maxHeartbeatViewers most heartbeat viewers remembered at once; new ones beyond get 503
+   */
+  public record Live(
+      Duration streamCoalesce,
+      Duration streamKeepAlive,
+      int maxStreams,
+      int streamBufferBytes,
+      Duration heartbeatTtl,
+      int maxHeartbeatViewers) {}
+
+  /**
+   * Credentials and rate limits (docs/security.md).
+   *
+   * @param auth who needs credentials: off, writes or all
+   * @param authSecretFile file with the HMAC secret of signed tokens, or null
+   * @param apiKeysFile file of {@code name:key} API keys, or null
+   * @param rateLimitClient requests per second per client, 0 for none
+   * @param rateLimitClientBurst burst per client, 0 for twice the rate
+   * @param rateLimitPost increments per second per post, 0 for none
+   * @param rateLimitPostBurst burst per post, 0 for twice the rate
+   */
+  public record Security(
+      String auth,
+      Path authSecretFile,
+      Path apiKeysFile,
+      double rateLimitClient,
+      int rateLimitClientBurst,
+      double rateLimitPost,
+      int rateLimitPostBurst) {
+
+    public Security {
+      if (rateLimitClientBurst > 0 && rateLimitClient == 0) {
+        throw new ConfigException(
+            "--rate-limit-client-burst needs --rate-limit-client (a burst of a rate that is off)");
+      }
+      if (rateLimitPostBurst > 0 && rateLimitPost == 0) {
+        throw new ConfigException(
+            "--rate-limit-post-burst needs --rate-limit-post (a burst of a rate that is off)");
+      }
+    }
+  }
+
+  /**
+   * Cluster membership through Redis (docs/cluster.md); an empty {@code redis} for a single node.
+   *
+   * @param redis seeds of the home region's Redis Cluster; empty for a single node
+   * @param ack when a write counts as acknowledged in cluster mode: local or cluster
+   * @param ackTimeout how long a write waits for the cluster with {@code ack=cluster}
+   * @param redisTimeout bound on every Redis command and connection attempt
+   * @param region this node's region
+   * @param remoteRegions other regions' Redis seeds, by region name; this node pushes there too
+   * @param redisUser ACL user for every region's Redis, or null for the default user
+   * @param redisPasswordFile file holding the Redis password, or null (then TALLY_REDIS_PASSWORD)
+   * @param redisTls connect to Redis over TLS
+   * @param redisCaFile PEM CA certificates trusted for Redis TLS, or null for the JVM's
+   * @param redisBuckets bucket hashes the counters are spread over in Redis; the same on every node
+   * @param clusterFollowMax most counters whose other writers' shares a cluster node holds in
+   *     memory
+   * @param clusterPushInterval least time between two push rounds to Redis while writes keep coming
+   */
+  public record Cluster(
+      List<String> redis,
+      String ack,
+      Duration ackTimeout,
+      Duration redisTimeout,
+      String region,
+      Map<String, List<String>> remoteRegions,
+      String redisUser,
+      Path redisPasswordFile,
+      boolean redisTls,
+      Path redisCaFile,
+      int redisBuckets,
+      int clusterFollowMax,
+      Duration clusterPushInterval) {
+
+    public Cluster {
+      if (redis.isEmpty() && !remoteRegions.isEmpty()) {
+        throw new ConfigException("--remote-regions needs --redis (the home region's Redis)");
+      }
+      // options that mean nothing alone: refused, rather than silently doing nothing
+      if (redis.isEmpty()) {
+        needsRedis(ack.equals("cluster"), "--ack cluster");
+        needsRedis(redisUser != null, "--redis-user");
+        needsRedis(redisPasswordFile != null, "--redis-password-file");
+        needsRedis(redisTls, "--redis-tls");
+      }
+      if (redisCaFile != null && !redisTls) {
+        throw new ConfigException("--redis-ca-file needs --redis-tls true (it is what TLS trusts)");
+      }
+      if (remoteRegions.containsKey(region)) {
+        throw new ConfigException(
+            "--remote-regions lists this node's own region '" + region + "' (see --region)");
+      }
+    }
+
+    /** True when the node is a member of a cluster (shares counts through Redis). */
+    public boolean clustered() {
+      return !redis.isEmpty();
+    }
+  }
+
+  /**
+   * Log output.
+   *
+   * @param logFormat log lines as text or as one JSON object per line
+   * @param accessLog log one line per HTTP request (logger tally.access)
+   */
+  public record Logs(String logFormat, boolean accessLog) {}
 
   private static void needsRedis(boolean given, String what) {
     if (given) {
@@ -148,7 +203,7 @@ public record TallyConfig(
 
   /** True when the node is a member of a cluster (shares counts through Redis). */
   public boolean clustered() {
-    return !redis.isEmpty();
+    return cluster.clustered();
   }
 
   public static final Option<String> HOST =
@@ -522,105 +577,87 @@ public record TallyConfig(
     }
     Values v = new Values(given, env);
     return new TallyConfig(
-        v.get(HOST),
-        v.get(PORT),
-        v.get(DATA_DIR),
-        v.get(COUNTERS),
-        v.get(IDEMPOTENCY_RETENTION),
-        v.get(EVENT_LOOPS),
-        v.get(MAX_BATCH_WRITES),
-        v.get(MAX_PENDING_WRITES),
-        v.get(MAX_BODY_BYTES),
-        v.get(MAX_BATCH_ITEMS),
-        v.get(CACHE_COUNTERS),
-        v.get(BLOCK_CACHE_MB),
-        v.get(READ_THREADS),
-        v.get(SHUTDOWN_GRACE),
-        v.get(STREAM_COALESCE),
-        v.get(STREAM_KEEPALIVE),
-        v.get(MAX_STREAMS),
-        v.get(STREAM_BUFFER_BYTES),
-        v.get(HEARTBEAT_TTL),
-        v.get(MAX_HEARTBEAT_VIEWERS),
-        v.get(AUTH),
-        v.get(AUTH_SECRET_FILE),
-        v.get(API_KEYS_FILE),
-        v.get(RATE_LIMIT_CLIENT),
-        v.get(RATE_LIMIT_CLIENT_BURST),
-        v.get(RATE_LIMIT_POST),
-        v.get(RATE_LIMIT_POST_BURST),
-        v.get(IDLE_TIMEOUT),
-        v.get(TLS_CERT),
-        v.get(TLS_KEY),
-        v.get(REDIS),
-        v.get(ACK),
-        v.get(ACK_TIMEOUT),
-        v.get(REDIS_TIMEOUT),
-        v.get(REGION),
-        v.get(REMOTE_REGIONS),
-        v.get(REDIS_USER),
-        v.get(REDIS_PASSWORD_FILE),
-        v.get(REDIS_TLS),
-        v.get(REDIS_CA_FILE),
-        v.get(REDIS_BUCKETS),
-        v.get(CLUSTER_FOLLOW_MAX),
-        v.get(CLUSTER_PUSH_INTERVAL),
-        v.get(TRUSTED_PROXIES),
-        v.get(LOG_FORMAT),
-        v.get(ACCESS_LOG),
-        v.get(BACKUP_DIR));
+        new Server(
+            v.get(HOST),
+            v.get(PORT),
+            v.get(EVENT_LOOPS),
+            v.get(IDLE_TIMEOUT),
+            v.get(SHUTDOWN_GRACE),
+            v.get(MAX_BODY_BYTES),
+            v.get(MAX_BATCH_ITEMS),
+            v.get(READ_THREADS),
+            v.get(TLS_CERT),
+            v.get(TLS_KEY),
+            v.get(TRUSTED_PROXIES)),
+        new Store(
+            v.get(DATA_DIR),
+            v.get(COUNTERS),
+            v.get(IDEMPOTENCY_RETENTION),
+            v.get(MAX_BATCH_WRITES),
+            v.get(MAX_PENDING_WRITES),
+            v.get(CACHE_COUNTERS),
+            v.get(BLOCK_CACHE_MB),
+            v.get(BACKUP_DIR)),
+        new Live(
+            v.get(STREAM_COALESCE),
+            v.get(STREAM_KEEPALIVE),
+            v.get(MAX_STREAMS),
+            v.get(STREAM_BUFFER_BYTES),
+            v.get(HEARTBEAT_TTL),
+            v.get(MAX_HEARTBEAT_VIEWERS)),
+        new Security(
+            v.get(AUTH),
+            v.get(AUTH_SECRET_FILE),
+            v.get(API_KEYS_FILE),
+            v.get(RATE_LIMIT_CLIENT),
+            v.get(RATE_LIMIT_CLIENT_BURST),
+            v.get(RATE_LIMIT_POST),
+            v.get(RATE_LIMIT_POST_BURST)),
+        new Cluster(
+            v.get(REDIS),
+            v.get(ACK),
+            v.get(ACK_TIMEOUT),
+            v.get(REDIS_TIMEOUT),
+            v.get(REGION),
+            v.get(REMOTE_REGIONS),
+            v.get(REDIS_USER),
+            v.get(REDIS_PASSWORD_FILE),
+            v.get(REDIS_TLS),
+            v.get(REDIS_CA_FILE),
+            v.get(REDIS_BUCKETS),
+            v.get(CLUSTER_FOLLOW_MAX),
+            v.get(CLUSTER_PUSH_INTERVAL)),
+        new Logs(v.get(LOG_FORMAT), v.get(ACCESS_LOG)));
   }
 
   /** A copy with another port and data dir; for tests and tools. */
   public TallyConfig withPortAndDataDir(int newPort, Path newDataDir) {
     return new TallyConfig(
-        host,
-        newPort,
-        newDataDir,
-        counters,
-        idempotencyRetention,
-        eventLoops,
-        maxBatchWrites,
-        maxPendingWrites,
-        maxBodyBytes,
-        maxBatchItems,
-        cacheCounters,
-        blockCacheMb,
-        readThreads,
-        shutdownGrace,
-        streamCoalesce,
-        streamKeepAlive,
-        maxStreams,
-        streamBufferBytes,
-        heartbeatTtl,
-        maxHeartbeatViewers,
-        auth,
-        authSecretFile,
-        apiKeysFile,
-        rateLimitClient,
-        rateLimitClientBurst,
-        rateLimitPost,
-        rateLimitPostBurst,
-        idleTimeout,
-        tlsCert,
-        tlsKey,
-        redis,
-        ack,
-        ackTimeout,
-        redisTimeout,
-        region,
-        remoteRegions,
-        redisUser,
-        redisPasswordFile,
-        redisTls,
-        redisCaFile,
-        redisBuckets,
-        clusterFollowMax,
-        clusterPushInterval,
-        trustedProxies,
-        logFormat,
-        accessLog,
-        backupDir);
+        new Server(
+            server.host(),
+            newPort,
+            server.eventLoops(),
+            server.idleTimeout(),
+            server.shutdownGrace(),
+            server.maxBodyBytes(),
+            server.maxBatchItems(),
+            server.readThreads(),
+            server.tlsCert(),
+            server.tlsKey(),
+            server.trustedProxies()),
+        new Store(
+            newDataDir,
+            store.counters(),
+            store.idempotencyRetention(),
+            store.maxBatchWrites(),
+            store.maxPendingWrites(),
+            store.cacheCounters(),
+            store.blockCacheMb(),
+            store.backupDir()),
+        live,
+        security,
+        cluster,
+        logs);
   }
 
   /** The {@code --help} text: every option with its variable, default and meaning. */

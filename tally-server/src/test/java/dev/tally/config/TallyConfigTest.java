@@ -14,14 +14,14 @@ class TallyConfigTest {
   @Test
   void defaults_areDocumentedValues() {
     TallyConfig c = TallyConfig.defaults();
-    assertThat(c.port()).isEqualTo(8080);
-    assertThat(c.dataDir()).isEqualTo(Path.of("./data"));
-    assertThat(c.counters()).containsExactly("likes", "views");
-    assertThat(c.idempotencyRetention()).isEqualTo(Duration.ofHours(24));
-    assertThat(c.streamCoalesce()).isEqualTo(Duration.ofMillis(250));
-    assertThat(c.streamKeepAlive()).isEqualTo(Duration.ofSeconds(15));
-    assertThat(c.heartbeatTtl()).isEqualTo(Duration.ofSeconds(30));
-    assertThat(c.maxStreams()).isEqualTo(20_000);
+    assertThat(c.server().port()).isEqualTo(8080);
+    assertThat(c.store().dataDir()).isEqualTo(Path.of("./data"));
+    assertThat(c.store().counters()).containsExactly("likes", "views");
+    assertThat(c.store().idempotencyRetention()).isEqualTo(Duration.ofHours(24));
+    assertThat(c.live().streamCoalesce()).isEqualTo(Duration.ofMillis(250));
+    assertThat(c.live().streamKeepAlive()).isEqualTo(Duration.ofSeconds(15));
+    assertThat(c.live().heartbeatTtl()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(c.live().maxStreams()).isEqualTo(20_000);
   }
 
   @Test
@@ -36,9 +36,9 @@ class TallyConfigTest {
         TallyConfig.parse(
             new String[] {"--port", "9000", "--counters=likes,shares"},
             Map.of("TALLY_PORT", "7000", "TALLY_DATA_DIR", "/var/lib/tally"));
-    assertThat(c.port()).isEqualTo(9000);
-    assertThat(c.dataDir()).isEqualTo(Path.of("/var/lib/tally"));
-    assertThat(c.counters()).containsExactly("likes", "shares");
+    assertThat(c.server().port()).isEqualTo(9000);
+    assertThat(c.store().dataDir()).isEqualTo(Path.of("/var/lib/tally"));
+    assertThat(c.store().counters()).containsExactly("likes", "shares");
   }
 
   @Test
@@ -72,7 +72,7 @@ class TallyConfigTest {
   void clusterOptions_parseSeedsRegionsAndAck() {
     TallyConfig single = TallyConfig.defaults();
     assertThat(single.clustered()).isFalse();
-    assertThat(single.ack()).isEqualTo("local");
+    assertThat(single.cluster().ack()).isEqualTo("local");
     TallyConfig c =
         TallyConfig.parse(
             new String[] {
@@ -80,10 +80,11 @@ class TallyConfigTest {
             },
             Map.of("TALLY_REMOTE_REGIONS", "us=10.1.0.1:7000,10.1.0.2:7000;ap=10.2.0.1:7000"));
     assertThat(c.clustered()).isTrue();
-    assertThat(c.redis()).containsExactly("10.0.0.1:7000", "10.0.0.2:7000");
-    assertThat(c.remoteRegions().keySet()).containsExactly("us", "ap");
-    assertThat(c.remoteRegions().get("us")).containsExactly("10.1.0.1:7000", "10.1.0.2:7000");
-    assertThat(c.ack()).isEqualTo("cluster");
+    assertThat(c.cluster().redis()).containsExactly("10.0.0.1:7000", "10.0.0.2:7000");
+    assertThat(c.cluster().remoteRegions().keySet()).containsExactly("us", "ap");
+    assertThat(c.cluster().remoteRegions().get("us"))
+        .containsExactly("10.1.0.1:7000", "10.1.0.2:7000");
+    assertThat(c.cluster().ack()).isEqualTo("cluster");
   }
 
   @Test
@@ -106,6 +107,37 @@ class TallyConfigTest {
                 TallyConfig.parse(
                     new String[] {"--redis", "h:1", "--remote-regions", "us="}, Map.of()))
         .hasMessageContaining("has no Redis address");
+  }
+
+  @Test
+  void eachGroup_validatesItself_withoutTheParser() {
+    assertThatThrownBy(() -> new TallyConfig.Security("off", null, null, 0, 10, 0, 0))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("--rate-limit-client-burst");
+    assertThatThrownBy(
+            () ->
+                new TallyConfig.Server(
+                    "h",
+                    1,
+                    1,
+                    Duration.ofSeconds(1),
+                    Duration.ofSeconds(1),
+                    1,
+                    1,
+                    1,
+                    Path.of("cert.pem"),
+                    null,
+                    ""))
+        .hasMessageContaining("--tls-cert and --tls-key go together");
+    TallyConfig c = TallyConfig.parse(new String[] {"--redis", "h:1"}, Map.of());
+    assertThat(c.clustered()).isTrue();
+    assertThat(c.cluster().redis()).containsExactly("h:1");
+    assertThat(c.server().port()).isEqualTo(8080);
+    assertThat(c.store().dataDir()).isEqualTo(Path.of("./data"));
+    TallyConfig moved = c.withPortAndDataDir(9000, Path.of("/tmp/x"));
+    assertThat(moved.server().port()).isEqualTo(9000);
+    assertThat(moved.store().dataDir()).isEqualTo(Path.of("/tmp/x"));
+    assertThat(moved.cluster()).isEqualTo(c.cluster());
   }
 
   @Test
@@ -143,6 +175,7 @@ class TallyConfigTest {
             TallyConfig.parse(
                     new String[] {"--rate-limit-post", "10", "--rate-limit-post-burst", "50"},
                     Map.of())
+                .security()
                 .rateLimitPostBurst())
         .isEqualTo(50);
   }
