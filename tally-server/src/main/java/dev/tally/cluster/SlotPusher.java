@@ -88,7 +88,20 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
       int maxDirty,
       Duration commandTimeout,
       Duration fingerprintPeriod,
-      Duration pushInterval) {}
+      Duration pushInterval) {
+
+    public Settings {
+      if (pushBatch < 1 || maxDirty < 1) {
+        throw new IllegalArgumentException("need pushBatch and maxDirty >= 1");
+      }
+      if (!commandTimeout.isPositive()
+          || !fingerprintPeriod.isPositive()
+          || pushInterval.isNegative()) {
+        throw new IllegalArgumentException(
+            "need commandTimeout and fingerprintPeriod > 0, pushInterval >= 0");
+      }
+    }
+  }
 
   private final CounterStore store;
   private final Outbox outbox;

@@ -62,7 +62,18 @@ public final class Aggregator implements WritePath, AutoCloseable {
       int maxPendingWrites,
       int stateCacheCounters,
       Duration idempotencyRetention,
-      Duration purgeInterval) {}
+      Duration purgeInterval) {
+
+    public Settings {
+      if (maxBatchWrites < 1 || maxPendingWrites < 1 || stateCacheCounters < 0) {
+        throw new IllegalArgumentException(
+            "need maxBatchWrites and maxPendingWrites >= 1, stateCacheCounters >= 0");
+      }
+      if (!idempotencyRetention.isPositive() || !purgeInterval.isPositive()) {
+        throw new IllegalArgumentException("idempotency retention and purge interval must be > 0");
+      }
+    }
+  }
 
   private record Submission(Write[] writes, Callback callback) {}
 

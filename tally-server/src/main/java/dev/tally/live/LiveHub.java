@@ -61,7 +61,14 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
 public final class LiveHub implements CommitListener, ClusterTotals {
 
   /** Tuning; the documented keys are in {@code TallyConfig}. */
-  public record Settings(Duration coalesce, Duration keepAlive, int maxStreams) {}
+  public record Settings(Duration coalesce, Duration keepAlive, int maxStreams) {
+
+    public Settings {
+      if (coalesce.isNegative() || !keepAlive.isPositive() || maxStreams < 1) {
+        throw new IllegalArgumentException("need coalesce >= 0, keepAlive > 0 and maxStreams >= 1");
+      }
+    }
+  }
 
   private final String[] slotNames;
   private final int[] slotOfCode = new int[CounterNames.MAX_CODE + 1];
