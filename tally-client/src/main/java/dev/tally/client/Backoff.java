@@ -12,7 +12,7 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 public record Backoff(int maxAttempts, Duration baseDelay, Duration maxDelay) {
 
-  /** 8 attempts, from 50 ms up to 2 s apart: about 6 s of retrying at most. */
+  /** 8 attempts, from 50 ms up to 2 s apart: 2.6-5.2 s of waiting in all, plus the attempts. */
   public static final Backoff DEFAULT =
       new Backoff(8, Duration.ofMillis(50), Duration.ofSeconds(2));
 
