@@ -142,10 +142,14 @@ public final class TallyClient implements AutoCloseable {
   }
 
   /**
-   * Applies each write once, in one request where possible; returns one result per write, in order.
-   * Items without a key get one. Items answered with a retriable problem (503, 429, 409, …) are
-   * sent again, alone, under their keys, as long as the {@link Backoff} allows; the rest are
-   * reported as they came. At most the node's {@code --max-batch-items} writes.
+   * Applies each write once, in one request where possible; returns one result per write, in order,
+   * each with the write as sent (its key included). Items without a key get one. Items answered
+   * with a retriable problem (503, 429, 409, …) are sent again, alone, under their keys, as long as
+   * the {@link Backoff} allows; the rest are reported as they came. A request that gets no answer
+   * is sent again whole; if it never gets one, every item not yet answered reports that problem
+   * with its key. At most the node's {@code --max-batch-items} writes.
+   *
+   * @throws TallyProblemException when the request itself is refused (e.g. 413, 401)
    */
   public List<BatchResult> write(List<BatchWrite> writes) {
     List<BatchWrite> keyed = new ArrayList<>(writes.size());
@@ -172,12 +176,25 @@ public final class TallyClient implements AutoCloseable {
             .put("action", w.action().wire)
             .put("idempotency_key", w.idempotencyKey());
       }
-      JsonNode answer =
-          send(
-              request("/v1/counts")
-                  .header("Content-Type", "application/json")
-                  .POST(HttpRequest.BodyPublishers.ofString(body.toString()))
-                  .build());
+      JsonNode answer;
+      try {
+        answer =
+            send(
+                request("/v1/counts")
+                    .header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(body.toString()))
+                    .build());
+      } catch (TallyProblemException e) {
+        if (!e.retriable()) {
+          throw e; // the request itself is wrong (too many items, credentials): nothing applied
+        }
+        // retried to the end: each item left reports it with its key, for a later retry
+        for (int i : pending) {
+          BatchWrite w = keyed.get(i);
+          results[i] = new BatchResult(w, null, false, e.withKey(w.idempotencyKey()));
+        }
+        break;
+      }
       JsonNode list = answer.path("results");
       List<Integer> again = new ArrayList<>();
       Duration wait = null;

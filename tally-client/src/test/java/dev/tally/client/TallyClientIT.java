@@ -124,6 +124,17 @@ class TallyClientIT {
                 assertThat(p.retriable()).isTrue();
                 assertThat(p.idempotencyKey()).isNotBlank();
               });
+      // a batch that never got an answer: every item says so, with the key it was sent under
+      List<BatchResult> lost =
+          tally.write(
+              List.of(
+                  BatchWrite.increment(7, "likes"),
+                  new BatchWrite(8, "likes", Action.INCREMENT, "mine")));
+      assertThat(lost).hasSize(2).allSatisfy(r -> assertThat(r.problem().status()).isZero());
+      assertThat(lost.get(0).problem().idempotencyKey())
+          .isNotBlank()
+          .isEqualTo(lost.get(0).write().idempotencyKey());
+      assertThat(lost.get(1).problem().idempotencyKey()).isEqualTo("mine");
     }
   }
 
