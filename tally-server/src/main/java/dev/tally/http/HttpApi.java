@@ -497,8 +497,11 @@ public final class HttpApi implements Handler<HttpServerRequest> {
   /** An online backup of the store (docs/operations.md): as a write, for access control. */
   private void backup(Call call) {
     access.checkWrite(authorization(call.req), address(call.req), 0);
+    // on a thread of its own, not a read thread: a copy across file systems may take minutes,
+    // and reads of counters not in memory would wait behind it (one backup at a time: Backups)
     offload(
         call,
+        r -> Thread.ofPlatform().name("tally-backup").daemon().start(r),
         backups,
         made -> {
           StringBuilder sb = new StringBuilder("{\"path\":");
@@ -510,14 +513,18 @@ public final class HttpApi implements Handler<HttpServerRequest> {
   }
 
   private void scrape(Call call) {
-    offload(call, metrics::scrape, text -> call.ok(PROMETHEUS, text));
+    offload(call, readExecutor, metrics::scrape, text -> call.ok(PROMETHEUS, text));
   }
 
-  /** Runs {@code work} on the read executor, then {@code then} back on this event loop. */
-  private <T> void offload(Call call, java.util.function.Supplier<T> work, Consumer<T> then) {
+  /** Runs {@code work} on {@code executor}, then {@code then} back on this event loop. */
+  private <T> void offload(
+      Call call,
+      java.util.concurrent.Executor executor,
+      java.util.function.Supplier<T> work,
+      Consumer<T> then) {
     Handoff back = handoff();
     try {
-      readExecutor.execute(
+      executor.execute(
           () -> {
             T value;
             try {
@@ -526,7 +533,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
               back.run(() -> call.problem(e));
               return;
             } catch (RuntimeException e) {
-              log.error("read failed", e);
+              log.error("offloaded request failed", e);
               back.run(
                   () -> call.problem(new TallyException(ErrorKind.INTERNAL, "internal error")));
               return;
