@@ -4,6 +4,7 @@ import dev.tally.access.AccessControl;
 import dev.tally.access.Credentials;
 import dev.tally.access.RateLimiter;
 import dev.tally.access.TrustedProxies;
+import dev.tally.cluster.ClaimSettler;
 import dev.tally.cluster.ClusterCountReader;
 import dev.tally.cluster.ClusterWriter;
 import dev.tally.cluster.FollowedCounters;
@@ -46,6 +47,7 @@ import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -67,6 +69,9 @@ public final class Tally implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(Tally.class);
 
+  /** How often a strict-idempotency node looks for claims it left pending (crash, Redis error). */
+  private static final Duration CLAIM_SETTLE_INTERVAL = Duration.ofSeconds(2);
+
   /** Read-executor queue bound: reads waiting for the store beyond it get 503. */
   private static final int READ_QUEUE = 10_000;
 
@@ -80,6 +85,7 @@ public final class Tally implements AutoCloseable {
   private final List<RedisSlots> redis = new java.util.ArrayList<>();
   private final SlotPusher cluster;
   private final FollowedCounters view;
+  private final ClaimSettler claimSettler;
   private final WritePath writePath;
   private final ThreadPoolExecutor readExecutor;
   private final LiveService live;
@@ -143,21 +149,42 @@ public final class Tally implements AutoCloseable {
               config.cluster().clusterFollowMax(),
               metrics.registry());
       aggregator.addListener(view);
+      IdempotencyClaims claims = new IdempotencyClaims(redis.get(0).connection());
+      ClaimSettler.InFlight inFlight = new ClaimSettler.InFlight();
+      ClusterWriter.Settings writerSettings =
+          new ClusterWriter.Settings(
+              ClusterWriter.Ack.valueOf(config.cluster().ack().toUpperCase(Locale.ROOT)),
+              config.cluster().ackTimeout(),
+              config.store().maxPendingWrites(),
+              config.store().idempotencyRetention(),
+              ClusterWriter.Idempotency.valueOf(
+                  config.cluster().idempotency().toUpperCase(Locale.ROOT)),
+              config.cluster().idempotencyLease());
       this.writePath =
           new ClusterWriter(
               aggregator,
               cluster,
               view,
-              new IdempotencyClaims(redis.get(0).connection()),
+              claims,
+              inFlight,
               nodeId,
-              ClusterWriter.Ack.valueOf(config.cluster().ack().toUpperCase(java.util.Locale.ROOT)),
-              config.cluster().ackTimeout(),
-              config.store().maxPendingWrites(),
-              config.store().idempotencyRetention(),
+              writerSettings,
               metrics.registry());
+      this.claimSettler =
+          writerSettings.idempotency() == ClusterWriter.Idempotency.STRICT
+              ? new ClaimSettler(
+                  claims,
+                  nodeId,
+                  inFlight,
+                  store::getKeys,
+                  clock,
+                  CLAIM_SETTLE_INTERVAL,
+                  metrics.registry())
+              : null;
     } else {
       this.cluster = null;
       this.view = null;
+      this.claimSettler = null;
       this.writePath = aggregator;
     }
     AtomicInteger readThreadIds = new AtomicInteger();
@@ -350,6 +377,9 @@ public final class Tally implements AutoCloseable {
     aggregator.start();
     if (cluster != null) {
       cluster.start();
+    }
+    if (claimSettler != null) {
+      claimSettler.start();
     }
     live.start();
     if (liveBus != null) {
@@ -562,6 +592,9 @@ public final class Tally implements AutoCloseable {
     }
     live.close();
     aggregator.close(grace.plusSeconds(5));
+    if (claimSettler != null) {
+      claimSettler.close();
+    }
     if (cluster != null) {
       cluster.close();
     }

@@ -23,11 +23,12 @@ import org.slf4j.LoggerFactory;
  * The write path of a cluster member, in front of the local {@link Aggregator}.
  *
  * <ol>
- *   <li>A write with an idempotency key first claims the key in Redis ({@code SET NX}, for {@link
- *       #CLAIM_LEASE}; once answered, the claim holds the answer for the key's whole retention). A
- *       key another node holds is answered from that node's record: replayed if it finished, 409
- *       (retry shortly) while it is in progress, 422 for a different write. If Redis cannot be
- *       asked, the node's own idempotency record still applies (documented).
+ *   <li>A write with an idempotency key first claims the key in Redis ({@code SET NX}; pending for
+ *       the claim lease, or for the key's retention in strict mode; once answered, the claim holds
+ *       the answer for the key's whole retention). A key another node holds is answered from that
+ *       node's record: replayed if it finished, 409 (retry shortly) while it is in progress, 422
+ *       for a different write. If the key cannot be claimed, strict mode refuses the write (503)
+ *       and available mode applies it with the node's own idempotency record only (documented).
  *   <li>The aggregator commits locally and durably. The answer's count is this node's own part plus
  *       the other writers' share as this node follows it ({@link FollowedCounters}): never a Redis
  *       round trip. A counter the node does not follow (never read or streamed here) is answered
@@ -51,24 +52,58 @@ public final class ClusterWriter implements WritePath {
     CLUSTER
   }
 
+  /** What a keyed write does when its key cannot be claimed cluster-wide. */
+  public enum Idempotency {
+    /**
+     * Refuse the write (503, retry shortly); pending claims never expire before the key's retention
+     * nor are taken over, and each node settles its own ({@link ClaimSettler}): no retry pattern
+     * applies a key's write twice.
+     */
+    STRICT,
+    /**
+     * Apply the write with the node's own record only (a retry on another node during the outage
+     * may apply twice); a pending claim expires after the lease.
+     */
+    AVAILABLE
+  }
+
   /**
-   * How long a claim stays while its write is being applied. A node that dies between claiming and
-   * committing blocks the key elsewhere (409) for at most this long; one that dies between
-   * committing and recording the answer leaves a window of this length after which a retry on
-   * another node could apply again (a retry on the same node replays from its store).
+   * Tuning; see {@code TallyConfig} for the documented keys.
+   *
+   * @param claimLease how long a pending claim stays with {@link Idempotency#AVAILABLE}: a node
+   *     that dies between committing and recording the answer leaves a window of this length after
+   *     which a retry on another node could apply again (a retry on the same node replays from its
+   *     store)
    */
-  static final Duration CLAIM_LEASE = Duration.ofSeconds(60);
+  public record Settings(
+      Ack ack,
+      Duration ackTimeout,
+      int maxWaiting,
+      Duration keyRetention,
+      Idempotency idempotency,
+      Duration claimLease) {
+
+    public Settings {
+      if (maxWaiting < 1 || !ackTimeout.isPositive() || !keyRetention.isPositive()) {
+        throw new IllegalArgumentException(
+            "need maxWaiting >= 1 and a positive ack timeout and key retention");
+      }
+      if (!claimLease.isPositive()) {
+        throw new IllegalArgumentException("the claim lease must be > 0");
+      }
+    }
+  }
 
   private final Aggregator aggregator;
   private final SlotPusher sync;
   private final FollowedCounters view;
   private final IdempotencyClaims idempotencyClaims;
+  private final ClaimSettler.InFlight inFlight;
   private final String writer;
-  private final Ack ack;
-  private final Duration ackTimeout;
-  private final int maxWaiting;
-  private final Duration keyRetention;
+  private final Settings settings;
+  private final boolean strict;
   private final Counter unclaimed;
+  private final Counter refused;
   private final Counter remoteReplays;
 
   public ClusterWriter(
@@ -76,26 +111,30 @@ public final class ClusterWriter implements WritePath {
       SlotPusher sync,
       FollowedCounters view,
       IdempotencyClaims claims,
+      ClaimSettler.InFlight inFlight,
       long writerId,
-      Ack ack,
-      Duration ackTimeout,
-      int maxWaiting,
-      Duration keyRetention,
+      Settings settings,
       MeterRegistry registry) {
     this.aggregator = aggregator;
     this.sync = sync;
     this.view = view;
     this.idempotencyClaims = claims;
+    this.inFlight = inFlight;
     this.writer = RedisSlots.writerField(writerId);
-    this.ack = ack;
-    this.ackTimeout = ackTimeout;
-    this.maxWaiting = maxWaiting;
-    this.keyRetention = keyRetention;
+    this.settings = settings;
+    this.strict = settings.idempotency() == Idempotency.STRICT;
     this.unclaimed =
         Counter.builder("tally.cluster.idempotency.unclaimed")
             .description(
                 "Writes with an Idempotency-Key applied without a cluster-wide claim (Redis"
-                    + " unreachable): protected against retries on this node only")
+                    + " unreachable, --idempotency available): protected against retries on this"
+                    + " node only")
+            .register(registry);
+    this.refused =
+        Counter.builder("tally.cluster.idempotency.refused")
+            .description(
+                "Writes with an Idempotency-Key refused (503) because the key could not be claimed"
+                    + " cluster-wide (--idempotency strict)")
             .register(registry);
     this.remoteReplays =
         Counter.builder("tally.cluster.idempotency.remote")
@@ -112,11 +151,21 @@ public final class ClusterWriter implements WritePath {
     if (!keyed) {
       boolean[] all = new boolean[writes.length];
       Arrays.fill(all, true);
-      aggregator.submit(
-          writes, results -> answer(writes, results, all, new boolean[writes.length], callback));
+      Claim[] none = new Claim[writes.length];
+      Arrays.fill(none, Claim.LOCAL_UNKEYED);
+      aggregator.submit(writes, results -> answer(writes, results, none, callback));
       return;
     }
-    claimAll(writes)
+    // strict: the keys this submission holds in inFlight, left once it is answered
+    List<String> entered = new ArrayList<>();
+    Aggregator.Callback done =
+        strict
+            ? results -> {
+              entered.forEach(inFlight::leave);
+              callback.done(results);
+            }
+            : callback;
+    claimAll(writes, entered)
         .whenComplete(
             (claims, error) -> {
               if (error != null) { // never expected: claimAll handles Redis failures itself
@@ -124,49 +173,84 @@ public final class ClusterWriter implements WritePath {
                 WriteResult[] failed = new WriteResult[writes.length];
                 Arrays.fill(
                     failed, failure(new TallyException(ErrorKind.INTERNAL, "internal error")));
-                callback.done(failed);
+                done.done(failed);
                 return;
               }
-              afterClaims(writes, claims, callback);
+              afterClaims(writes, claims, done);
             });
   }
 
-  /** What the claim step decided for one write. */
-  private record Claim(boolean local, boolean claimedHere, WriteResult answer) {
-    static final Claim LOCAL_UNKEYED = new Claim(true, false, null);
+  /**
+   * What the claim step decided for one write.
+   *
+   * @param local the write goes to this node's aggregator
+   * @param claimedHere this call made the claim (a failed write releases it)
+   * @param answer the answer when not local (another node's record, or a refusal)
+   * @param claimFailed strict: the claim was attempted and may or may not exist; its key stays in
+   *     the pending set for the settler
+   */
+  private record Claim(
+      boolean local, boolean claimedHere, WriteResult answer, boolean claimFailed) {
+    static final Claim LOCAL_UNKEYED = new Claim(true, false, null, false);
+    static final Claim LOCAL = new Claim(true, false, null, false);
+    static final Claim CLAIMED = new Claim(true, true, null, false);
+
+    static Claim answered(WriteResult answer) {
+      return new Claim(false, false, answer, false);
+    }
   }
 
-  private CompletableFuture<Claim[]> claimAll(Write[] writes) {
+  private CompletableFuture<Claim[]> claimAll(Write[] writes, List<String> entered) {
     @SuppressWarnings("unchecked")
     CompletableFuture<Claim>[] claims = new CompletableFuture[writes.length];
     // Redis known to be down: do not make every write wait for the command timeout
     boolean down = !sync.homeReachable();
+    Claim[] fixed = new Claim[writes.length];
     for (int i = 0; i < writes.length; i++) {
+      String key = writes[i].idempotencyKey();
+      if (key == null) {
+        fixed[i] = Claim.LOCAL_UNKEYED;
+      } else if (down) {
+        fixed[i] = unclaimable("Redis is unreachable");
+      } else if (strict && !inFlight.enter(key)) {
+        fixed[i] =
+            Claim.answered(
+                failure(
+                    new TallyException(
+                        ErrorKind.IN_PROGRESS,
+                        "this node is settling the claim of this Idempotency-Key; retry shortly")));
+      } else if (strict) {
+        entered.add(key);
+      }
+    }
+    CompletionStage<Void> noted =
+        strict && !entered.isEmpty()
+            ? idempotencyClaims.addPending(writer, entered)
+            : CompletableFuture.completedFuture(null);
+    for (int i = 0; i < writes.length; i++) {
+      if (fixed[i] != null) {
+        claims[i] = CompletableFuture.completedFuture(fixed[i]);
+        continue;
+      }
       Write w = writes[i];
-      if (w.idempotencyKey() == null) {
-        claims[i] = CompletableFuture.completedFuture(Claim.LOCAL_UNKEYED);
-        continue;
-      }
-      if (down) {
-        unclaimed.increment();
-        claims[i] = CompletableFuture.completedFuture(new Claim(true, false, null));
-        continue;
-      }
       String mine = pending(w);
+      CompletionStage<String> held =
+          strict
+              ? noted.thenCompose(
+                  ok ->
+                      idempotencyClaims.claimReplicated(
+                          w.idempotencyKey(), mine, settings.keyRetention()))
+              : idempotencyClaims.claim(w.idempotencyKey(), mine, settings.claimLease());
       claims[i] =
-          idempotencyClaims
-              .claim(w.idempotencyKey(), mine, CLAIM_LEASE)
-              .toCompletableFuture()
+          held.toCompletableFuture()
               .handle(
-                  (held, error) -> {
+                  (holder, error) -> {
                     if (error != null) {
-                      unclaimed.increment();
-                      return new Claim(true, false, null);
+                      log.debug("claiming an Idempotency-Key failed", error);
+                      Claim c = unclaimable("Redis did not take the claim");
+                      return strict ? new Claim(false, false, c.answer(), true) : c;
                     }
-                    if (held == null) {
-                      return new Claim(true, true, null);
-                    }
-                    return decide(w, held);
+                    return holder == null ? Claim.CLAIMED : decide(w, holder);
                   });
     }
     return CompletableFuture.allOf(claims)
@@ -180,38 +264,51 @@ public final class ClusterWriter implements WritePath {
             });
   }
 
+  /**
+   * A key that cannot be claimed now: strict refuses the write, available applies it with the
+   * node's own record only.
+   */
+  private Claim unclaimable(String why) {
+    if (strict) {
+      refused.increment();
+      return Claim.answered(
+          failure(
+              new TallyException(
+                  ErrorKind.UNAVAILABLE,
+                  "the Idempotency-Key cannot be claimed cluster-wide now ("
+                      + why
+                      + "); retry shortly")));
+    }
+    unclaimed.increment();
+    return Claim.LOCAL;
+  }
+
   /** The claim {@code held} in Redis for {@code w}'s key: whose, and for which write. */
   private Claim decide(Write w, String held) {
     String[] parts = held.split(" ");
     if (parts.length < 3) {
-      return new Claim(true, false, null); // not ours to interpret: the local record decides
+      return Claim.LOCAL; // not ours to interpret: the local record decides
     }
     if (parts[0].equals(writer)) {
-      return new Claim(true, false, null); // this node's own claim: its store knows the outcome
+      return Claim.LOCAL; // this node's own claim: its store knows the outcome
     }
     remoteReplays.increment();
     boolean same =
         parts[1].equals(RedisSlots.counterName(w.counter()))
             && parts[2].equals(Long.toString(w.delta()));
     if (!same) {
-      return new Claim(
-          false,
-          false,
+      return Claim.answered(
           failure(
               new TallyException(
                   ErrorKind.IDEMPOTENCY_CONFLICT,
                   "this Idempotency-Key was already used for a different write")));
     }
     if (parts.length >= 5) {
-      return new Claim(
-          false,
-          false,
+      return Claim.answered(
           new WriteResult(
               Outcome.REPLAYED, Long.parseLong(parts[3]), Long.parseLong(parts[4]), null));
     }
-    return new Claim(
-        false,
-        false,
+    return Claim.answered(
         failure(
             new TallyException(
                 ErrorKind.IN_PROGRESS,
@@ -220,20 +317,15 @@ public final class ClusterWriter implements WritePath {
 
   private void afterClaims(Write[] writes, Claim[] claims, Aggregator.Callback callback) {
     List<Write> local = new ArrayList<>(writes.length);
+    WriteResult[] out = new WriteResult[writes.length];
     for (int i = 0; i < writes.length; i++) {
       if (claims[i].local()) {
         local.add(writes[i]);
       }
-    }
-    WriteResult[] out = new WriteResult[writes.length];
-    boolean[] isLocal = new boolean[writes.length];
-    boolean[] claimedHere = new boolean[writes.length];
-    for (int i = 0; i < writes.length; i++) {
       out[i] = claims[i].answer();
-      isLocal[i] = claims[i].local();
-      claimedHere[i] = claims[i].claimedHere();
     }
     if (local.isEmpty()) {
+      finish(writes, out, claims, null, null);
       callback.done(out);
       return;
     }
@@ -247,7 +339,7 @@ public final class ClusterWriter implements WritePath {
                 out[i] = results[r++];
               }
             }
-            answer(writes, out, isLocal, claimedHere, callback);
+            answer(writes, out, claims, callback);
           });
     } catch (TallyException e) {
       for (int i = 0; i < writes.length; i++) {
@@ -255,7 +347,7 @@ public final class ClusterWriter implements WritePath {
           out[i] = failure(e);
         }
       }
-      answer(writes, out, isLocal, claimedHere, callback);
+      answer(writes, out, claims, callback);
     }
   }
 
@@ -265,11 +357,7 @@ public final class ClusterWriter implements WritePath {
    * right after the commit, or on a Redis thread.
    */
   private void answer(
-      Write[] writes,
-      WriteResult[] results,
-      boolean[] isLocal,
-      boolean[] claimedHere,
-      Aggregator.Callback callback) {
+      Write[] writes, WriteResult[] results, Claim[] claims, Aggregator.Callback callback) {
     long seq = sync.committedSeq();
     List<CounterId> ids = new ArrayList<>(writes.length);
     for (Write w : writes) {
@@ -277,12 +365,12 @@ public final class ClusterWriter implements WritePath {
     }
     boolean succeeded = false;
     for (int i = 0; i < results.length; i++) {
-      succeeded |= isLocal[i] && results[i].outcome() != Outcome.FAILED;
+      succeeded |= claims[i].local() && results[i].outcome() != Outcome.FAILED;
     }
     boolean anyLocalSuccess = succeeded;
     CompletionStage<Void> confirmed =
-        ack == Ack.CLUSTER && anyLocalSuccess
-            ? sync.awaitPushed(seq, ackTimeout, maxWaiting)
+        settings.ack() == Ack.CLUSTER && anyLocalSuccess
+            ? sync.awaitPushed(seq, settings.ackTimeout(), settings.maxWaiting())
             : CompletableFuture.completedFuture(null);
     confirmed
         .handle((ok, error) -> error)
@@ -291,7 +379,7 @@ public final class ClusterWriter implements WritePath {
                 (anyLocalSuccess ? others(ids) : CompletableFuture.<long[]>completedFuture(null))
                     .handle(
                         (others, readError) -> {
-                          finish(writes, results, isLocal, claimedHere, others, ackError);
+                          finish(writes, results, claims, others, ackError);
                           return null;
                         }))
         .whenComplete(
@@ -320,39 +408,79 @@ public final class ClusterWriter implements WritePath {
     return CompletableFuture.completedFuture(out);
   }
 
+  /**
+   * Settles the claims of the answered writes: a local success records its answer in the claim, a
+   * local failure releases the claim it made. Each is a compare-and-set on the pending value, so a
+   * claim is only ever replaced by the node that holds it. In strict mode, the keys whose claims
+   * are known to be settled then leave the node's pending set; the others stay for {@link
+   * ClaimSettler}.
+   */
   private void finish(
-      Write[] writes,
-      WriteResult[] results,
-      boolean[] isLocal,
-      boolean[] claimedHere,
-      long[] others,
-      Throwable ackError) {
+      Write[] writes, WriteResult[] results, Claim[] claims, long[] others, Throwable ackError) {
+    List<String> settled = strict ? new ArrayList<>() : null;
+    List<CompletableFuture<Boolean>> settling = strict ? new ArrayList<>() : null;
+    List<String> settlingKeys = strict ? new ArrayList<>() : null;
     for (int i = 0; i < writes.length; i++) {
       WriteResult r = results[i];
       Write w = writes[i];
-      if (!isLocal[i]) {
-        continue; // answered from another node's claim: already a cluster-wide answer
-      }
-      if (r.outcome() == Outcome.FAILED) {
-        if (claimedHere[i]) {
-          idempotencyClaims.release(w.idempotencyKey(), pending(w));
+      String key = w.idempotencyKey();
+      if (!claims[i].local()) {
+        // answered from another node's claim, or refused before a claim was made
+        if (strict && key != null && !claims[i].claimFailed()) {
+          settled.add(key);
         }
         continue;
       }
-      // without a known share (Redis unreachable, never read) the answer is this node's part
-      long count = r.count() + (others == null ? 0 : others[i]);
-      if (w.idempotencyKey() != null) {
-        idempotencyClaims.update(
-            w.idempotencyKey(), pending(w) + " " + count + " " + r.updatedAtSecond(), keyRetention);
-      }
-      if (ackError != null) {
-        results[i] =
-            failure(
-                TallyException.in(
-                    ackError, ErrorKind.NOT_CONFIRMED, "Redis has not confirmed the write"));
+      CompletionStage<Boolean> change = null;
+      if (r.outcome() == Outcome.FAILED) {
+        if (key != null && (claims[i].claimedHere() || strict)) {
+          change = idempotencyClaims.release(key, pending(w));
+        }
       } else {
-        results[i] = new WriteResult(r.outcome(), count, r.updatedAtSecond(), null);
+        // without a known share (Redis unreachable, never read) the answer is this node's part
+        long count = r.count() + (others == null ? 0 : others[i]);
+        if (key != null) {
+          change =
+              idempotencyClaims.settle(
+                  key,
+                  pending(w),
+                  pending(w) + " " + count + " " + r.updatedAtSecond(),
+                  settings.keyRetention());
+        }
+        if (ackError != null) {
+          results[i] =
+              failure(
+                  TallyException.in(
+                      ackError, ErrorKind.NOT_CONFIRMED, "Redis has not confirmed the write"));
+        } else {
+          results[i] = new WriteResult(r.outcome(), count, r.updatedAtSecond(), null);
+        }
       }
+      if (strict && change != null) {
+        settling.add(change.toCompletableFuture());
+        settlingKeys.add(key);
+      }
+    }
+    if (strict) {
+      CompletableFuture.allOf(settling.toArray(new CompletableFuture<?>[0]))
+          .handle((ok, error) -> null)
+          .thenCompose(
+              ignored -> {
+                for (int i = 0; i < settling.size(); i++) {
+                  CompletableFuture<Boolean> f = settling.get(i);
+                  if (!f.isCompletedExceptionally() && f.join()) {
+                    settled.add(settlingKeys.get(i));
+                  }
+                }
+                return settled.isEmpty()
+                    ? CompletableFuture.completedFuture(null)
+                    : idempotencyClaims.removePending(writer, settled);
+              })
+          .exceptionally(
+              error -> {
+                log.debug("forgetting settled claims failed; the settler will", error);
+                return null;
+              });
     }
   }
 

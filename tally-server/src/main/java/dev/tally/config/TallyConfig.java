@@ -134,6 +134,9 @@ public record TallyConfig(
    * @param redis seeds of the home region's Redis Cluster; empty for a single node
    * @param ack when a write counts as acknowledged in cluster mode: local or cluster
    * @param ackTimeout how long a write waits for the cluster with {@code ack=cluster}
+   * @param idempotency what a keyed write does when its key cannot be claimed cluster-wide: strict
+   *     (refuse, 503) or available (apply with the node's own record)
+   * @param idempotencyLease how long a pending claim stays with {@code idempotency=available}
    * @param redisTimeout bound on every Redis command and connection attempt
    * @param region this node's region
    * @param remoteRegions other regions' Redis seeds, by region name; this node pushes there too
@@ -150,6 +153,8 @@ public record TallyConfig(
       List<String> redis,
       String ack,
       Duration ackTimeout,
+      String idempotency,
+      Duration idempotencyLease,
       Duration redisTimeout,
       String region,
       Map<String, List<String>> remoteRegions,
@@ -168,6 +173,7 @@ public record TallyConfig(
       // options that mean nothing alone: refused, rather than silently doing nothing
       if (redis.isEmpty()) {
         needsRedis(ack.equals("cluster"), "--ack cluster");
+        needsRedis(idempotency.equals("strict"), "--idempotency strict");
         needsRedis(redisUser != null, "--redis-user");
         needsRedis(redisPasswordFile != null, "--redis-password-file");
         needsRedis(redisTls, "--redis-tls");
@@ -407,6 +413,20 @@ public record TallyConfig(
           "5s",
           "with --ack cluster: longest wait for Redis before answering 504 (the write stays durable)",
           Parsers.durationIn(Duration.ofMillis(10), Duration.ofMinutes(5)));
+  public static final Option<String> IDEMPOTENCY =
+      new Option<>(
+          "idempotency",
+          "available",
+          "cluster mode: a keyed write whose key cannot be claimed in Redis is refused with 503"
+              + " (strict: never applied twice) or applied with the node's own record (available)",
+          Parsers.oneOf("strict", "available"));
+  public static final Option<Duration> IDEMPOTENCY_LEASE =
+      new Option<>(
+          "idempotency-lease",
+          "60s",
+          "with --idempotency available: how long a claim stays pending for a node that stopped"
+              + " before answering (then a retry elsewhere may apply again)",
+          Parsers.durationIn(Duration.ofSeconds(1), Duration.ofHours(24)));
   public static final Option<Duration> REDIS_TIMEOUT =
       new Option<>(
           "redis-timeout",
@@ -527,6 +547,8 @@ public record TallyConfig(
           REDIS,
           ACK,
           ACK_TIMEOUT,
+          IDEMPOTENCY,
+          IDEMPOTENCY_LEASE,
           REDIS_TIMEOUT,
           REGION,
           REMOTE_REGIONS,
@@ -617,6 +639,8 @@ public record TallyConfig(
             v.get(REDIS),
             v.get(ACK),
             v.get(ACK_TIMEOUT),
+            v.get(IDEMPOTENCY),
+            v.get(IDEMPOTENCY_LEASE),
             v.get(REDIS_TIMEOUT),
             v.get(REGION),
             v.get(REMOTE_REGIONS),

@@ -133,10 +133,18 @@ class RedisSlotsAuthIT {
         .isNull();
     assertThat(await(new IdempotencyClaims(b.connection()).claim("auth-it", "claim-b", ttl)))
         .isEqualTo("claim-a");
-    await(new IdempotencyClaims(a.connection()).update("auth-it", "answered", ttl));
-    await(new IdempotencyClaims(a.connection()).release("auth-it", "answered"));
+    IdempotencyClaims claimsA = new IdempotencyClaims(a.connection());
+    assertThat(await(claimsA.settle("auth-it", "claim-a", "answered", ttl))).isTrue();
+    assertThat(await(claimsA.get("auth-it"))).isEqualTo("answered");
+    assertThat(await(claimsA.release("auth-it", "answered"))).isTrue();
     assertThat(await(new IdempotencyClaims(b.connection()).claim("auth-it", "claim-b", ttl)))
         .isNull();
+    // strict idempotency: the pending set, and a claim sent to its primary and replicated (WAIT)
+    await(claimsA.addPending("a1", List.of("auth-it-2")));
+    assertThat(await(claimsA.scanPending("a1", io.lettuce.core.ScanCursor.INITIAL, 10)).getValues())
+        .containsExactly("auth-it-2");
+    assertThat(await(claimsA.claimReplicated("auth-it-2", "claim-a", ttl))).isNull();
+    await(claimsA.removePending("a1", List.of("auth-it-2")));
   }
 
   /**

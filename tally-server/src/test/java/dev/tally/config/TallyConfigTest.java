@@ -85,6 +85,14 @@ class TallyConfigTest {
     assertThat(c.cluster().remoteRegions().get("us"))
         .containsExactly("10.1.0.1:7000", "10.1.0.2:7000");
     assertThat(c.cluster().ack()).isEqualTo("cluster");
+    assertThat(single.cluster().idempotency()).isEqualTo("available");
+    assertThat(single.cluster().idempotencyLease()).isEqualTo(java.time.Duration.ofSeconds(60));
+    TallyConfig strict =
+        TallyConfig.parse(
+            new String[] {"--redis", "h:1", "--idempotency-lease", "5s"},
+            Map.of("TALLY_IDEMPOTENCY", "strict"));
+    assertThat(strict.cluster().idempotency()).isEqualTo("strict");
+    assertThat(strict.cluster().idempotencyLease()).isEqualTo(java.time.Duration.ofSeconds(5));
   }
 
   @Test
@@ -93,6 +101,11 @@ class TallyConfigTest {
         .hasMessageContaining("is not host:port");
     assertThatThrownBy(() -> TallyConfig.parse(new String[] {"--ack", "maybe"}, Map.of()))
         .hasMessageContaining("must be local or cluster");
+    assertThatThrownBy(() -> TallyConfig.parse(new String[] {"--idempotency", "exact"}, Map.of()))
+        .hasMessageContaining("must be strict or available");
+    assertThatThrownBy(
+            () -> TallyConfig.parse(new String[] {"--idempotency-lease", "0s"}, Map.of()))
+        .hasMessageContaining("idempotency-lease");
     assertThatThrownBy(
             () -> TallyConfig.parse(new String[] {"--remote-regions", "us=h:1"}, Map.of()))
         .hasMessageContaining("needs --redis");
@@ -145,6 +158,7 @@ class TallyConfigTest {
     for (String[] args :
         List.of(
             new String[] {"--ack", "cluster"},
+            new String[] {"--idempotency", "strict"},
             new String[] {"--redis-user", "tally"},
             new String[] {"--redis-password-file", "/run/secrets/redis"},
             new String[] {"--redis-tls", "true"})) {
