@@ -41,7 +41,8 @@ final class FaultReport {
   /**
    * Starts {@code count} cluster nodes on {@code redisSeeds} at once (data in {@code
    * dataRoot}/node-i, logs in {@code logs}) and adds each to {@code started} as it comes up, so the
-   * caller can stop whatever did start even when another failed.
+   * caller can stop whatever did start even when another failed. {@code extraArgs} go to every
+   * node.
    */
   static void startClusterNodes(
       List<String> launcher,
@@ -49,7 +50,8 @@ final class FaultReport {
       Path logs,
       int count,
       List<String> redisSeeds,
-      List<NodeProcess> started) {
+      List<NodeProcess> started,
+      String... extraArgs) {
     List<java.util.concurrent.CompletableFuture<NodeProcess>> starting =
         new java.util.ArrayList<>();
     for (int i = 0; i < count; i++) {
@@ -57,15 +59,13 @@ final class FaultReport {
       Path log = logs.resolve("node-" + i + ".log");
       starting.add(
           java.util.concurrent.CompletableFuture.supplyAsync(
-              () ->
-                  startNode(
-                      launcher,
-                      data,
-                      log,
-                      "--redis",
-                      String.join(",", redisSeeds),
-                      "--redis-timeout",
-                      "2s")));
+              () -> {
+                List<String> args =
+                    new java.util.ArrayList<>(
+                        List.of("--redis", String.join(",", redisSeeds), "--redis-timeout", "2s"));
+                args.addAll(List.of(extraArgs));
+                return startNode(launcher, data, log, args.toArray(new String[0]));
+              }));
     }
     RuntimeException failure = null;
     for (java.util.concurrent.CompletableFuture<NodeProcess> f : starting) {

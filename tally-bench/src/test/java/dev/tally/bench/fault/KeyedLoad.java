@@ -84,11 +84,27 @@ final class KeyedLoad {
     private final Phase phase;
     private final List<Thread> writers;
     private final long joinMillis;
+    private final java.util.concurrent.atomic.AtomicBoolean stop;
 
-    private Running(Phase phase, List<Thread> writers, long joinMillis) {
+    private Running(
+        Phase phase,
+        List<Thread> writers,
+        long joinMillis,
+        java.util.concurrent.atomic.AtomicBoolean stop) {
       this.phase = phase;
       this.writers = writers;
       this.joinMillis = joinMillis;
+      this.stop = stop;
+    }
+
+    /** Asks the writers to send no more writes; {@link #join} waits for the ones in flight. */
+    void stop() {
+      stop.set(true);
+    }
+
+    /** The phase being written; its history grows until {@link #join} returns. */
+    Phase phase() {
+      return phase;
     }
 
     Phase join() throws InterruptedException {
@@ -121,6 +137,8 @@ final class KeyedLoad {
     Phase phase = new Phase(name);
     long deadline = System.nanoTime() + millis * 1_000_000L;
     int perThread = (maxOps + threads - 1) / threads;
+    java.util.concurrent.atomic.AtomicBoolean stop =
+        new java.util.concurrent.atomic.AtomicBoolean();
     List<Thread> writers = new ArrayList<>();
     for (int t = 0; t < threads; t++) {
       SplittableRandom random = new SplittableRandom(seeds.nextLong());
@@ -130,7 +148,9 @@ final class KeyedLoad {
               .name("keyed-load-" + name + "-" + t)
               .start(
                   () -> {
-                    for (int i = 0; i < perThread && System.nanoTime() - deadline < 0; i++) {
+                    for (int i = 0;
+                        i < perThread && System.nanoTime() - deadline < 0 && !stop.get();
+                        i++) {
                       int port = ports.get(random.nextInt(ports.size()));
                       History.Op op = new History.Op(posts.next(random), counter, prefix + i);
                       portOfKey.put(op.key(), port);
@@ -150,7 +170,7 @@ final class KeyedLoad {
                     }
                   }));
     }
-    return new Running(phase, writers, millis + REQUEST_TIMEOUT.toMillis() + 10_000);
+    return new Running(phase, writers, millis + REQUEST_TIMEOUT.toMillis() + 10_000, stop);
   }
 
   /**
@@ -171,6 +191,36 @@ final class KeyedLoad {
       retried++;
     }
     return doubt.size();
+  }
+
+  /**
+   * For {@code millis}, sends every write of {@code phase} still in doubt once more per pass, with
+   * its key, to a node other than the one it was sent to (the first of {@code ports} that is not
+   * it), until that node answers 200; the first try may still be running. Returns how many times
+   * each status came back (-1: no answer). Like every retry, these do not count as acknowledged.
+   */
+  Map<Integer, Integer> retryElsewhere(Phase phase, List<Integer> ports, long millis)
+      throws InterruptedException {
+    Map<Integer, Integer> statuses = new java.util.TreeMap<>();
+    java.util.Set<String> answered = new java.util.HashSet<>();
+    long deadline = System.nanoTime() + millis * 1_000_000L;
+    while (System.nanoTime() - deadline < 0) {
+      for (History.Op op : phase.history.inDoubt()) {
+        if (answered.contains(op.key()) || System.nanoTime() - deadline >= 0) {
+          continue;
+        }
+        int first = portOfKey.get(op.key());
+        int other = ports.stream().filter(p -> p != first).findFirst().orElseThrow();
+        int status = status(other, op);
+        statuses.merge(status, 1, Integer::sum);
+        if (status == 200) {
+          answered.add(op.key());
+          retried++;
+        }
+      }
+      Thread.sleep(200);
+    }
+    return statuses;
   }
 
   /** Distinct writes of {@code phases} per counter ("post/counter"): what an exact node shows. */
@@ -245,6 +295,44 @@ final class KeyedLoad {
     }
   }
 
+  /**
+   * Polls until every node on {@code ports} shows the same counts twice in a row, a second apart;
+   * returns the milliseconds that took. For runs that may count a write twice, where the history
+   * cannot say what the nodes should converge to.
+   */
+  long awaitAgreement(List<Integer> ports, long timeoutMillis) throws InterruptedException {
+    long t0 = System.nanoTime();
+    Map<String, Long> previous = null;
+    while (true) {
+      Map<String, Long> first = null;
+      boolean agree = true;
+      for (int port : ports) {
+        Map<String, Long> seen;
+        try {
+          seen = counts(port);
+        } catch (IOException | RuntimeException e) {
+          agree = false;
+          break;
+        }
+        if (first == null) {
+          first = seen;
+        } else if (!first.equals(seen)) {
+          agree = false;
+          break;
+        }
+      }
+      long elapsed = (System.nanoTime() - t0) / 1_000_000;
+      if (agree && first.equals(previous)) {
+        return elapsed;
+      }
+      previous = agree ? first : null;
+      if (elapsed > timeoutMillis) {
+        throw new AssertionError("nodes did not agree within " + timeoutMillis + " ms");
+      }
+      Thread.sleep(1_000);
+    }
+  }
+
   /** Lost and duplicated increments on each node against the whole run; the worst node's. */
   Check check(List<Integer> ports) throws IOException, InterruptedException {
     long lost = 0;
@@ -279,6 +367,11 @@ final class KeyedLoad {
 
   /** One try; true when the node answered 200 (applied or replayed). */
   private boolean attempt(int port, History.Op op) {
+    return status(port, op) == 200;
+  }
+
+  /** One try; the answer's status, or -1 when none came. */
+  private int status(int port, History.Op op) {
     try {
       HttpResponse<Void> r =
           http.send(
@@ -290,12 +383,12 @@ final class KeyedLoad {
                   .PUT(HttpRequest.BodyPublishers.ofString("{\"action\":\"increment\"}"))
                   .build(),
               HttpResponse.BodyHandlers.discarding());
-      return r.statusCode() == 200;
+      return r.statusCode();
     } catch (IOException e) {
-      return false;
+      return -1;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return false;
+      return -1;
     }
   }
 }
