@@ -134,6 +134,11 @@ public final class NodeProcess implements AutoCloseable {
     return process.pid();
   }
 
+  /** True while the process runs. */
+  public boolean alive() {
+    return process.isAlive();
+  }
+
   /** SIGKILL: the process gets no chance to flush or close anything. */
   public void kill() throws InterruptedException {
     process.destroyForcibly();
