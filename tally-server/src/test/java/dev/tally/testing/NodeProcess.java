@@ -44,17 +44,15 @@ public final class NodeProcess implements AutoCloseable {
    * dir/n<index+1>.log}, on {@code port} (0: any free one; a restarted node passes its old port),
    * sharing counts through the Redis Cluster at {@code redisSeeds}.
    */
-  public static NodeProcess clusterMember(Path dir, int index, String redisSeeds, int port)
-      throws IOException {
+  public static NodeProcess clusterMember(
+      Path dir, int index, String redisSeeds, int port, String... extraArgs) throws IOException {
     String name = "n" + (index + 1);
-    return start(
-        dir.resolve(name),
-        dir.resolve(name + ".log"),
-        // a later flag wins over the "--port 0" of start()
-        "--port",
-        Integer.toString(port),
-        "--redis",
-        redisSeeds);
+    List<String> args =
+        new ArrayList<>(
+            // a later flag wins over the "--port 0" of start()
+            List.of("--port", Integer.toString(port), "--redis", redisSeeds));
+    args.addAll(List.of(extraArgs));
+    return start(dir.resolve(name), dir.resolve(name + ".log"), args.toArray(new String[0]));
   }
 
   /**

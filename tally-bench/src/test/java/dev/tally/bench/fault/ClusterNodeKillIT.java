@@ -48,7 +48,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("fault")
 class ClusterNodeKillIT {
 
-  static final long SEED = Long.getLong("tally.fault.seed", 62L);
+  static final long SEED = FaultReport.seed(62L);
   static final int RATE = 1_000;
   static final int CONNECTIONS = 32;
   static final long FAULT_RUN_MILLIS = 8_000;
@@ -83,7 +83,8 @@ class ClusterNodeKillIT {
       try {
         int[] ports = new int[NODES];
         for (int i = 0; i < NODES; i++) {
-          nodes[i] = NodeProcess.clusterMember(tmp, i, seeds, 0);
+          nodes[i] =
+              NodeProcess.clusterMember(tmp, i, seeds, 0, "--idempotency", FaultReport.IDEMPOTENCY);
           ports[i] = nodes[i].port();
         }
         try (HaproxyProcess lb = HaproxyProcess.start(tmp.resolve("haproxy"), ports)) {
@@ -162,8 +163,9 @@ class ClusterNodeKillIT {
           Files.writeString(
               out.resolve("cluster-node-kill9.md"),
               String.format(
-                  "| 2. kill -9 of one of three nodes behind HAProxy under load, restart (seed %d)"
-                      + " | 1 | %d | %d | %s | %s | %s |%n",
+                  "| 2. kill -9 of one of three nodes behind HAProxy under load, restart;"
+                      + " `--idempotency %s` (seed %d) | 1 | %d | %d | %s | %s | %s |%n",
+                  FaultReport.IDEMPOTENCY,
                   SEED,
                   history.attempted(),
                   history.acknowledgedCount(),
@@ -247,7 +249,9 @@ class ClusterNodeKillIT {
     long ackedAtDown = history.acknowledgedCount();
     Thread.sleep(1_000);
     long start = System.nanoTime();
-    nodes[victim] = NodeProcess.clusterMember(tmp, victim, seeds, port);
+    nodes[victim] =
+        NodeProcess.clusterMember(
+            tmp, victim, seeds, port, "--idempotency", FaultReport.IDEMPOTENCY);
     lb.awaitState(name, "UP", Duration.ofSeconds(60));
     long up = System.nanoTime();
     return new Timeline(

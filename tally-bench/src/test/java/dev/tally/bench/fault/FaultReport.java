@@ -18,6 +18,22 @@ final class FaultReport {
 
   private FaultReport() {}
 
+  /**
+   * The idempotency mode cluster scenarios run their nodes in ({@code tally.fault.idempotency}):
+   * strict unless a scenario needs otherwise, so the report's zero duplicates hold for any retry.
+   */
+  static final String IDEMPOTENCY = System.getProperty("tally.fault.idempotency", "strict");
+
+  /**
+   * A scenario's seed: {@code tally.fault.seed} when given (to replay a run), else {@code base}
+   * plus 1000 × {@code tally.fault.run} (0 by default), so that {@code bench/reliability.sh --runs
+   * N} runs every scenario with N different seeds.
+   */
+  static long seed(long base) {
+    Long given = Long.getLong("tally.fault.seed");
+    return given != null ? given : base + 1000L * Integer.getInteger("tally.fault.run", 0);
+  }
+
   /** An empty log directory for scenario {@code name} (last run's logs are removed). */
   static Path logDir(String name) throws IOException {
     Path dir = Path.of("target", "fault-logs", name);
@@ -41,8 +57,9 @@ final class FaultReport {
   /**
    * Starts {@code count} cluster nodes on {@code redisSeeds} at once (data in {@code
    * dataRoot}/node-i, logs in {@code logs}) and adds each to {@code started} as it comes up, so the
-   * caller can stop whatever did start even when another failed. {@code extraArgs} go to every
-   * node.
+   * caller can stop whatever did start even when another failed. The nodes run with {@code
+   * --idempotency} {@link #IDEMPOTENCY}; {@code extraArgs} go to every node after that (a later
+   * flag wins).
    */
   static void startClusterNodes(
       List<String> launcher,
@@ -62,7 +79,13 @@ final class FaultReport {
               () -> {
                 List<String> args =
                     new java.util.ArrayList<>(
-                        List.of("--redis", String.join(",", redisSeeds), "--redis-timeout", "2s"));
+                        List.of(
+                            "--redis",
+                            String.join(",", redisSeeds),
+                            "--redis-timeout",
+                            "2s",
+                            "--idempotency",
+                            IDEMPOTENCY));
                 args.addAll(List.of(extraArgs));
                 return startNode(launcher, data, log, args.toArray(new String[0]));
               }));

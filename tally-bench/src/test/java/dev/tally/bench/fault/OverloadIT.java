@@ -54,7 +54,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("fault")
 class OverloadIT {
 
-  static final long SEED = Long.getLong("tally.fault.seed", 79L);
+  static final long SEED = FaultReport.seed(79L);
   static final long OVERLOAD_MILLIS = Long.getLong("tally.fault.overloadMillis", 60_000);
   static final int FACTOR = 10;
   static final int ITEMS = 1_000;

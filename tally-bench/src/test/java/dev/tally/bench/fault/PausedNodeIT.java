@@ -46,7 +46,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("fault")
 class PausedNodeIT {
 
-  static final long SEED = Long.getLong("tally.fault.seed", 73L);
+  static final long SEED = FaultReport.seed(73L);
   static final int NODES = 3;
   static final String LEASE = "2s";
   static final long LEASE_MILLIS = 2_000;

@@ -31,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("fault")
 class RedisFailoverIT {
 
-  static final long SEED = Long.getLong("tally.fault.seed", 83L);
+  static final long SEED = FaultReport.seed(83L);
   static final int NODES = 3;
   static final int KILLS = 2;
   static final long CONVERGE_MILLIS = 60_000;
@@ -103,11 +103,13 @@ class RedisFailoverIT {
             "redis-failover",
             row,
             String.format(
-                "| 3. Redis primary killed under load, replica takes over, %d nodes writing (seed"
-                    + " %d) | %d | %d | %d | %d | %d | exact on every node ≤ %d ms after the load |",
+                "| 3. Redis primary killed under load, replica takes over, %d nodes writing; %d"
+                    + " times; `--idempotency %s` (seed %d) | 1 | %d | %d | %d | %d | exact on"
+                    + " every node ≤ %d ms after the load |",
                 NODES,
-                SEED,
                 KILLS,
+                FaultReport.IDEMPOTENCY,
+                SEED,
                 load.history().attempted(),
                 load.history().acknowledgedCount(),
                 check.lost(),

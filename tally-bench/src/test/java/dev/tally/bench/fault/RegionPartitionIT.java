@@ -55,7 +55,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("fault")
 class RegionPartitionIT {
 
-  static final long SEED = Long.getLong("tally.fault.seed", 71L);
+  static final long SEED = FaultReport.seed(71L);
   static final int NODES_PER_REGION = Integer.getInteger("tally.fault.nodesPerRegion", 2);
   static final int PARTITIONS = Integer.getInteger("tally.fault.partitions", 2);
   static final long PARTITION_WRITE_MILLIS = 4_000;
@@ -116,7 +116,9 @@ class RegionPartitionIT {
                       "--remote-regions",
                       a ? "b=" + seedsB : "a=" + seedsA,
                       "--redis-timeout",
-                      "2s")));
+                      "2s",
+                      "--idempotency",
+                      FaultReport.IDEMPOTENCY)));
     }
     for (CompletableFuture<NodeProcess> f : starting) {
       nodes.add(f.join());
@@ -219,11 +221,13 @@ class RegionPartitionIT {
         row,
         String.format(
             "| 5. two regions (own Redis Cluster, %d nodes each) partitioned from each other,"
-                + " writes on both sides, each side exactly its own; healed (seed %d) | %d | %d |"
-                + " %d | %d | %d | exact on every node of both regions ≤ %d ms after heal |",
+                + " writes on both sides, each side exactly its own; healed; %d times;"
+                + " `--idempotency %s` (seed %d) | 1 | %d | %d | %d | %d | exact on every node of"
+                + " both regions ≤ %d ms after heal |",
             NODES_PER_REGION,
-            SEED,
             PARTITIONS,
+            FaultReport.IDEMPOTENCY,
+            SEED,
             load.history().attempted(),
             load.history().acknowledgedCount(),
             check.lost(),

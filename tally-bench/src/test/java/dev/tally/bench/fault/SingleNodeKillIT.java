@@ -32,7 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
 class SingleNodeKillIT {
 
   static final int KILLS = Integer.getInteger("tally.fault.kills", 20);
-  static final long SEED = Long.getLong("tally.fault.seed", 61L);
+  static final long SEED = FaultReport.seed(61L);
 
   @TempDir Path tmp;
 
@@ -113,9 +113,9 @@ class SingleNodeKillIT {
       Files.writeString(
           out.resolve("single-node-kill9.md"),
           String.format(
-              "| 1. kill -9 of a single node under load, restart (seed %d) | %d | %d | %d | %s | %s | restart to ready ≤ %d ms |%n",
-              SEED,
+              "| 1. kill -9 of a single node under load, restart; %d times (seed %d) | 1 | %d | %d | %s | %s | restart to ready ≤ %d ms |%n",
               KILLS,
+              SEED,
               history.attempted(),
               history.acknowledgedCount(),
               report.get("check_lost"),
