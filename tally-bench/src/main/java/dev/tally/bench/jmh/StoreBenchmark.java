@@ -100,10 +100,10 @@ public class StoreBenchmark {
   }
 
   /**
-   * Updates per second in fsync'ed commits of {@code updatesPerCommit} distinct counters made by
-   * as many threads at once as JMH runs ({@code -t N}): the premise of committers sharded by
-   * counter. RocksDB joins concurrent writes into one WAL write and one fsync, and each thread
-   * inserts its own batch into the memtable in parallel with the others.
+   * Updates per second in fsync'ed commits of {@code updatesPerCommit} distinct counters made by as
+   * many threads at once as JMH runs ({@code -t N}): the premise of committers sharded by counter.
+   * RocksDB joins concurrent writes into one WAL write and one fsync, and each thread inserts its
+   * own batch into the memtable in parallel with the others.
    */
   @Benchmark
   public int durableCommitFromThreads(Committer c) {
