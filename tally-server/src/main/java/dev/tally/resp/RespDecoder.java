@@ -8,8 +8,8 @@ import java.util.List;
 /**
  * Cuts a connection's bytes into Redis commands: RESP arrays of bulk strings ({@code
  * *2\r\n$4\r\nINCR\r\n$8\r\nlikes:81\r\n}), as every client library sends, and inline commands
- * ({@code PING\r\n}), as a person at a terminal types. Bytes may arrive in any pieces; {@link #next}
- * returns each command once it is complete.
+ * ({@code PING\r\n}), as a person at a terminal types. Bytes may arrive in any pieces; {@link
+ * #next} returns each command once it is complete.
  *
  * <p>Bounded: a command may have at most {@code maxArgs} arguments of at most {@code maxBulkBytes}
  * bytes each, and an inline command at most {@code maxInlineBytes}; the declared sizes are checked
@@ -83,7 +83,9 @@ public final class RespDecoder {
   public List<byte[]> next() {
     while (start < end) {
       List<byte[]> command =
-          buf[start] == '*' ? array() : buf[start] == '\r' || buf[start] == '\n' ? skip() : inline();
+          buf[start] == '*'
+              ? array()
+              : buf[start] == '\r' || buf[start] == '\n' ? skip() : inline();
       if (command == null) {
         return null;
       }
@@ -183,7 +185,9 @@ public final class RespDecoder {
     return args;
   }
 
-  /** Index of the {@code \r} of the CRLF ending the line at {@code from}, or -1 when not here yet. */
+  /**
+   * Index of the {@code \r} of the CRLF ending the line at {@code from}, or -1 when not here yet.
+   */
   private int lineEnd(int from, int maxLength) {
     int limit = Math.min(end - 1, from + maxLength);
     for (int i = from; i < limit; i++) {

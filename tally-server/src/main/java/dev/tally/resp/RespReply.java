@@ -6,9 +6,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Writes Redis replies, in RESP2 or RESP3 (chosen per connection with {@code HELLO}). The two differ
- * here only in how a null and a map are written: RESP2 has a null bulk string ({@code $-1}) and
- * flattens a map into an array of keys and values, RESP3 has {@code _} and {@code %}.
+ * Writes Redis replies, in RESP2 or RESP3 (chosen per connection with {@code HELLO}). The two
+ * differ here only in how a null and a map are written: RESP2 has a null bulk string ({@code $-1})
+ * and flattens a map into an array of keys and values, RESP3 has {@code _} and {@code %}.
  *
  * <p>Not thread-safe: one per connection's reply stream.
  */

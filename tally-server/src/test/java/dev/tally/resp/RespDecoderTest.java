@@ -55,8 +55,11 @@ class RespDecoderTest {
   void aPipelineInOneRead_givesEveryCommandInOrder() {
     StringBuilder sb = new StringBuilder();
     for (int i = 0; i < 100; i++) {
-      sb.append("*2\r\n$4\r\nINCR\r\n$").append(("likes:" + i).length()).append("\r\nlikes:")
-          .append(i).append("\r\n");
+      sb.append("*2\r\n$4\r\nINCR\r\n$")
+          .append(("likes:" + i).length())
+          .append("\r\nlikes:")
+          .append(i)
+          .append("\r\n");
     }
     feed(sb.toString());
     for (int i = 0; i < 100; i++) {
