@@ -349,20 +349,29 @@ public final class RespCommands {
     long post = postId(k.substring(colon + 1));
     if (post <= 0) {
       throw new Refusal(
-          "ERR post id must be a positive 64-bit integer in decimal, without sign or leading"
-              + " zeros; got '"
+          "ERR post id must be a positive 64-bit integer in decimal; got '"
               + k.substring(colon + 1)
               + "'");
     }
     return new CounterId(post, code);
   }
 
+  /**
+   * A key's post id: decimal digits, leading zeros allowed (unlike the HTTP API) so that tools
+   * which pad numbers into keys, like {@code redis-benchmark}'s {@code __rand_int__}, name posts;
+   * {@code likes:0812} is then the same counter as {@code likes:812}. 0 and values past 2^63 - 1
+   * are refused.
+   */
   private static long postId(String s) {
-    if (s.length() > 19 || s.charAt(0) == '0') {
+    int from = 0;
+    while (from < s.length() - 1 && s.charAt(from) == '0') {
+      from++;
+    }
+    if (s.length() - from > 19) {
       return -1;
     }
     long v = 0;
-    for (int i = 0; i < s.length(); i++) {
+    for (int i = from; i < s.length(); i++) {
       char c = s.charAt(i);
       if (c < '0' || c > '9') {
         return -1;

@@ -83,6 +83,12 @@ class RespCommandsTest {
   }
 
   @Test
+  void paddedPostIds_nameTheSamePost_asRedisBenchmarkWritesThem() throws Exception {
+    assertThat(run("INCR", "likes:000000000812")).isEqualTo(":1\r\n");
+    assertThat(run("GET", "likes:812")).isEqualTo("$1\r\n1\r\n");
+  }
+
+  @Test
   void theIdempotentForm_appliesAKeyOnce_andRepeatsItsAnswer() throws Exception {
     assertThat(run("TALLY.INCRBY", "views:7", "5", "k-1")).isEqualTo(":5\r\n");
     assertThat(run("INCR", "views:7")).isEqualTo(":6\r\n");
@@ -104,7 +110,9 @@ class RespCommandsTest {
         .isEqualTo("-ERR unknown command 'SET', with args beginning with: 'likes:9' '5' \r\n");
     assertThat(run("INCR", "likes")).startsWith("-ERR key must be <counter>:<postId>");
     assertThat(run("INCR", "shares:9")).startsWith("-ERR unknown counter 'shares'");
-    assertThat(run("INCR", "likes:09")).startsWith("-ERR post id must be");
+    assertThat(run("INCR", "likes:0")).startsWith("-ERR post id must be");
+    assertThat(run("INCR", "likes:-9")).startsWith("-ERR post id must be");
+    assertThat(run("INCR", "likes:99999999999999999999")).startsWith("-ERR post id must be");
     assertThat(run("DECRBY", "likes:9", "-9223372036854775808"))
         .isEqualTo("-ERR value is not an integer or out of range\r\n");
     assertThat(run("GET", "likes:9")).isEqualTo("$1\r\n0\r\n");

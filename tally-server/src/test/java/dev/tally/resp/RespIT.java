@@ -1,0 +1,178 @@
+package dev.tally.resp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tally.Tally;
+import dev.tally.config.TallyConfig;
+import dev.tally.testing.TallyClient;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisFuture;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.api.sync.RedisCommands;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The Redis-protocol listener of a real node, driven by clients nobody here wrote: {@code
+ * redis-cli} and Lettuce (which says {@code HELLO 3} on connect), plus raw sockets for pipelines
+ * and hostile frames. Counts must agree with the HTTP API.
+ */
+class RespIT {
+
+  @TempDir Path dir;
+  private Tally node;
+  private RedisClient lettuce;
+
+  @BeforeEach
+  void start() {
+    node =
+        Tally.start(
+            TallyConfig.parse(
+                new String[] {
+                  "--port",
+                  "0",
+                  "--resp-port",
+                  "0",
+                  "--data-dir",
+                  dir.toString(),
+                  "--host",
+                  "127.0.0.1"
+                },
+                Map.of()),
+            Clock.systemUTC());
+    lettuce = RedisClient.create(RedisURI.create("127.0.0.1", node.respPort()));
+  }
+
+  @AfterEach
+  void stop() {
+    if (lettuce != null) {
+      lettuce.shutdown();
+    }
+    if (node != null) {
+      node.close();
+    }
+  }
+
+  @Test
+  void lettuce_incrementsReadsAndPipelines_andHttpAgrees() throws Exception {
+    try (StatefulRedisConnection<String, String> c = lettuce.connect()) {
+      RedisCommands<String, String> r = c.sync();
+      assertThat(r.ping()).isEqualTo("PONG");
+      assertThat(r.incr("likes:812")).isEqualTo(1);
+      assertThat(r.incrby("likes:812", 41)).isEqualTo(42);
+      assertThat(r.decr("likes:812")).isEqualTo(41);
+      assertThat(r.get("likes:812")).isEqualTo("41");
+      assertThat(r.get("views:812")).isEqualTo("0");
+
+      // a pipeline of 2,000 increments over 20 posts, answered in order
+      RedisAsyncCommands<String, String> a = c.async();
+      c.setAutoFlushCommands(false);
+      List<RedisFuture<Long>> futures = new ArrayList<>();
+      for (int i = 0; i < 2_000; i++) {
+        futures.add(a.incr("views:" + (100 + i % 20)));
+      }
+      c.flushCommands();
+      c.setAutoFlushCommands(true);
+      for (int i = 0; i < futures.size(); i++) {
+        assertThat(futures.get(i).get(10, TimeUnit.SECONDS)).isEqualTo(i / 20 + 1);
+      }
+      List<String> keys = new ArrayList<>();
+      for (int p = 100; p < 120; p++) {
+        keys.add("views:" + p);
+      }
+      TallyClient http = new TallyClient(node.port());
+      for (var kv : r.mget(keys.toArray(new String[0]))) {
+        long post = Long.parseLong(kv.getKey().substring("views:".length()));
+        assertThat(kv.getValue()).isEqualTo("100");
+        assertThat(http.count(post, "views")).isEqualTo(100);
+      }
+      assertThat(http.count(812, "likes")).isEqualTo(41);
+    }
+  }
+
+  @Test
+  void redisCli_runsCommands_andGetsRedisErrors() throws Exception {
+    assertThat(cli("INCR", "likes:7")).isEqualTo("1");
+    assertThat(cli("INCRBY", "likes:7", "4")).isEqualTo("5");
+    assertThat(cli("GET", "likes:7")).isEqualTo("5");
+    assertThat(cli("TALLY.INCRBY", "likes:7", "10", "key-1")).isEqualTo("15");
+    assertThat(cli("TALLY.INCRBY", "likes:7", "10", "key-1")).isEqualTo("15");
+    assertThat(cli("SET", "likes:7", "0")).startsWith("ERR unknown command 'SET'");
+    assertThat(cli("INCRBY", "likes:7", "abc"))
+        .isEqualTo("ERR value is not an integer or out of range");
+    assertThat(cli("GET", "likes:7")).isEqualTo("15");
+  }
+
+  @Test
+  void hostileFrames_getAnErrorAndTheConnectionClosed_nothingApplied() throws Exception {
+    for (String frame :
+        List.of(
+            "*2\r\n$4\r\nINCR\r\n$999999999\r\n",
+            "*1\r\n+INCR\r\n",
+            "*99999999\r\n\r\n",
+            "x".repeat(70_000))) {
+      try (Socket s = new Socket("127.0.0.1", node.respPort())) {
+        s.setSoTimeout(10_000);
+        OutputStream out = s.getOutputStream();
+        out.write(frame.getBytes(StandardCharsets.ISO_8859_1));
+        out.flush();
+        InputStream in = s.getInputStream();
+        String reply = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
+        assertThat(reply)
+            .as(frame.substring(0, Math.min(30, frame.length())))
+            .startsWith("-ERR Protocol error");
+      }
+    }
+    try (StatefulRedisConnection<String, String> c = lettuce.connect()) {
+      assertThat(c.sync().get("likes:1")).isEqualTo("0");
+    }
+  }
+
+  @Test
+  void aPipelineWrittenInOneGo_isAnsweredInOrder() throws Exception {
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < 500; i++) {
+      sb.append("*2\r\n$4\r\nINCR\r\n$7\r\nlikes:3\r\n");
+    }
+    sb.append("*1\r\n$4\r\nQUIT\r\n");
+    try (Socket s = new Socket("127.0.0.1", node.respPort())) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write(sb.toString().getBytes(StandardCharsets.ISO_8859_1));
+      String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+      StringBuilder want = new StringBuilder();
+      for (int i = 1; i <= 500; i++) {
+        want.append(':').append(i).append("\r\n");
+      }
+      want.append("+OK\r\n");
+      assertThat(reply).isEqualTo(want.toString());
+    }
+  }
+
+  private String cli(String... args) throws IOException, InterruptedException {
+    List<String> cmd =
+        new ArrayList<>(List.of("redis-cli", "-h", "127.0.0.1", "-p", "" + node.respPort()));
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    try {
+      assertThat(p.waitFor(10, TimeUnit.SECONDS)).as("redis-cli finished").isTrue();
+      return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+}
