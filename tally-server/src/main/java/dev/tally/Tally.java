@@ -413,6 +413,8 @@ public final class Tally implements AutoCloseable {
                       }));
       counts = new ClusterCountReader(localCounts, view, cluster::homeReachable);
     }
+    // one access control for HTTP and the Redis protocol: one set of rate limits per client
+    AccessControl access = accessControl(config, clock, metrics);
     dev.tally.store.local.Backups backups =
         new dev.tally.store.local.Backups(
             config.store().backupDir(), store, nodeId, version(), clock);
@@ -428,7 +430,7 @@ public final class Tally implements AutoCloseable {
             config.server().maxBodyBytes(),
             config.server().maxBatchItems(),
             liveApi,
-            accessControl(config, clock, metrics),
+            access,
             TrustedProxies.parse(config.server().trustedProxies()),
             () -> {
               dev.tally.store.local.Backups.Made made = backups.create();
@@ -461,15 +463,16 @@ public final class Tally implements AutoCloseable {
       }
     }
     if (config.server().respPort() >= 0) {
-      startResp(writePath, counts);
+      startResp(access, writePath, counts);
     }
     health.accepting(true);
   }
 
   /** The Redis-protocol listener, one per event loop on one port (see the HTTP servers). */
-  private void startResp(dev.tally.engine.WritePath writes, CountReader counts) {
+  private void startResp(
+      AccessControl access, dev.tally.engine.WritePath writes, CountReader counts) {
     dev.tally.resp.RespCommands commands =
-        new dev.tally.resp.RespCommands(store.names(), writes, counts, version());
+        new dev.tally.resp.RespCommands(store.names(), access, writes, counts, version());
     int wanted =
         config.server().respPort() != 0
             ? config.server().respPort()

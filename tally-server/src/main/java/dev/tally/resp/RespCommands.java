@@ -34,12 +34,17 @@ public final class RespCommands {
   /** One connection's state. Used by one connection at a time. */
   public static final class Session {
     final long id;
+    final String address;
     int protocol = 2;
     String name;
     boolean closeAfterReply;
 
-    Session(long id) {
+    /** The credentials AUTH or HELLO presented, as an Authorization header value; or null. */
+    String authorization;
+
+    Session(long id, String address) {
       this.id = id;
+      this.address = address;
     }
 
     /** True once the client asked to end the connection ({@code QUIT}): close after the reply. */
@@ -51,21 +56,32 @@ public final class RespCommands {
   private static final String NOT_INTEGER = "ERR value is not an integer or out of range";
 
   private final CounterNames names;
+  private final dev.tally.access.AccessControl access;
   private final WritePath writes;
   private final CountReader counts;
   private final String version;
   private final AtomicLong sessions = new AtomicLong();
 
-  public RespCommands(CounterNames names, WritePath writes, CountReader counts, String version) {
+  /**
+   * @param access who may read and write, and how fast: the same rules as the HTTP API, with the
+   *     credentials a connection presented with {@code AUTH} (an API key or a token)
+   */
+  public RespCommands(
+      CounterNames names,
+      dev.tally.access.AccessControl access,
+      WritePath writes,
+      CountReader counts,
+      String version) {
     this.names = names;
+    this.access = access;
     this.writes = writes;
     this.counts = counts;
     this.version = version;
   }
 
-  /** A new connection's session. */
-  public Session open() {
-    return new Session(sessions.incrementAndGet());
+  /** A new connection's session; {@code address} is the client's, for rate limits. */
+  public Session open(String address) {
+    return new Session(sessions.incrementAndGet(), address);
   }
 
   /** Runs {@code args} (the command name first); completes with the reply's bytes. */
@@ -111,6 +127,11 @@ public final class RespCommands {
       }
       case "HELLO" -> {
         return hello(s, args, out);
+      }
+      case "AUTH" -> {
+        arity(args, 2, 3);
+        authenticate(s, args.get(args.size() - 1));
+        return out.simple("OK");
       }
       case "SELECT" -> {
         arity(args, 2, 2);
@@ -183,6 +204,9 @@ public final class RespCommands {
       if (option.equals("SETNAME") && i + 1 < args.size()) {
         name = text(args.get(i + 1));
         i += 2;
+      } else if (option.equals("AUTH") && i + 2 < args.size()) {
+        authenticate(s, args.get(i + 2));
+        i += 3;
       } else {
         throw new Refusal("ERR Syntax error in HELLO option '" + text(args.get(i)) + "'");
       }
@@ -199,6 +223,17 @@ public final class RespCommands {
     m.put("role", "master");
     out.map(m);
     return out;
+  }
+
+  /** AUTH's password is an API key or a token; the user name, if any, is not looked at. */
+  private void authenticate(Session s, byte[] secret) {
+    String authorization = "Bearer " + text(secret);
+    try {
+      access.authenticate(authorization, s.address);
+    } catch (TallyException e) {
+      throw new Refusal("WRONGPASS invalid username-password pair or user is disabled.");
+    }
+    s.authorization = authorization;
   }
 
   private RespReply client(Session s, List<byte[]> args, RespReply out) {
@@ -260,6 +295,12 @@ public final class RespCommands {
     }
     String key = arity == 4 ? text(args.get(3)) : null;
     int protocol = s.protocol;
+    try {
+      access.checkWrite(s.authorization, s.address, 1);
+      access.checkPost(id.postId(), 1);
+    } catch (TallyException e) {
+      return CompletableFuture.completedFuture(error(e, protocol));
+    }
     if (delta == 0) {
       return counts(List.of(id), protocol, false); // adds nothing: the count as it is
     }
@@ -290,6 +331,11 @@ public final class RespCommands {
     List<CounterId> ids = new ArrayList<>(args.size() - 1);
     for (int i = 1; i < args.size(); i++) {
       ids.add(counter(args.get(i)));
+    }
+    try {
+      access.checkRead(s.authorization, s.address);
+    } catch (TallyException e) {
+      return CompletableFuture.completedFuture(error(e, s.protocol));
     }
     return counts(ids, s.protocol, many);
   }
@@ -326,12 +372,21 @@ public final class RespCommands {
         });
   }
 
-  /** A tally failure as a RESP error: retriable kinds as TRYAGAIN, the others as ERR. */
+  /**
+   * A tally failure as a RESP error: missing credentials as {@code NOAUTH}, insufficient ones as
+   * {@code NOPERM}, retriable kinds (rate limits, overload, a store that cannot write now) as
+   * {@code TRYAGAIN}, the others as {@code ERR}.
+   */
   static byte[] error(TallyException e, int protocol) {
     RespReply out = new RespReply();
     out.protocol(protocol);
-    String prefix = e.kind().retriable() ? "TRYAGAIN " : "ERR ";
-    return out.error(prefix + e.getMessage()).take();
+    String text =
+        switch (e.kind()) {
+          case UNAUTHORIZED -> "NOAUTH Authentication required: " + e.getMessage();
+          case FORBIDDEN -> "NOPERM " + e.getMessage();
+          default -> (e.kind().retriable() ? "TRYAGAIN " : "ERR ") + e.getMessage();
+        };
+    return out.error(text).take();
   }
 
   /** The counter a key names: {@code <counter>:<postId>}. */

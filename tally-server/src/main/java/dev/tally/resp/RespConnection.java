@@ -36,7 +36,7 @@ final class RespConnection {
     this.socket = socket;
     this.context = Vertx.currentContext();
     this.commands = commands;
-    this.session = commands.open();
+    this.session = commands.open(socket.remoteAddress().hostAddress());
     this.decoder = decoder;
     this.maxPipeline = maxPipeline;
   }

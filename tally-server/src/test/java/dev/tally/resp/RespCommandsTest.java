@@ -2,6 +2,7 @@ package dev.tally.resp;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tally.access.AccessControl;
 import dev.tally.engine.Aggregator;
 import dev.tally.engine.LocalCountReader;
 import dev.tally.engine.ReadCache;
@@ -10,6 +11,7 @@ import dev.tally.testing.ManualClock;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -49,8 +51,12 @@ class RespCommandsTest {
     reads = Executors.newSingleThreadExecutor();
     commands =
         new RespCommands(
-            store.names(), aggregator, new LocalCountReader(cache, reads), "test-version");
-    session = commands.open();
+            store.names(),
+            AccessControl.open(Clock.systemUTC(), new SimpleMeterRegistry()),
+            aggregator,
+            new LocalCountReader(cache, reads),
+            "test-version");
+    session = commands.open("127.0.0.1");
   }
 
   @AfterEach

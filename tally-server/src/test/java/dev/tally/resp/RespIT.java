@@ -163,6 +163,53 @@ class RespIT {
     }
   }
 
+  @Test
+  void withAuthOn_commandsNeedAuth_andAWrongKeyIsRefused() throws Exception {
+    node.close();
+    lettuce.shutdown();
+    java.nio.file.Files.writeString(dir.resolve("keys"), "web:k-resp-0123456789abcdef\n");
+    node =
+        Tally.start(
+            TallyConfig.parse(
+                new String[] {
+                  "--port",
+                  "0",
+                  "--resp-port",
+                  "0",
+                  "--data-dir",
+                  dir.resolve("d2").toString(),
+                  "--host",
+                  "127.0.0.1",
+                  "--auth",
+                  "all",
+                  "--api-keys-file",
+                  dir.resolve("keys").toString()
+                },
+                Map.of()),
+            Clock.systemUTC());
+    lettuce = RedisClient.create(RedisURI.create("127.0.0.1", node.respPort()));
+    assertThat(cli("INCR", "likes:1")).startsWith("NOAUTH");
+    assertThat(cli("GET", "likes:1")).startsWith("NOAUTH");
+    // redis-cli reports the failed AUTH, then runs the command unauthenticated
+    assertThat(cli("-a", "wrong", "--no-auth-warning", "INCR", "likes:1"))
+        .contains("WRONGPASS")
+        .contains("NOAUTH");
+    assertThat(cli("-a", "k-resp-0123456789abcdef", "--no-auth-warning", "INCR", "likes:1"))
+        .isEqualTo("1");
+    RedisClient authed =
+        RedisClient.create(
+            RedisURI.builder()
+                .withHost("127.0.0.1")
+                .withPort(node.respPort())
+                .withPassword("k-resp-0123456789abcdef".toCharArray())
+                .build());
+    try (StatefulRedisConnection<String, String> c = authed.connect()) {
+      assertThat(c.sync().incr("likes:1")).isEqualTo(2);
+    } finally {
+      authed.shutdown();
+    }
+  }
+
   private String cli(String... args) throws IOException, InterruptedException {
     List<String> cmd =
         new ArrayList<>(List.of("redis-cli", "-h", "127.0.0.1", "-p", "" + node.respPort()));
