@@ -31,6 +31,8 @@ final class RespConnection {
   private final ArrayDeque<CompletableFuture<byte[]>> replies = new ArrayDeque<>();
   private boolean paused;
   private boolean closing;
+  private boolean parsing;
+  private boolean starved = true;
 
   RespConnection(NetSocket socket, RespCommands commands, RespDecoder decoder, int maxPipeline) {
     this.socket = socket;
@@ -43,7 +45,7 @@ final class RespConnection {
 
   void start() {
     socket.handler(this::received);
-    socket.drainHandler(v -> readMoreIfRoom());
+    socket.drainHandler(v -> updateReading());
   }
 
   private void received(Buffer data) {
@@ -52,32 +54,42 @@ final class RespConnection {
     }
     byte[] bytes = data.getBytes();
     decoder.feed(bytes, 0, bytes.length);
+    starved = false;
     parse();
   }
 
-  /** Runs every complete command buffered, while the pipeline has room. */
+  /** Runs every complete command buffered, while the pipeline has room; then flushes. */
   private void parse() {
-    while (!closing && replies.size() < maxPipeline) {
-      List<byte[]> command;
-      try {
-        command = decoder.next();
-      } catch (RespDecoder.ProtocolError e) {
-        RespReply error = new RespReply();
-        replies.add(CompletableFuture.completedFuture(error.error(e.getMessage()).take()));
-        closing = true;
-        break;
+    if (parsing) {
+      return;
+    }
+    parsing = true;
+    try {
+      while (!closing && replies.size() < maxPipeline) {
+        List<byte[]> command;
+        try {
+          command = decoder.next();
+        } catch (RespDecoder.ProtocolError e) {
+          RespReply error = new RespReply();
+          replies.add(CompletableFuture.completedFuture(error.error(e.getMessage()).take()));
+          closing = true;
+          break;
+        }
+        if (command == null) {
+          starved = true; // only new bytes can make the next command
+          break;
+        }
+        CompletableFuture<byte[]> reply = commands.run(session, command).toCompletableFuture();
+        replies.add(reply);
+        if (session.closing()) {
+          closing = true;
+        }
+        if (!reply.isDone()) {
+          reply.whenComplete((r, e) -> context.runOnContext(v -> flush()));
+        }
       }
-      if (command == null) {
-        break;
-      }
-      CompletableFuture<byte[]> reply = commands.run(session, command).toCompletableFuture();
-      replies.add(reply);
-      if (session.closing()) {
-        closing = true;
-      }
-      if (!reply.isDone()) {
-        reply.whenComplete((r, e) -> context.runOnContext(v -> flush()));
-      }
+    } finally {
+      parsing = false;
     }
     flush();
   }
@@ -98,24 +110,37 @@ final class RespConnection {
     if (out != null) {
       socket.write(out);
     }
-    if (closing && replies.isEmpty()) {
-      socket.end();
+    if (closing) {
+      if (replies.isEmpty()) {
+        socket.end();
+      }
       return;
     }
-    readMoreIfRoom();
+    updateReading();
   }
 
-  private void readMoreIfRoom() {
+  /**
+   * Pauses the socket while the pipeline is full or the client does not read its replies; otherwise
+   * reads on, and runs the commands already buffered that waited for room.
+   */
+  private void updateReading() {
+    if (closing) {
+      return;
+    }
     boolean full = replies.size() >= maxPipeline || socket.writeQueueFull();
-    if (full && !paused) {
-      socket.pause();
-      paused = true;
-    } else if (!full && paused && replies.size() <= maxPipeline / 2) {
-      socket.resume();
-      paused = false;
-      if (decoder.buffered() > 0) {
-        parse();
+    if (full) {
+      if (!paused) {
+        paused = true; // set first: pause and resume may call back into this connection
+        socket.pause();
       }
+      return;
+    }
+    if (paused && replies.size() <= maxPipeline / 2) {
+      paused = false;
+      socket.resume();
+    }
+    if (!starved && !parsing && replies.size() < maxPipeline) {
+      parse();
     }
   }
 }

@@ -144,9 +144,10 @@ class RespIT {
   }
 
   @Test
-  void aPipelineWrittenInOneGo_isAnsweredInOrder() throws Exception {
+  void aPipelineWrittenInOneGo_isAnsweredInOrder_pastTheBoundOfCommandsWaiting() throws Exception {
+    int n = 3 * RespServerVerticle.MAX_PIPELINE; // the connection pauses and resumes reading
     StringBuilder sb = new StringBuilder();
-    for (int i = 0; i < 500; i++) {
+    for (int i = 0; i < n; i++) {
       sb.append("*2\r\n$4\r\nINCR\r\n$7\r\nlikes:3\r\n");
     }
     sb.append("*1\r\n$4\r\nQUIT\r\n");
@@ -155,7 +156,7 @@ class RespIT {
       s.getOutputStream().write(sb.toString().getBytes(StandardCharsets.ISO_8859_1));
       String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
       StringBuilder want = new StringBuilder();
-      for (int i = 1; i <= 500; i++) {
+      for (int i = 1; i <= n; i++) {
         want.append(':').append(i).append("\r\n");
       }
       want.append("+OK\r\n");
