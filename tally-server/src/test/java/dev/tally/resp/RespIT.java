@@ -211,6 +211,42 @@ class RespIT {
     }
   }
 
+  /** Debian's python3-redis (redis-py): another client, outside the JVM. */
+  @Test
+  void pythonRedis_countsPipelinesAndSeesRefusals() throws Exception {
+    String script =
+        String.join(
+            "\n",
+            "import sys, redis",
+            "r = redis.Redis(host='127.0.0.1', port=int(sys.argv[1]))",
+            "out = [r.ping(), r.incr('likes:42'), r.incrby('likes:42', 9), r.decr('likes:42')]",
+            "out.append(r.get('likes:42').decode())",
+            "p = r.pipeline(transaction=False)",
+            "for i in range(300):",
+            "    p.incr('views:%d' % (42 + i % 3))",
+            "out.append(p.execute()[-1])",
+            "out.append([v.decode() for v in r.mget('views:42', 'views:43', 'views:44')])",
+            "out.append(r.execute_command('TALLY.INCRBY', 'likes:42', 5, 'py-1'))",
+            "out.append(r.execute_command('TALLY.INCRBY', 'likes:42', 5, 'py-1'))",
+            "try:",
+            "    r.set('likes:42', 0)",
+            "except redis.ResponseError as e:",
+            "    out.append(str(e).split(',')[0])",
+            "print(out)");
+    Process p =
+        new ProcessBuilder("/usr/bin/python3", "-c", script, "" + node.respPort())
+            .redirectErrorStream(true)
+            .start();
+    assertThat(p.waitFor(30, TimeUnit.SECONDS)).as("python finished").isTrue();
+    String said = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+    assertThat(p.exitValue()).as(said).isZero();
+    assertThat(said)
+        .isEqualTo(
+            "[True, 1, 10, 9, '9', 100, ['100', '100', '100'], 14, 14,"
+                + " \"unknown command 'SET'\"]");
+    assertThat(new TallyClient(node.port()).count(42, "likes")).isEqualTo(14);
+  }
+
   private String cli(String... args) throws IOException, InterruptedException {
     List<String> cmd =
         new ArrayList<>(List.of("redis-cli", "-h", "127.0.0.1", "-p", "" + node.respPort()));
