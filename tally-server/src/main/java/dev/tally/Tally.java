@@ -472,7 +472,8 @@ public final class Tally implements AutoCloseable {
   private void startResp(
       AccessControl access, dev.tally.engine.WritePath writes, CountReader counts) {
     dev.tally.resp.RespCommands commands =
-        new dev.tally.resp.RespCommands(store.names(), access, writes, counts, version());
+        new dev.tally.resp.RespCommands(
+            store.names(), access, writes, counts, version(), metrics.registry());
     int wanted =
         config.server().respPort() != 0
             ? config.server().respPort()

@@ -61,6 +61,9 @@ public final class RespCommands {
   private final CountReader counts;
   private final String version;
   private final AtomicLong sessions = new AtomicLong();
+  private final io.micrometer.core.instrument.MeterRegistry registry;
+  private final Map<String, io.micrometer.core.instrument.Counter[]> counted =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   /**
    * @param access who may read and write, and how fast: the same rules as the HTTP API, with the
@@ -71,8 +74,10 @@ public final class RespCommands {
       dev.tally.access.AccessControl access,
       WritePath writes,
       CountReader counts,
-      String version) {
+      String version,
+      io.micrometer.core.instrument.MeterRegistry registry) {
     this.names = names;
+    this.registry = registry;
     this.access = access;
     this.writes = writes;
     this.counts = counts;
@@ -86,6 +91,30 @@ public final class RespCommands {
 
   /** Runs {@code args} (the command name first); completes with the reply's bytes. */
   public CompletionStage<byte[]> run(Session s, List<byte[]> args) {
+    String name = text(args.get(0)).toUpperCase(Locale.ROOT);
+    io.micrometer.core.instrument.Counter[] meters =
+        counted.computeIfAbsent(COMMANDS.contains(name) ? name : "OTHER", this::meters);
+    return execute(s, args)
+        .whenComplete(
+            (reply, error) ->
+                meters[error != null || reply.length == 0 || reply[0] == '-' ? 1 : 0].increment());
+  }
+
+  /** The command's counters: answered without and with an error reply. */
+  private io.micrometer.core.instrument.Counter[] meters(String command) {
+    io.micrometer.core.instrument.Counter[] m = new io.micrometer.core.instrument.Counter[2];
+    for (int i = 0; i < 2; i++) {
+      m[i] =
+          io.micrometer.core.instrument.Counter.builder("tally.resp.commands")
+              .description("Redis-protocol commands answered, by command and outcome")
+              .tag("command", command.toLowerCase(Locale.ROOT))
+              .tag("outcome", i == 0 ? "ok" : "error")
+              .register(registry);
+    }
+    return m;
+  }
+
+  private CompletionStage<byte[]> execute(Session s, List<byte[]> args) {
     RespReply out = new RespReply();
     out.protocol(s.protocol);
     String command = text(args.get(0)).toUpperCase(Locale.ROOT);

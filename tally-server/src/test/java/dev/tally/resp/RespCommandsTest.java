@@ -34,6 +34,7 @@ class RespCommandsTest {
   private ExecutorService reads;
   private RespCommands commands;
   private RespCommands.Session session;
+  private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
 
   @BeforeEach
   void open() {
@@ -55,7 +56,8 @@ class RespCommandsTest {
             AccessControl.open(Clock.systemUTC(), new SimpleMeterRegistry()),
             aggregator,
             new LocalCountReader(cache, reads),
-            "test-version");
+            "test-version",
+            registry);
     session = commands.open("127.0.0.1");
   }
 
@@ -122,6 +124,14 @@ class RespCommandsTest {
     assertThat(run("DECRBY", "likes:9", "-9223372036854775808"))
         .isEqualTo("-ERR value is not an integer or out of range\r\n");
     assertThat(run("GET", "likes:9")).isEqualTo("$1\r\n0\r\n");
+    assertThat(
+            registry.counter("tally.resp.commands", "command", "incr", "outcome", "error").count())
+        .isEqualTo(7);
+    assertThat(
+            registry.counter("tally.resp.commands", "command", "other", "outcome", "error").count())
+        .isEqualTo(1);
+    assertThat(registry.counter("tally.resp.commands", "command", "get", "outcome", "ok").count())
+        .isEqualTo(1);
   }
 
   @Test
