@@ -211,6 +211,55 @@ class RespIT {
     }
   }
 
+  /** redis-benchmark's INCR load on padded random keys: every increment answered is counted. */
+  @Test
+  void redisBenchmark_incrementsAreAllCounted() throws Exception {
+    // __rand_int__ is 12 digits, zero-padded: the leading 1 keeps post 0 out
+    Process p =
+        new ProcessBuilder(
+                "redis-benchmark",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                "" + node.respPort(),
+                "-n",
+                "5000",
+                "-r",
+                "1000",
+                "-c",
+                "16",
+                "-P",
+                "8",
+                "-q",
+                "INCR",
+                "likes:1__rand_int__")
+            .redirectErrorStream(true)
+            .start();
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("redis-benchmark finished").isTrue();
+    String said = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.exitValue()).as(said).isZero();
+    assertThat(said).doesNotContain("ERR");
+    StringBuilder posts = new StringBuilder();
+    for (int i = 0; i < 1000; i++) {
+      posts.append(i == 0 ? "" : ",").append(1_000_000_000_000L + i);
+    }
+    String body =
+        new TallyClient(node.port())
+            .send(
+                "POST",
+                "/v1/counts/query",
+                "{\"posts\":[" + posts + "],\"counters\":[\"likes\"]}",
+                "Content-Type",
+                "application/json")
+            .body();
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"count\":(\\d+)").matcher(body);
+    long total = 0;
+    while (m.find()) {
+      total += Long.parseLong(m.group(1));
+    }
+    assertThat(total).as(said).isEqualTo(5000);
+  }
+
   /** Debian's python3-redis (redis-py): another client, outside the JVM. */
   @Test
   void pythonRedis_countsPipelinesAndSeesRefusals() throws Exception {
