@@ -89,6 +89,7 @@ for run in range(runs):
         if seed:
             r["seeds"].append(int(seed.group(1)))
         r["note"] = " | ".join(cells[6:])
+        r["text"] = text  # the last run's wording, like its note
 print("""# Reliability
 
 Produced by `bench/reliability.sh` in %d rounds (the fault scenarios `SingleNodeKillIT`,
@@ -102,7 +103,7 @@ once. Every round runs each scenario with another seed; a failed run is one whos
 it adds no row to the sums. Seeds make a failing run replayable (`-Dtally.fault.seed=…`).
 Cluster scenarios run their nodes with `--idempotency strict` unless the row says otherwise.
 
-| scenario | runs | failed runs | operations | acknowledged | lost | duplicated | last run |
+| scenario (as in the last run) | runs | failed runs | operations | acknowledged | lost | duplicated | last run |
 |---|---|---|---|---|---|---|---|""" % runs)
 lines = []
 for (number, mode) in rows:

@@ -609,24 +609,10 @@ public final class Tally implements AutoCloseable {
     health.accepting(false);
     Duration grace = config.server().shutdownGrace();
     for (io.vertx.core.net.NetServer s : respServers) {
-      try {
-        s.shutdown(grace)
-            .toCompletionStage()
-            .toCompletableFuture()
-            .get(grace.toMillis() + 1000, TimeUnit.MILLISECONDS);
-      } catch (Exception e) {
-        log.warn("RESP listener did not stop cleanly: {}", e.toString());
-      }
+      stopServer("RESP listener", s.shutdown(grace), grace);
     }
     for (HttpServer s : servers) {
-      try {
-        s.shutdown(grace)
-            .toCompletionStage()
-            .toCompletableFuture()
-            .get(grace.toMillis() + 1000, TimeUnit.MILLISECONDS);
-      } catch (Exception e) {
-        log.warn("HTTP server did not stop cleanly: {}", e.toString());
-      }
+      stopServer("HTTP server", s.shutdown(grace), grace);
     }
     if (liveBus != null) {
       presence.close();
@@ -650,6 +636,15 @@ public final class Tally implements AutoCloseable {
     store.close();
     metrics.close();
     log.info("tally stopped");
+  }
+
+  /** Waits for a server's graceful shutdown, a second past its grace at most. */
+  private static void stopServer(String what, io.vertx.core.Future<Void> stopping, Duration grace) {
+    try {
+      stopping.toCompletionStage().toCompletableFuture().get(grace.toMillis() + 1000, TimeUnit.MILLISECONDS);
+    } catch (Exception e) {
+      log.warn("{} did not stop cleanly: {}", what, e.toString());
+    }
   }
 
   static String version() {

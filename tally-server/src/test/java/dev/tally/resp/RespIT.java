@@ -40,21 +40,18 @@ class RespIT {
 
   @BeforeEach
   void start() {
-    node =
-        Tally.start(
-            TallyConfig.parse(
-                new String[] {
-                  "--port",
-                  "0",
-                  "--resp-port",
-                  "0",
-                  "--data-dir",
-                  dir.toString(),
-                  "--host",
-                  "127.0.0.1"
-                },
-                Map.of()),
-            Clock.systemUTC());
+    start(dir.resolve("data"));
+  }
+
+  /** A node with its RESP listener on a free port, and a Lettuce client for it. */
+  private void start(Path data, String... extra) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "--port", "0", "--resp-port", "0", "--data-dir", data.toString(), "--host",
+                "127.0.0.1"));
+    args.addAll(List.of(extra));
+    node = Tally.start(TallyConfig.parse(args.toArray(new String[0]), Map.of()), Clock.systemUTC());
     lettuce = RedisClient.create(RedisURI.create("127.0.0.1", node.respPort()));
   }
 
@@ -169,26 +166,8 @@ class RespIT {
     node.close();
     lettuce.shutdown();
     java.nio.file.Files.writeString(dir.resolve("keys"), "web:k-resp-0123456789abcdef\n");
-    node =
-        Tally.start(
-            TallyConfig.parse(
-                new String[] {
-                  "--port",
-                  "0",
-                  "--resp-port",
-                  "0",
-                  "--data-dir",
-                  dir.resolve("d2").toString(),
-                  "--host",
-                  "127.0.0.1",
-                  "--auth",
-                  "all",
-                  "--api-keys-file",
-                  dir.resolve("keys").toString()
-                },
-                Map.of()),
-            Clock.systemUTC());
-    lettuce = RedisClient.create(RedisURI.create("127.0.0.1", node.respPort()));
+    start(
+        dir.resolve("d2"), "--auth", "all", "--api-keys-file", dir.resolve("keys").toString());
     assertThat(cli("INCR", "likes:1")).startsWith("NOAUTH");
     assertThat(cli("GET", "likes:1")).startsWith("NOAUTH");
     // redis-cli reports the failed AUTH, then runs the command unauthenticated
