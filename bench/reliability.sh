@@ -2,31 +2,43 @@
 # Runs every fault scenario N times (different seeds) and writes docs/reliability.md from the rows
 # the scenarios report (*/target/reliability/*.md), summed over the runs. Every number in that file
 # comes from this run. A run in which a scenario fails counts as a failed run of it.
-#   bench/reliability.sh [--runs N]        (default 1; one round of all nine takes ≈ 8 min)
-# Each round's rows and failures are kept in bench/results/<date>-reliability/.
+#   bench/reliability.sh [--runs N] [--more] [--out DIR]   (default 1 round; one round ≈ 9 min)
+# Each round's rows, failures and commit are kept in bench/results/<date>-reliability/; --more adds
+# N rounds to the rounds already there (e.g. twenty rounds in blocks), and the report sums them all
+# and names every commit they ran at. --out picks the results directory (for --more on another day).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$root/bin/java-home"
 cd "$root"
 
 runs=1
+more=false
+out="bench/results/$(date -u +%F)-reliability"
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="$2"; shift 2 ;;
-    *) echo "usage: bench/reliability.sh [--runs N]" >&2; exit 2 ;;
+    --more) more=true; shift ;;
+    --out) out="$2"; shift 2 ;;
+    *) echo "usage: bench/reliability.sh [--runs N] [--more] [--out DIR]" >&2; exit 2 ;;
   esac
 done
 case "$runs" in ''|*[!0-9]*|0) echo "--runs needs a positive number" >&2; exit 2 ;; esac
 
 server_its='DiskFullIT,SlotMigrationIT'
 bench_its='SingleNodeKillIT,ClusterNodeKillIT,RedisFailoverIT,RedisUnreachableIT,RegionPartitionIT,PausedNodeIT,OverloadIT'
-out="bench/results/$(date -u +%F)-reliability"
-rm -rf "$out"
+if ! $more; then
+  rm -rf "$out"
+fi
 mkdir -p "$out"
+first=$(find "$out" -name 'round-*.md' | wc -l)
 ./mvnw -q -B -DskipTests -DskipITs install -pl tally-server,tally-bench -am >/dev/null
 
-for ((run = 0; run < runs; run++)); do
-  echo "round $((run + 1)) of $runs" >&2
+for ((run = first; run < first + runs; run++)); do
+  echo "round $((run + 1)) of $((first + runs))" >&2
+  commit=$(git rev-parse --short HEAD)
+  # a round of uncommitted code says so
+  git diff --quiet HEAD -- . ':!bench/results' ':!docs/reliability.md' || commit="$commit+changes"
+  echo "$commit" > "$out/round-$run.commit"
   rm -rf tally-bench/target/reliability tally-server/target/reliability \
     tally-bench/target/failsafe-reports tally-server/target/failsafe-reports
   ./mvnw -q -B verify -pl tally-server,tally-bench -Dtest=none -Dsurefire.failIfNoSpecifiedTests=false \
@@ -39,11 +51,17 @@ for ((run = 0; run < runs; run++)); do
     | sed -E 's/.*TEST-(.*)\.xml/\1/' > "$out/round-$run.failed" || true
 done
 
-commit=$(git rev-parse --short HEAD)
 cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
-python3 - "$out" "$runs" "$commit" "$(nproc)" "$cpu" > docs/reliability.md <<'PY'
+python3 - "$out" "$(nproc)" "$cpu" > docs/reliability.md <<'PY'
 import glob, os, re, sys, datetime
-out, runs, commit, cores, cpu = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+out, cores, cpu = sys.argv[1], sys.argv[2], sys.argv[3]
+runs = len(glob.glob(os.path.join(out, "round-*.md")))
+commits = []
+for run in range(runs):
+    path = os.path.join(out, f"round-{run}.commit")
+    c = open(path).read().strip() if os.path.exists(path) else "?"
+    if c not in commits:
+        commits.append(c)
 classes = {  # scenario number -> the test class that reports it
     1: "SingleNodeKillIT", 2: "ClusterNodeKillIT", 3: "RedisFailoverIT", 4: "RedisUnreachableIT",
     5: "RegionPartitionIT", 6: "DiskFullIT", 7: "PausedNodeIT", 8: "SlotMigrationIT", 9: "OverloadIT"}
@@ -71,9 +89,10 @@ for run in range(runs):
         if seed:
             r["seeds"].append(int(seed.group(1)))
         r["note"] = " | ".join(cells[6:])
+        r["text"] = text  # the last run's wording, like its note
 print("""# Reliability
 
-Produced by `bench/reliability.sh --runs %d` (the fault scenarios `SingleNodeKillIT`,
+Produced by `bench/reliability.sh` in %d rounds (the fault scenarios `SingleNodeKillIT`,
 `ClusterNodeKillIT`, `RedisFailoverIT`, `RedisUnreachableIT`, `RegionPartitionIT`, `DiskFullIT`,
 `PausedNodeIT`, `SlotMigrationIT` and `OverloadIT`, each also run once by `bin/test`), not typed
 by hand. Each scenario runs a real write load (every increment carries an idempotency key, except
@@ -84,7 +103,7 @@ once. Every round runs each scenario with another seed; a failed run is one whos
 it adds no row to the sums. Seeds make a failing run replayable (`-Dtally.fault.seed=…`).
 Cluster scenarios run their nodes with `--idempotency strict` unless the row says otherwise.
 
-| scenario | runs | failed runs | operations | acknowledged | lost | duplicated | last run |
+| scenario (as in the last run) | runs | failed runs | operations | acknowledged | lost | duplicated | last run |
 |---|---|---|---|---|---|---|---|""" % runs)
 lines = []
 for (number, mode) in rows:
@@ -106,7 +125,8 @@ for n in classes:
 for _, line in sorted(lines):
     print(line)
 print()
-print("Run on %s, %s cores, %s, commit %s; %d rounds." % (
-    datetime.date.today().isoformat(), cores, cpu, commit, runs))
+print("Run on %s, %s cores, %s, %s %s; %d rounds." % (
+    datetime.date.today().isoformat(), cores, cpu,
+    "commit" if len(commits) == 1 else "commits", ", ".join(commits), runs))
 PY
 echo "wrote docs/reliability.md (rounds in $out)" >&2

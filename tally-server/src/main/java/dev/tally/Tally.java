@@ -94,6 +94,9 @@ public final class Tally implements AutoCloseable {
   private final Health health = new Health();
   private final Vertx vertx;
   private final ConcurrentLinkedQueue<HttpServer> servers = new ConcurrentLinkedQueue<>();
+  private final ConcurrentLinkedQueue<io.vertx.core.net.NetServer> respServers =
+      new ConcurrentLinkedQueue<>();
+  private volatile int respPort = -1;
   private final AtomicBoolean closed = new AtomicBoolean();
   private int port;
 
@@ -410,6 +413,8 @@ public final class Tally implements AutoCloseable {
                       }));
       counts = new ClusterCountReader(localCounts, view, cluster::homeReachable);
     }
+    // one access control for HTTP and the Redis protocol: one set of rate limits per client
+    AccessControl access = accessControl(config, clock, metrics);
     dev.tally.store.local.Backups backups =
         new dev.tally.store.local.Backups(
             config.store().backupDir(), store, nodeId, version(), clock);
@@ -425,7 +430,7 @@ public final class Tally implements AutoCloseable {
             config.server().maxBodyBytes(),
             config.server().maxBatchItems(),
             liveApi,
-            accessControl(config, clock, metrics),
+            access,
             TrustedProxies.parse(config.server().trustedProxies()),
             () -> {
               dev.tally.store.local.Backups.Made made = backups.create();
@@ -457,7 +462,29 @@ public final class Tally implements AutoCloseable {
         log.debug("free port {} was taken meanwhile; trying another", wanted);
       }
     }
+    if (config.server().respPort() >= 0) {
+      startResp(access, writePath, counts);
+    }
     health.accepting(true);
+  }
+
+  /** The Redis-protocol listener, one per event loop on one port (see the HTTP servers). */
+  private void startResp(
+      AccessControl access, dev.tally.engine.WritePath writes, CountReader counts) {
+    dev.tally.resp.RespCommands commands =
+        new dev.tally.resp.RespCommands(
+            store.names(), access, writes, counts, version(), metrics.registry());
+    int wanted =
+        config.server().respPort() != 0
+            ? config.server().respPort()
+            : freePort(config.server().host());
+    io.vertx.core.net.NetServerOptions options =
+        dev.tally.resp.RespServerVerticle.options(config.server().host(), wanted);
+    await(
+        vertx.deployVerticle(
+            () -> new dev.tally.resp.RespServerVerticle(options, commands, respServers),
+            new DeploymentOptions().setInstances(config.server().eventLoops())));
+    respPort = wanted;
   }
 
   /**
@@ -557,6 +584,11 @@ public final class Tally implements AutoCloseable {
     return port;
   }
 
+  /** The Redis-protocol port, or -1 when that listener is off. */
+  public int respPort() {
+    return respPort;
+  }
+
   public long nodeId() {
     return nodeId;
   }
@@ -576,15 +608,11 @@ public final class Tally implements AutoCloseable {
     }
     health.accepting(false);
     Duration grace = config.server().shutdownGrace();
+    for (io.vertx.core.net.NetServer s : respServers) {
+      stopServer("RESP listener", s.shutdown(grace), grace);
+    }
     for (HttpServer s : servers) {
-      try {
-        s.shutdown(grace)
-            .toCompletionStage()
-            .toCompletableFuture()
-            .get(grace.toMillis() + 1000, TimeUnit.MILLISECONDS);
-      } catch (Exception e) {
-        log.warn("HTTP server did not stop cleanly: {}", e.toString());
-      }
+      stopServer("HTTP server", s.shutdown(grace), grace);
     }
     if (liveBus != null) {
       presence.close();
@@ -608,6 +636,15 @@ public final class Tally implements AutoCloseable {
     store.close();
     metrics.close();
     log.info("tally stopped");
+  }
+
+  /** Waits for a server's graceful shutdown, a second past its grace at most. */
+  private static void stopServer(String what, io.vertx.core.Future<Void> stopping, Duration grace) {
+    try {
+      stopping.toCompletionStage().toCompletableFuture().get(grace.toMillis() + 1000, TimeUnit.MILLISECONDS);
+    } catch (Exception e) {
+      log.warn("{} did not stop cleanly: {}", what, e.toString());
+    }
   }
 
   static String version() {
@@ -692,9 +729,11 @@ public final class Tally implements AutoCloseable {
                       }));
     }
     log.info(
-        "tally {} started: port={} data-dir={} store=rocksdb counters={} node-id={} event-loops={}",
+        "tally {} started: port={} resp-port={} data-dir={} store=rocksdb counters={} node-id={}"
+            + " event-loops={}",
         version(),
         node.port(),
+        node.respPort(),
         config.store().dataDir().toAbsolutePath().normalize(),
         String.join(",", node.store.names().names()),
         String.format("%016x", node.nodeId()),

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.tally.config.TallyConfig;
+import dev.tally.testing.Poll;
 import dev.tally.testing.TallyClient;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -11,6 +12,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Tag;
@@ -87,16 +89,13 @@ class DiskFullIT {
       // space returns: the node resumes by itself; the refused writes, retried with their keys,
       // land once
       Files.delete(filler);
-      long deadline = System.nanoTime() + 60_000_000_000L;
+      long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos(); // for all retries
       for (String key : refused) {
-        int status;
-        do {
-          status = c.write(1, "likes", "increment", key).statusCode();
-          if (status != 200) {
-            Thread.sleep(100);
-          }
-        } while (status != 200 && System.nanoTime() < deadline);
-        assertThat(status).as("retry of %s after space returned", key).isEqualTo(200);
+        Poll.until(
+            "retry of " + key + " after space returned answered 200",
+            Duration.ofNanos(Math.max(0, deadline - System.nanoTime())),
+            () -> c.write(1, "likes", "increment", key).statusCode(),
+            status -> status == 200);
       }
       assertThat(c.get("/health/ready").statusCode()).isEqualTo(200);
       long expected = 50 + acknowledgedWhileFull + refused.size();

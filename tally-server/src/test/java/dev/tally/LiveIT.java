@@ -3,6 +3,7 @@ package dev.tally;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tally.config.TallyConfig;
+import dev.tally.testing.Poll;
 import dev.tally.testing.SseClient;
 import dev.tally.testing.TallyClient;
 import java.io.OutputStream;
@@ -64,15 +65,17 @@ class LiveIT {
     return client.count(post, "live");
   }
 
-  /** Polls {@code GET /v1/{post}/live} until it equals {@code want} or {@code within} passes. */
+  /**
+   * Polls {@code GET /v1/{post}/live} every 20 ms until it equals {@code want}, and returns it;
+   * fails once {@code within} passes.
+   */
   private long awaitLive(long post, long want, Duration within) throws Exception {
-    long deadline = System.nanoTime() + within.toNanos();
-    long now = live(post);
-    while (now != want && System.nanoTime() < deadline) {
-      Thread.sleep(20);
-      now = live(post);
-    }
-    return now;
+    return Poll.until(
+        "live of post " + post + " is " + want,
+        within,
+        Duration.ofMillis(20),
+        () -> live(post),
+        now -> now == want);
   }
 
   private double metric(String name) throws Exception {
@@ -282,11 +285,12 @@ class LiveIT {
     start("--stream-keepalive", "1s");
     SseClient s = stream(108);
     assertThat(s.next(SOON)).isNotNull();
-    long deadline = System.nanoTime() + Duration.ofSeconds(3).toNanos();
-    while (s.keepAlives() == 0 && System.nanoTime() < deadline) {
-      Thread.sleep(50);
-    }
-    assertThat(s.keepAlives()).isPositive();
+    Poll.until(
+        "a keep-alive comment on the idle stream",
+        Duration.ofSeconds(3),
+        Duration.ofMillis(50),
+        s::keepAlives,
+        n -> n > 0);
   }
 
   @Test

@@ -5,12 +5,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tally.testing.NodeProcess;
+import dev.tally.testing.Poll;
 import dev.tally.testing.RedisCluster;
 import dev.tally.testing.TallyClient;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
@@ -114,23 +116,29 @@ class ObservabilityIT {
     assertThat(c.get("/v1/812/nosuch").statusCode()).isEqualTo(404);
   }
 
-  /** The names a node exports at /metrics; waits (bounded) for the JVM's first GC pause series. */
+  /**
+   * The names a node exports at /metrics, once they include the JVM's first GC pause series (at
+   * most 60 s).
+   */
   private static Set<String> exported(NodeProcess node) throws Exception {
     TallyClient c = new TallyClient(node.port());
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (true) {
-      Set<String> names = new TreeSet<>();
-      for (String line : c.get("/metrics").body().split("\n")) {
-        Matcher m = EXPORTED.matcher(line);
-        if (!line.startsWith("#") && m.find()) {
-          names.add(m.group(1));
-        }
-      }
-      if (names.contains("jvm_gc_pause_seconds_count") || System.nanoTime() > deadline) {
-        return names;
-      }
-      exercise(node); // allocate until the JVM collected once (the series start with a GC)
-    }
+    return Poll.until(
+        "jvm_gc_pause_seconds_count among the names node :" + node.port() + " exports",
+        Duration.ofSeconds(60),
+        () -> {
+          Set<String> names = new TreeSet<>();
+          for (String line : c.get("/metrics").body().split("\n")) {
+            Matcher m = EXPORTED.matcher(line);
+            if (!line.startsWith("#") && m.find()) {
+              names.add(m.group(1));
+            }
+          }
+          if (!names.contains("jvm_gc_pause_seconds_count")) {
+            exercise(node); // allocate until the JVM collected once (the series start with a GC)
+          }
+          return names;
+        },
+        names -> names.contains("jvm_gc_pause_seconds_count"));
   }
 
   @Test

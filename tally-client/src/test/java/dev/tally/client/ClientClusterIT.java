@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.tally.testing.HaproxyProcess;
 import dev.tally.testing.NodeProcess;
+import dev.tally.testing.Poll;
 import dev.tally.testing.RedisCluster;
 import java.net.URI;
 import java.nio.file.Path;
@@ -135,21 +136,19 @@ class ClientClusterIT {
               for (long p = 1; p <= POSTS; p++) {
                 all.add(p);
               }
-              while (true) {
-                Map<Long, Map<String, Count>> page = direct.read(all, List.of("likes"));
-                boolean same = true;
-                for (long p = 1; p <= POSTS; p++) {
-                  long want = written.getOrDefault(p, new AtomicLong()).get();
-                  same &= page.get(p).get("likes").count() == want;
-                }
-                if (same) {
-                  break;
-                }
-                assertThat(System.nanoTime())
-                    .as("node n%d shows %s, the client wrote %s", i + 1, page, written)
-                    .isLessThan(deadline);
-                Thread.sleep(200);
-              }
+              Poll.until(
+                  "node n" + (i + 1) + " to show what the client wrote, " + written,
+                  Duration.ofNanos(Math.max(0, deadline - System.nanoTime())),
+                  Duration.ofMillis(200),
+                  () -> direct.read(all, List.of("likes")),
+                  page -> {
+                    boolean same = true;
+                    for (long p = 1; p <= POSTS; p++) {
+                      long want = written.getOrDefault(p, new AtomicLong()).get();
+                      same &= page.get(p).get("likes").count() == want;
+                    }
+                    return same;
+                  });
             }
           }
         }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tally.testing.NodeProcess;
+import dev.tally.testing.Poll;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -189,13 +190,13 @@ class TallyClientIT {
           .as("some writes waited out the outage")
           .isGreaterThan(Duration.ofMillis(900));
       assertThat(tally.get(42, "likes").count()).isEqualTo(total);
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-      while (events.isEmpty()
-          || events.get(events.size() - 1).counts().get("likes") == null
-          || events.get(events.size() - 1).counts().get("likes").count() != total) {
-        assertThat(System.nanoTime()).as("the stream shows the final count").isLessThan(deadline);
-        Thread.sleep(50);
-      }
+      long finalCount = total;
+      Poll.until(
+          "the stream shows the final count " + finalCount,
+          Duration.ofSeconds(20),
+          Duration.ofMillis(50),
+          () -> events.isEmpty() ? null : events.get(events.size() - 1).counts().get("likes"),
+          likes -> likes != null && likes.count() == finalCount);
       assertThat(live.connections()).isGreaterThanOrEqualTo(2);
       assertThat(events).anySatisfy(e -> assertThat(e.snapshot()).isTrue());
       assertThat(events).allSatisfy(e -> assertThat(e.postId()).isEqualTo(42));

@@ -111,6 +111,19 @@ public final class AccessControl {
     return caller;
   }
 
+  /**
+   * Checks credentials presented once for a whole connection (the Redis protocol's {@code AUTH}),
+   * without counting against any rate limit.
+   *
+   * @throws TallyException {@link ErrorKind#UNAUTHORIZED} when they are not valid
+   */
+  public Caller authenticate(String authorization, String address) {
+    if (authorization == null) {
+      throw new TallyException(ErrorKind.UNAUTHORIZED, "no credentials given");
+    }
+    return caller(authorization, address);
+  }
+
   /** Checks the per-post write limit for {@code items} increments of {@code postId}. */
   public void checkPost(long postId, int items) {
     limit(perPost, Long.toString(postId), items, limitedPost, "this post");

@@ -159,6 +159,18 @@ public final class ClaimSettler implements AutoCloseable {
     if (mine.isEmpty()) {
       return CompletableFuture.completedFuture(0);
     }
+    CompletableFuture<Integer> outcome;
+    try {
+      outcome = settleHeld(mine);
+    } catch (RuntimeException e) {
+      outcome = CompletableFuture.failedFuture(e);
+    }
+    // whatever happened, the keys are the writes' again
+    return outcome.whenComplete((n, error) -> mine.forEach(inFlight::settled));
+  }
+
+  /** Settles the keys the settler holds, then drops the settled ones from the pending set. */
+  private CompletableFuture<Integer> settleHeld(List<String> mine) {
     List<CompletableFuture<Boolean>> each = new ArrayList<>(mine.size());
     for (String key : mine) {
       each.add(settle(key).toCompletableFuture());
@@ -181,9 +193,7 @@ public final class ClaimSettler implements AutoCloseable {
                   done.isEmpty()
                       ? CompletableFuture.completedFuture(null)
                       : claims.removePending(writer, done);
-              return removed
-                  .whenComplete((ok, error) -> mine.forEach(inFlight::settled))
-                  .thenApply(ok -> count);
+              return removed.thenApply(ok -> count);
             });
   }
 

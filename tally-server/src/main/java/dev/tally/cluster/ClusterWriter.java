@@ -186,17 +186,22 @@ public final class ClusterWriter implements WritePath {
    * @param local the write goes to this node's aggregator
    * @param claimedHere this call made the claim (a failed write releases it)
    * @param answer the answer when not local (another node's record, or a refusal)
-   * @param claimFailed strict: the claim was attempted and may or may not exist; its key stays in
-   *     the pending set for the settler
+   * @param othersClaim strict: the key is claimed by another node, so this node's pending set needs
+   *     no entry for it (every other answer without a local write leaves the set alone: the settler
+   *     decides)
    */
   private record Claim(
-      boolean local, boolean claimedHere, WriteResult answer, boolean claimFailed) {
+      boolean local, boolean claimedHere, WriteResult answer, boolean othersClaim) {
     static final Claim LOCAL_UNKEYED = new Claim(true, false, null, false);
     static final Claim LOCAL = new Claim(true, false, null, false);
     static final Claim CLAIMED = new Claim(true, true, null, false);
 
-    static Claim answered(WriteResult answer) {
+    static Claim refused(WriteResult answer) {
       return new Claim(false, false, answer, false);
+    }
+
+    static Claim others(WriteResult answer) {
+      return new Claim(false, false, answer, true);
     }
   }
 
@@ -214,7 +219,7 @@ public final class ClusterWriter implements WritePath {
         fixed[i] = unclaimable("Redis is unreachable");
       } else if (strict && !inFlight.enter(key)) {
         fixed[i] =
-            Claim.answered(
+            Claim.refused(
                 failure(
                     new TallyException(
                         ErrorKind.IN_PROGRESS,
@@ -247,8 +252,7 @@ public final class ClusterWriter implements WritePath {
                   (holder, error) -> {
                     if (error != null) {
                       log.debug("claiming an Idempotency-Key failed", error);
-                      Claim c = unclaimable("Redis did not take the claim");
-                      return strict ? new Claim(false, false, c.answer(), true) : c;
+                      return unclaimable("Redis did not take the claim");
                     }
                     return holder == null ? Claim.CLAIMED : decide(w, holder);
                   });
@@ -271,7 +275,7 @@ public final class ClusterWriter implements WritePath {
   private Claim unclaimable(String why) {
     if (strict) {
       refused.increment();
-      return Claim.answered(
+      return Claim.refused(
           failure(
               new TallyException(
                   ErrorKind.UNAVAILABLE,
@@ -297,18 +301,18 @@ public final class ClusterWriter implements WritePath {
         parts[1].equals(RedisSlots.counterName(w.counter()))
             && parts[2].equals(Long.toString(w.delta()));
     if (!same) {
-      return Claim.answered(
+      return Claim.others(
           failure(
               new TallyException(
                   ErrorKind.IDEMPOTENCY_CONFLICT,
                   "this Idempotency-Key was already used for a different write")));
     }
     if (parts.length >= 5) {
-      return Claim.answered(
+      return Claim.others(
           new WriteResult(
               Outcome.REPLAYED, Long.parseLong(parts[3]), Long.parseLong(parts[4]), null));
     }
-    return Claim.answered(
+    return Claim.others(
         failure(
             new TallyException(
                 ErrorKind.IN_PROGRESS,
@@ -425,8 +429,8 @@ public final class ClusterWriter implements WritePath {
       Write w = writes[i];
       String key = w.idempotencyKey();
       if (!claims[i].local()) {
-        // answered from another node's claim, or refused before a claim was made
-        if (strict && key != null && !claims[i].claimFailed()) {
+        // answered from another node's claim, or refused
+        if (strict && claims[i].othersClaim()) {
           settled.add(key);
         }
         continue;

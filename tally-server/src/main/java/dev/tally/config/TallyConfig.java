@@ -23,6 +23,7 @@ public record TallyConfig(
    *
    * @param host address the HTTP server binds
    * @param port HTTP port; 0 picks a free one (logged at start)
+   * @param respPort Redis-protocol port; -1 off, 0 picks a free one (logged at start)
    * @param eventLoops HTTP event-loop threads
    * @param idleTimeout idle connections are closed after this long
    * @param shutdownGrace how long a stop waits for in-flight requests
@@ -38,6 +39,7 @@ public record TallyConfig(
   public record Server(
       String host,
       int port,
+      int respPort,
       int eventLoops,
       Duration idleTimeout,
       Duration shutdownGrace,
@@ -216,6 +218,13 @@ public record TallyConfig(
       new Option<>("host", "0.0.0.0", "address to listen on", Parsers::nonEmpty);
   public static final Option<Integer> PORT =
       new Option<>("port", "8080", "HTTP port; 0 picks a free port", Parsers.intIn(0, 65535));
+  public static final Option<Integer> RESP_PORT =
+      new Option<>(
+          "resp-port",
+          "-1",
+          "port of the Redis-protocol listener (INCR, GET, … on <counter>:<postId> keys,"
+              + " docs/resp.md); -1: off, 0 picks a free port",
+          Parsers.intIn(-1, 65535));
   public static final Option<Path> DATA_DIR =
       new Option<>(
           "data-dir",
@@ -515,6 +524,7 @@ public record TallyConfig(
       List.of(
           HOST,
           PORT,
+          RESP_PORT,
           DATA_DIR,
           COUNTERS,
           IDEMPOTENCY_RETENTION,
@@ -602,6 +612,7 @@ public record TallyConfig(
         new Server(
             v.get(HOST),
             v.get(PORT),
+            v.get(RESP_PORT),
             v.get(EVENT_LOOPS),
             v.get(IDLE_TIMEOUT),
             v.get(SHUTDOWN_GRACE),
@@ -660,6 +671,7 @@ public record TallyConfig(
         new Server(
             server.host(),
             newPort,
+            server.respPort(),
             server.eventLoops(),
             server.idleTimeout(),
             server.shutdownGrace(),

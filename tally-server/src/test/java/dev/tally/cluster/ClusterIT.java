@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tally.counter.CounterId;
+import dev.tally.testing.KeyedLoad;
 import dev.tally.testing.NodeProcess;
 import dev.tally.testing.RedisCluster;
 import dev.tally.testing.TallyClient;
@@ -15,10 +16,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
@@ -477,44 +476,28 @@ class ClusterIT {
   }
 
   /**
-   * Writes (increments of "likes", unique keys) through all nodes; records which keys were
-   * acknowledged and which are in doubt, retries the doubtful ones afterwards and checks totals.
+   * A keyed load on the cluster's nodes ({@link KeyedLoad}: increments of "likes", unique keys,
+   * retried on other nodes while in doubt) with a fault injected meanwhile; afterwards every write
+   * in doubt is retried until acknowledged and every node must read the exact totals.
    */
   private static final class History {
     private final long[] posts;
-    private final Random seeds;
-    private final Map<String, Long> postOfKey = new ConcurrentHashMap<>();
-    private final Map<String, Boolean> acked = new ConcurrentHashMap<>();
-    private final AtomicInteger sent = new AtomicInteger();
-    private final String prefix = "h" + histories.incrementAndGet();
+    private final long seed;
+    private final KeyedLoad load;
 
     History(long[] posts, long seed) {
       this.posts = posts;
-      this.seeds = new Random(seed);
+      this.seed = seed;
+      this.load =
+          new KeyedLoad(
+              () -> List.of(client(0), client(1), client(2)),
+              posts,
+              List.of("likes"),
+              "h" + histories.incrementAndGet());
     }
 
     void writeFor(long millis, int threads, Fault fault) throws Exception {
-      AtomicBoolean stop = new AtomicBoolean();
-      List<Thread> writers = new ArrayList<>();
-      for (int t = 0; t < threads; t++) {
-        Random rnd = new Random(seeds.nextLong());
-        int id = t;
-        writers.add(
-            Thread.ofPlatform()
-                .start(
-                    () -> {
-                      // bounded in count and time
-                      for (int i = 0; i < 20_000 && !stop.get(); i++) {
-                        String key = prefix + "-" + id + "-" + i;
-                        long post = posts[rnd.nextInt(posts.length)];
-                        postOfKey.put(key, post);
-                        sent.incrementAndGet();
-                        if (attempt(rnd.nextInt(NODES), post, key)) {
-                          acked.put(key, true);
-                        }
-                      }
-                    }));
-      }
+      load.start(threads, seed, 20_000, 0); // bounded in count and time
       Thread faults = null;
       Throwable[] faultError = new Throwable[1];
       if (fault != null) {
@@ -533,53 +516,22 @@ class ClusterIT {
       if (faults != null) {
         faults.join(120_000);
       }
-      stop.set(true);
-      for (Thread w : writers) {
-        w.join(60_000);
-      }
+      load.stop();
       if (faultError[0] != null) {
         throw new AssertionError("fault injection failed", faultError[0]);
       }
     }
 
-    /** One try on one node; true if the write was acknowledged (applied or replayed). */
-    private boolean attempt(int node, long post, String key) {
-      try {
-        HttpResponse<String> r = client(node).write(post, "likes", "increment", key);
-        return r.statusCode() == 200;
-      } catch (IOException | RuntimeException e) {
-        return false;
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return false;
-      }
-    }
-
     /** Retries every write in doubt until acknowledged, then awaits exact totals everywhere. */
     void settleAndCheck() throws Exception {
-      long deadline = System.currentTimeMillis() + 60_000;
-      int node = 0;
-      for (String key : postOfKey.keySet()) {
-        while (!acked.containsKey(key)) {
-          assertThat(System.currentTimeMillis()).as("retries done in time").isLessThan(deadline);
-          if (attempt(node++ % NODES, postOfKey.get(key), key)) {
-            acked.put(key, true);
-          } else {
-            Thread.sleep(50);
-          }
-        }
-      }
-      Map<Long, Long> expected = new ConcurrentHashMap<>();
-      for (long p : posts) {
-        expected.put(p, 0L);
-      }
-      postOfKey.values().forEach(p -> expected.merge(p, 1L, Long::sum));
-      awaitEverywhere(expected);
-      assertThat(acked).hasSize(postOfKey.size());
+      load.settle(java.time.Duration.ofSeconds(60));
+      assertThat(load.anomalies()).as("writes refused for good").isEmpty();
+      assertThat(load.acknowledged()).isEqualTo(load.sent());
+      load.awaitEverywhere(java.time.Duration.ofMillis(CONVERGE_MILLIS));
     }
 
     int acknowledged() {
-      return acked.size();
+      return load.acknowledged();
     }
   }
 }

@@ -10,6 +10,7 @@ import dev.tally.engine.ReadCache;
 import dev.tally.live.LiveHub;
 import dev.tally.live.LiveService;
 import dev.tally.store.local.RocksCounterStore;
+import dev.tally.testing.Poll;
 import dev.tally.testing.RecordingSink;
 import dev.tally.testing.RedisCluster;
 import dev.tally.testing.ThreadLoop;
@@ -206,15 +207,12 @@ class LiveBusIT {
     }
   }
 
+  /**
+   * Polls {@code done} every 20 ms until it holds; fails naming {@code what} after {@code within}.
+   */
   private static void await(String what, Duration within, BooleanSupplier done)
       throws InterruptedException {
-    long deadline = System.nanoTime() + within.toNanos();
-    while (!done.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("not within " + within + ": " + what);
-      }
-      Thread.sleep(20);
-    }
+    Poll.until(what, within, Duration.ofMillis(20), done::getAsBoolean, Boolean::booleanValue);
   }
 
   private static boolean is(Long value, long want) {

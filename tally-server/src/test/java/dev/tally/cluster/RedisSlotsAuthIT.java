@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tally.counter.CounterId;
 import dev.tally.counter.Slot;
+import dev.tally.testing.Poll;
 import dev.tally.testing.RedisCluster;
 import dev.tally.testing.RedisCluster.Guard;
 import dev.tally.testing.TestCa;
@@ -370,18 +371,12 @@ class RedisSlotsAuthIT {
           ids.add(new CounterId(post, 2));
           slots.add(new Slot(post, 0));
         }
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (true) {
-          try {
-            await(a.push(ids, Values.of(slots)));
-            break;
-          } catch (Exception e) {
-            if (System.nanoTime() > deadline) {
-              throw e;
-            }
-            Thread.sleep(200);
-          }
-        }
+        Poll.until(
+            "a push after primary " + victim + " was killed",
+            Duration.ofSeconds(30),
+            Duration.ofMillis(200),
+            () -> await(a.push(ids, Values.of(slots))),
+            pushed -> true);
         Map<CounterId, Long> totals = await(b.totals(ids));
         for (int i = 0; i < ids.size(); i++) {
           assertThat(totals.get(ids.get(i))).isEqualTo(slots.get(i).value());

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.tally.counter.CounterId;
 import dev.tally.counter.CounterValue;
 import dev.tally.counter.Slot;
+import dev.tally.testing.Poll;
 import dev.tally.testing.RedisCluster;
 import dev.tally.testing.Values;
 import io.lettuce.core.RedisURI;
@@ -222,18 +223,12 @@ class RedisSlotsIT {
       int victim = cluster.primaries().get(0) - cluster.port(0);
       cluster.kill(victim);
       List<Slot> more = values.stream().map(s -> s.plus(5)).toList();
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (true) {
-        try {
-          await(a.push(ids, Values.of(more)));
-          break;
-        } catch (Exception e) {
-          if (System.nanoTime() > deadline) {
-            throw e;
-          }
-          Thread.sleep(200);
-        }
-      }
+      Poll.until(
+          "a push after primary " + cluster.port(victim) + " was killed",
+          Duration.ofSeconds(30),
+          Duration.ofMillis(200),
+          () -> await(a.push(ids, Values.of(more))),
+          pushed -> true);
       Map<CounterId, Long> totals = await(a.totals(ids));
       for (int i = 0; i < ids.size(); i++) {
         assertThat(totals.get(ids.get(i))).isEqualTo(more.get(i).value());

@@ -132,6 +132,7 @@ class TallyConfigTest {
                 new TallyConfig.Server(
                     "h",
                     1,
+                    -1,
                     1,
                     Duration.ofSeconds(1),
                     Duration.ofSeconds(1),

@@ -40,7 +40,7 @@ public final class KeyedLoad {
   /** At most this many post × counter pairs per batch read (tally's default limit is 1000). */
   private static final int READ_PAIRS = 500;
 
-  private final List<TallyClient> clients;
+  private final java.util.function.Supplier<List<TallyClient>> nodes;
   private final long[] posts;
   private final List<String> counters;
   private final String prefix;
@@ -52,6 +52,7 @@ public final class KeyedLoad {
   private final AtomicLong replays = new AtomicLong();
   private final AtomicBoolean stop = new AtomicBoolean();
   private final List<Thread> writers = new ArrayList<>();
+  private int phases;
 
   /**
    * @param clients one per node; writes and retries spread over them
@@ -60,7 +61,24 @@ public final class KeyedLoad {
    * @param prefix starts every Idempotency-Key, so two loads never share one
    */
   public KeyedLoad(List<TallyClient> clients, long[] posts, List<String> counters, String prefix) {
-    this.clients = List.copyOf(clients);
+    this(fixed(List.copyOf(clients)), posts, counters, prefix);
+  }
+
+  private static java.util.function.Supplier<List<TallyClient>> fixed(List<TallyClient> clients) {
+    return () -> clients;
+  }
+
+  /**
+   * A load on nodes that may come and go: {@code nodes} is asked for the current clients (one per
+   * node, in a stable order) before every try and every read, so a node restarted on another port
+   * is written to again.
+   */
+  public KeyedLoad(
+      java.util.function.Supplier<List<TallyClient>> nodes,
+      long[] posts,
+      List<String> counters,
+      String prefix) {
+    this.nodes = nodes;
     this.posts = posts.clone();
     this.counters = List.copyOf(counters);
     this.prefix = prefix;
@@ -68,9 +86,15 @@ public final class KeyedLoad {
 
   /**
    * Starts {@code threads} writers, each writing until {@link #stop} or {@code maxPerThread}
-   * writes; about {@code decrementShare} of the writes are decrements.
+   * writes; about {@code decrementShare} of the writes are decrements. May be called again after
+   * {@link #stop}: each start is a phase with keys of its own, and the history covers them all.
    */
   public void start(int threads, long seed, int maxPerThread, double decrementShare) {
+    if (!writers.isEmpty()) {
+      throw new IllegalStateException("stop() the running writers first");
+    }
+    stop.set(false);
+    String phase = prefix + "-" + phases++;
     Random seeds = new Random(seed);
     for (int t = 0; t < threads; t++) {
       Random rnd = new Random(seeds.nextLong());
@@ -81,19 +105,20 @@ public final class KeyedLoad {
               .start(
                   () -> {
                     for (int i = 0; i < maxPerThread && !stop.get(); i++) {
-                      String key = prefix + "-" + id + "-" + i;
+                      String key = phase + "-" + id + "-" + i;
                       Op op =
                           new Op(
                               posts[rnd.nextInt(posts.length)],
                               counters.get(rnd.nextInt(counters.size())),
                               rnd.nextDouble() < decrementShare ? -1 : 1);
                       ops.put(key, op);
-                      int node = rnd.nextInt(clients.size());
+                      int count = nodes.get().size();
+                      int node = rnd.nextInt(count);
                       for (int tries = 0; tries < INLINE_TRIES && !stop.get(); tries++) {
                         if (attempt(node, key, op)) {
                           break;
                         }
-                        node = (node + 1) % clients.size();
+                        node = (node + 1) % count;
                         sleep(20L << tries);
                       }
                     }
@@ -110,6 +135,7 @@ public final class KeyedLoad {
         throw new IllegalStateException(w.getName() + " did not stop within 60 s");
       }
     }
+    writers.clear();
   }
 
   /**
@@ -125,7 +151,7 @@ public final class KeyedLoad {
           throw new AssertionError(
               "writes still not acknowledged after " + timeout + ": " + (sent() - acknowledged()));
         }
-        if (!attempt(node++ % clients.size(), e.getKey(), e.getValue())) {
+        if (!attempt(node++ % nodes.get().size(), e.getKey(), e.getValue())) {
           Thread.sleep(50);
         }
       }
@@ -140,7 +166,8 @@ public final class KeyedLoad {
     String outcome;
     try {
       HttpResponse<String> r =
-          clients
+          nodes
+              .get()
               .get(node)
               .write(op.post(), op.counter(), op.delta() > 0 ? "increment" : "decrement", key);
       int status = r.statusCode();
@@ -194,6 +221,38 @@ public final class KeyedLoad {
     return m;
   }
 
+  /**
+   * The sum of the acknowledged writes of every counter written, "post/counter" to sum: what a node
+   * must show at least (increments only) once they were acknowledged.
+   */
+  public Map<String, Long> acknowledgedTotals() {
+    Map<String, Long> m = new TreeMap<>();
+    for (String key : acked) {
+      Op op = ops.get(key);
+      m.merge(op.post() + "/" + op.counter(), (long) op.delta(), Long::sum);
+    }
+    return m;
+  }
+
+  /**
+   * Sends every acknowledged write once more, with its key, to the first node; returns how many
+   * were answered as replays ({@code Idempotent-Replayed: true}) of the first answer.
+   */
+  public int resendAcknowledged() throws IOException, InterruptedException {
+    int replayed = 0;
+    TallyClient client = nodes.get().get(0);
+    for (String key : List.copyOf(acked)) {
+      Op op = ops.get(key);
+      HttpResponse<String> r =
+          client.write(op.post(), op.counter(), op.delta() > 0 ? "increment" : "decrement", key);
+      if (r.statusCode() == 200
+          && r.headers().firstValue("Idempotent-Replayed").orElse("").equals("true")) {
+        replayed++;
+      }
+    }
+    return replayed;
+  }
+
   /** Writes refused with an answer that retrying cannot change (422, 400, …): none expected. */
   public List<String> anomalies() {
     return List.copyOf(anomalies);
@@ -233,6 +292,7 @@ public final class KeyedLoad {
   private String mismatches(Map<String, Long> expected) throws InterruptedException {
     StringBuilder sb = new StringBuilder();
     int shown = 0;
+    List<TallyClient> clients = nodes.get();
     for (int n = 0; n < clients.size(); n++) {
       Map<String, Long> got;
       try {

@@ -17,14 +17,17 @@ import java.util.regex.Pattern;
  */
 public final class NodeProcess implements AutoCloseable {
 
-  private static final Pattern STARTED = Pattern.compile("started: port=(\\d+)");
+  private static final Pattern STARTED =
+      Pattern.compile("started: port=(\\d+)(?: resp-port=(-?\\d+))?");
 
   private final Process process;
   private final int port;
+  private final int respPort;
 
-  private NodeProcess(Process process, int port) {
+  private NodeProcess(Process process, int port, int respPort) {
     this.process = process;
     this.port = port;
+    this.respPort = respPort;
   }
 
   public static Path jar() {
@@ -99,7 +102,10 @@ public final class NodeProcess implements AutoCloseable {
       while (System.nanoTime() < deadline) {
         Matcher m = STARTED.matcher(readFrom(log, from));
         if (m.find()) {
-          return new NodeProcess(p, Integer.parseInt(m.group(1)));
+          return new NodeProcess(
+              p,
+              Integer.parseInt(m.group(1)),
+              m.group(2) == null ? -1 : Integer.parseInt(m.group(2)));
         }
         if (!p.isAlive()) {
           throw new IOException("node exited (code " + p.exitValue() + ") before it started");
@@ -126,6 +132,11 @@ public final class NodeProcess implements AutoCloseable {
 
   public int port() {
     return port;
+  }
+
+  /** The Redis-protocol port, or -1 when the node was started without {@code --resp-port}. */
+  public int respPort() {
+    return respPort;
   }
 
   public long pid() {

@@ -12,10 +12,12 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -249,15 +251,18 @@ public final class RedisCluster implements AutoCloseable {
     clusterCommand(WAIT_MILLIS, "add-node", address(port), address(existing));
     String id = nodeId(port);
     for (int i = 0; i < nodes.size(); i++) {
-      while (nodes.get(i) != null && !cli(port(i), "cluster", "nodes").contains(id)) {
-        checkDeadline(deadline, "node " + port(i) + " to know the added node " + port);
-        Thread.sleep(100);
+      if (nodes.get(i) != null) {
+        int other = port(i);
+        await(
+            deadline,
+            "node " + other + " to know the added node " + port,
+            () -> cli(other, "cluster", "nodes").contains(id));
       }
     }
-    while (!cli(port, "cluster", "info").contains("cluster_state:ok")) {
-      checkDeadline(deadline, "the added node " + port + " to report cluster_state:ok");
-      Thread.sleep(100);
-    }
+    await(
+        deadline,
+        "the added node " + port + " to report cluster_state:ok",
+        () -> cli(port, "cluster", "info").contains("cluster_state:ok"));
     awaitCheckOk(deadline);
     return port;
   }
@@ -564,24 +569,26 @@ public final class RedisCluster implements AutoCloseable {
    * Waits until {@code redis-cli --cluster check} is clean: every slot covered, no slot open
    * (migrating or importing), every node agreeing about the slots.
    */
-  private void awaitCheckOk(long deadline) throws IOException, InterruptedException {
-    while (true) {
-      String out;
-      try {
-        out = clusterCommand(WAIT_MILLIS, "check", address(anyLivePort()));
-      } catch (IllegalStateException notOk) {
-        out = notOk.getMessage();
-      }
-      if (out.contains("[OK] All nodes agree about slots configuration.")
-          && out.contains("[OK] All 16384 slots covered.")
-          && !out.contains("[WARNING]")
-          && !out.contains("[ERR]")) {
-        return;
-      }
-      if (System.nanoTime() > deadline) {
-        throw new IllegalStateException("redis-cli --cluster check is not clean:\n" + out);
-      }
-      Thread.sleep(200);
+  private void awaitCheckOk(long deadline) throws InterruptedException {
+    try {
+      Poll.until(
+          "redis-cli --cluster check to be clean",
+          left(deadline),
+          Duration.ofMillis(200),
+          () -> {
+            try {
+              return clusterCommand(WAIT_MILLIS, "check", address(anyLivePort()));
+            } catch (IllegalStateException notOk) {
+              return notOk.getMessage();
+            }
+          },
+          out ->
+              out.contains("[OK] All nodes agree about slots configuration.")
+                  && out.contains("[OK] All 16384 slots covered.")
+                  && !out.contains("[WARNING]")
+                  && !out.contains("[ERR]"));
+    } catch (AssertionError e) {
+      throw new IllegalStateException("timed out waiting for " + e.getMessage(), e);
     }
   }
 
@@ -598,10 +605,12 @@ public final class RedisCluster implements AutoCloseable {
   public void awaitOk() throws IOException, InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(WAIT_MILLIS);
     for (int i = 0; i < nodes.size(); i++) {
-      while (nodes.get(i) != null
-          && !cli(port(i), "cluster", "info").contains("cluster_state:ok")) {
-        checkDeadline(deadline, "node " + port(i) + " to report cluster_state:ok");
-        Thread.sleep(100);
+      if (nodes.get(i) != null) {
+        int port = port(i);
+        await(
+            deadline,
+            "node " + port + " to report cluster_state:ok",
+            () -> cli(port, "cluster", "info").contains("cluster_state:ok"));
       }
     }
   }
@@ -610,13 +619,15 @@ public final class RedisCluster implements AutoCloseable {
   public void awaitReplicasInSync() throws IOException, InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(WAIT_MILLIS);
     for (int i = 0; i < nodes.size(); i++) {
-      while (nodes.get(i) != null) {
-        String info = cli(port(i), "info", "replication");
-        if (info.contains("role:master") || info.contains("master_link_status:up")) {
-          break;
-        }
-        checkDeadline(deadline, "replica " + port(i) + " to sync with its primary");
-        Thread.sleep(100);
+      if (nodes.get(i) != null) {
+        int port = port(i);
+        await(
+            deadline,
+            "replica " + port + " to sync with its primary",
+            () -> {
+              String info = cli(port, "info", "replication");
+              return info.contains("role:master") || info.contains("master_link_status:up");
+            });
       }
     }
   }
@@ -677,6 +688,26 @@ public final class RedisCluster implements AutoCloseable {
     if (System.nanoTime() > deadline) {
       throw new IllegalStateException("timed out after " + WAIT_MILLIS + " ms waiting for " + what);
     }
+  }
+
+  /**
+   * {@link Poll#until(String, Duration, Callable)} until {@code deadline} (a {@link
+   * System#nanoTime} value), failing as {@link #checkDeadline} does: an IllegalStateException
+   * naming {@code what}, with Poll's error (the last answer or failure) as its cause.
+   */
+  private static void await(long deadline, String what, Callable<Boolean> condition)
+      throws InterruptedException {
+    try {
+      Poll.until(what, left(deadline), condition);
+    } catch (AssertionError e) {
+      throw new IllegalStateException(
+          "timed out after " + WAIT_MILLIS + " ms waiting for " + what, e);
+    }
+  }
+
+  /** The time from now until {@code deadline} (a {@link System#nanoTime} value), or zero. */
+  private static Duration left(long deadline) {
+    return Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
   }
 
   /** A random base in 20000-40000 whose six ports and six bus ports (+10000) are free. */

@@ -91,6 +91,33 @@ public class StoreBenchmark {
     return updatesPerCommit;
   }
 
+  /** One committing thread's own commit and random numbers. */
+  @State(Scope.Thread)
+  public static class Committer {
+    final Commit commit = new Commit();
+    final SplittableRandom random = new SplittableRandom(Thread.currentThread().threadId());
+    long p;
+  }
+
+  /**
+   * Updates per second in fsync'ed commits of {@code updatesPerCommit} distinct counters made by as
+   * many threads at once as JMH runs ({@code -t N}): the premise of committers sharded by counter.
+   * RocksDB joins concurrent writes into one WAL write and one fsync, and each thread inserts its
+   * own batch into the memtable in parallel with the others.
+   */
+  @Benchmark
+  public int durableCommitFromThreads(Committer c) {
+    c.commit.clear();
+    c.p++;
+    for (int i = 0; i < updatesPerCommit; i++) {
+      c.commit.putCounter(
+          new CounterId(1 + c.random.nextInt(COUNTERS), 1),
+          new CounterValue(new Slot(c.p, 0), 1_900_000_000L));
+    }
+    store.commit(c.commit);
+    return updatesPerCommit;
+  }
+
   /** Point reads per second of counters in the block cache, as the event loop does them. */
   @Benchmark
   @OperationsPerInvocation(100)

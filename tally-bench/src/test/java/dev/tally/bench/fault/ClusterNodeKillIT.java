@@ -10,6 +10,7 @@ import dev.tally.bench.LoadGenerator;
 import dev.tally.bench.Workload;
 import dev.tally.testing.HaproxyProcess;
 import dev.tally.testing.NodeProcess;
+import dev.tally.testing.Poll;
 import dev.tally.testing.RedisCluster;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -269,19 +270,16 @@ class ClusterNodeKillIT {
    */
   private static List<Map<String, Long>> awaitSameTotals(
       NodeProcess[] nodes, KeyChooser keys, Duration timeout) throws Exception {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (true) {
-      List<Map<String, Long>> perNode = new ArrayList<>();
-      for (NodeProcess n : nodes) {
-        perNode.add(LoadGenerator.readCounts("http://127.0.0.1:" + n.port(), keys, "likes"));
-      }
-      if (perNode.stream().distinct().count() == 1) {
-        return perNode;
-      }
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("the nodes' totals still differ after " + timeout);
-      }
-      Thread.sleep(100);
-    }
+    return Poll.until(
+        "the nodes' totals to agree",
+        timeout,
+        () -> {
+          List<Map<String, Long>> perNode = new ArrayList<>();
+          for (NodeProcess n : nodes) {
+            perNode.add(LoadGenerator.readCounts("http://127.0.0.1:" + n.port(), keys, "likes"));
+          }
+          return perNode;
+        },
+        perNode -> perNode.stream().distinct().count() == 1);
   }
 }

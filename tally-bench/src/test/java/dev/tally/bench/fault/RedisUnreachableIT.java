@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.tally.bench.KeyChooser;
 import dev.tally.testing.NodeProcess;
+import dev.tally.testing.Poll;
 import dev.tally.testing.RedisCluster;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -192,16 +194,10 @@ class RedisUnreachableIT {
   /** Polls the node's readiness until its body matches {@code expected}; returns the body. */
   private static String awaitReady(KeyedLoad load, int port, Pattern expected, long timeoutMillis)
       throws Exception {
-    long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
-    String body = "";
-    while (System.nanoTime() - deadline < 0) {
-      body = load.get(port, "/health/ready");
-      if (expected.matcher(body).find()) {
-        return body;
-      }
-      Thread.sleep(100);
-    }
-    throw new AssertionError(
-        "node :" + port + " readiness did not match " + expected + " in time; last: " + body);
+    return Poll.until(
+        "node :" + port + " readiness to match " + expected,
+        Duration.ofMillis(timeoutMillis),
+        () -> load.get(port, "/health/ready"),
+        body -> expected.matcher(body).find());
   }
 }

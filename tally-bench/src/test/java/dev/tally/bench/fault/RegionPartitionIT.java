@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.tally.bench.KeyChooser;
 import dev.tally.testing.NodeProcess;
+import dev.tally.testing.Poll;
 import dev.tally.testing.RedisCluster;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -259,24 +261,19 @@ class RegionPartitionIT {
                 + cut
                 + "\":\\{\"reachable\":false,(?:\"error\":\"(?:[^\"\\\\]|\\\\.)*\",)?\"backlog\":(\\d+)");
     String reachable = "\"" + home + "\":{\"reachable\":true";
-    long deadline = System.nanoTime() + 20_000_000_000L;
-    String body = "";
-    while (System.nanoTime() - deadline < 0) {
-      body = load.get(port, "/health/ready");
-      Matcher m = unreachable.matcher(body);
-      if (m.find() && Long.parseLong(m.group(1)) > 0 && body.contains(reachable)) {
-        return body;
-      }
-      Thread.sleep(100);
-    }
-    throw new AssertionError(
+    return Poll.until(
         "node :"
             + port
-            + " readiness did not show region "
+            + " readiness to show region "
             + cut
             + " unreachable with a backlog and "
             + home
-            + " reachable; last: "
-            + body);
+            + " reachable",
+        Duration.ofSeconds(20),
+        () -> load.get(port, "/health/ready"),
+        body -> {
+          Matcher m = unreachable.matcher(body);
+          return m.find() && Long.parseLong(m.group(1)) > 0 && body.contains(reachable);
+        });
   }
 }

@@ -1,0 +1,146 @@
+package dev.tally.resp;
+
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.net.NetSocket;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One RESP client connection: cuts its bytes into commands, runs them, and writes the replies in
+ * the order the commands came, however their stages complete (writes wait for their group commit,
+ * which answers many pipelined commands of many connections at once).
+ *
+ * <p>Bounded: at most {@code maxPipeline} commands wait for their replies; beyond that the
+ * connection stops reading until half of them are answered, and it also stops while the socket's
+ * write queue is full (a client that never reads its replies). A frame the decoder refuses is
+ * answered with its error after the replies before it, and the connection is closed, as Redis does.
+ *
+ * <p>Confined to the connection's event loop: replies completing on other threads hop back to it.
+ */
+final class RespConnection {
+
+  private final NetSocket socket;
+  private final Context context;
+  private final RespCommands commands;
+  private final RespCommands.Session session;
+  private final RespDecoder decoder;
+  private final int maxPipeline;
+  private final ArrayDeque<CompletableFuture<byte[]>> replies = new ArrayDeque<>();
+  private boolean paused;
+  private boolean closing;
+  private boolean parsing;
+  private boolean starved = true;
+
+  RespConnection(NetSocket socket, RespCommands commands, RespDecoder decoder, int maxPipeline) {
+    this.socket = socket;
+    this.context = Vertx.currentContext();
+    this.commands = commands;
+    this.session = commands.open(socket.remoteAddress().hostAddress());
+    this.decoder = decoder;
+    this.maxPipeline = maxPipeline;
+  }
+
+  void start() {
+    socket.handler(this::received);
+    socket.drainHandler(v -> updateReading());
+  }
+
+  private void received(Buffer data) {
+    if (closing) {
+      return;
+    }
+    byte[] bytes = data.getBytes();
+    decoder.feed(bytes, 0, bytes.length);
+    starved = false;
+    parse();
+  }
+
+  /** Runs every complete command buffered, while the pipeline has room; then flushes. */
+  private void parse() {
+    if (parsing) {
+      return;
+    }
+    parsing = true;
+    try {
+      while (!closing && replies.size() < maxPipeline) {
+        List<byte[]> command;
+        try {
+          command = decoder.next();
+        } catch (RespDecoder.ProtocolError e) {
+          RespReply error = new RespReply();
+          replies.add(CompletableFuture.completedFuture(error.error(e.getMessage()).take()));
+          closing = true;
+          break;
+        }
+        if (command == null) {
+          starved = true; // only new bytes can make the next command
+          break;
+        }
+        CompletableFuture<byte[]> reply = commands.run(session, command).toCompletableFuture();
+        replies.add(reply);
+        if (session.closing()) {
+          closing = true;
+        }
+        if (!reply.isDone()) {
+          reply.whenComplete((r, e) -> context.runOnContext(v -> flush()));
+        }
+      }
+    } finally {
+      parsing = false;
+    }
+    flush();
+  }
+
+  /** Writes the replies that are ready, in order; then reads on, pauses or closes. */
+  private void flush() {
+    Buffer out = null;
+    while (!replies.isEmpty() && replies.peek().isDone()) {
+      byte[] r = replies.poll().getNow(null);
+      if (r == null) {
+        r = new RespReply().error("ERR internal error").take();
+      }
+      if (out == null) {
+        out = Buffer.buffer(r.length);
+      }
+      out.appendBytes(r);
+    }
+    if (out != null) {
+      socket.write(out);
+    }
+    if (closing) {
+      if (replies.isEmpty()) {
+        socket.end();
+      }
+      return;
+    }
+    updateReading();
+  }
+
+  /**
+   * Pauses the socket while the pipeline is full or the client does not read its replies; otherwise
+   * reads on, and runs the commands already buffered that waited for room.
+   */
+  private void updateReading() {
+    if (closing) {
+      return;
+    }
+    boolean full = replies.size() >= maxPipeline || socket.writeQueueFull();
+    if (full) {
+      if (!paused) {
+        paused = true; // set first: pause and resume may call back into this connection
+        socket.pause();
+      }
+      return;
+    }
+    if (paused && replies.size() <= maxPipeline / 2) {
+      paused = false;
+      socket.resume();
+    }
+    if (!starved && !parsing && replies.size() < maxPipeline) {
+      parse();
+    }
+  }
+}

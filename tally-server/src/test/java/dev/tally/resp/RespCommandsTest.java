@@ -1,0 +1,159 @@
+package dev.tally.resp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tally.access.AccessControl;
+import dev.tally.engine.Aggregator;
+import dev.tally.engine.LocalCountReader;
+import dev.tally.engine.ReadCache;
+import dev.tally.store.local.RocksCounterStore;
+import dev.tally.testing.ManualClock;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The command layer on a real engine and store: replies as a Redis client reads them. */
+class RespCommandsTest {
+
+  @TempDir Path dir;
+
+  private RocksCounterStore store;
+  private Aggregator aggregator;
+  private ExecutorService reads;
+  private RespCommands commands;
+  private RespCommands.Session session;
+  private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+
+  @BeforeEach
+  void open() {
+    store = RocksCounterStore.open(dir, List.of("likes", "views"), 8 << 20);
+    ReadCache cache = new ReadCache(store, 10_000);
+    aggregator =
+        new Aggregator(
+            store,
+            cache,
+            new ManualClock(Instant.parse("2030-10-10T12:11:42Z")),
+            new Aggregator.Settings(
+                1_000, 10_000, 10_000, Duration.ofHours(24), Duration.ofSeconds(1)),
+            new SimpleMeterRegistry());
+    aggregator.start();
+    reads = Executors.newSingleThreadExecutor();
+    commands =
+        new RespCommands(
+            store.names(),
+            AccessControl.open(Clock.systemUTC(), new SimpleMeterRegistry()),
+            aggregator,
+            new LocalCountReader(cache, reads),
+            "test-version",
+            registry);
+    session = commands.open("127.0.0.1");
+  }
+
+  @AfterEach
+  void close() {
+    aggregator.close();
+    reads.shutdownNow();
+    store.close();
+  }
+
+  private String run(String... args) throws Exception {
+    List<byte[]> a = new ArrayList<>();
+    for (String s : args) {
+      a.add(s.getBytes(StandardCharsets.UTF_8));
+    }
+    byte[] reply = commands.run(session, a).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    return new String(reply, StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void counterCommands_answerAsRedisAnswersThem() throws Exception {
+    assertThat(run("INCR", "likes:812")).isEqualTo(":1\r\n");
+    assertThat(run("incrby", "likes:812", "41")).isEqualTo(":42\r\n");
+    assertThat(run("DECR", "likes:812")).isEqualTo(":41\r\n");
+    assertThat(run("DECRBY", "likes:812", "-9")).isEqualTo(":50\r\n");
+    assertThat(run("INCRBY", "likes:812", "0")).isEqualTo("$2\r\n50\r\n");
+    assertThat(run("GET", "likes:812")).isEqualTo("$2\r\n50\r\n");
+    assertThat(run("GET", "views:812")).as("never written").isEqualTo("$1\r\n0\r\n");
+    assertThat(run("MGET", "likes:812", "views:812", "likes:1"))
+        .isEqualTo("*3\r\n$2\r\n50\r\n$1\r\n0\r\n$1\r\n0\r\n");
+  }
+
+  @Test
+  void paddedPostIds_nameTheSamePost_asRedisBenchmarkWritesThem() throws Exception {
+    assertThat(run("INCR", "likes:000000000812")).isEqualTo(":1\r\n");
+    assertThat(run("GET", "likes:812")).isEqualTo("$1\r\n1\r\n");
+  }
+
+  @Test
+  void theIdempotentForm_appliesAKeyOnce_andRepeatsItsAnswer() throws Exception {
+    assertThat(run("TALLY.INCRBY", "views:7", "5", "k-1")).isEqualTo(":5\r\n");
+    assertThat(run("INCR", "views:7")).isEqualTo(":6\r\n");
+    assertThat(run("TALLY.INCRBY", "views:7", "5", "k-1")).as("a replay").isEqualTo(":5\r\n");
+    assertThat(run("GET", "views:7")).isEqualTo("$1\r\n6\r\n");
+    assertThat(run("TALLY.INCRBY", "views:7", "4", "k-1"))
+        .startsWith("-ERR ")
+        .contains("different write");
+  }
+
+  @Test
+  void badInput_getsRedisErrorTexts_andChangesNothing() throws Exception {
+    assertThat(run("INCRBY", "likes:9", "x"))
+        .isEqualTo("-ERR value is not an integer or out of range\r\n");
+    assertThat(run("INCR")).isEqualTo("-ERR wrong number of arguments for 'incr' command\r\n");
+    assertThat(run("INCR", "likes:9", "extra"))
+        .isEqualTo("-ERR wrong number of arguments for 'incr' command\r\n");
+    assertThat(run("SET", "likes:9", "5"))
+        .isEqualTo("-ERR unknown command 'SET', with args beginning with: 'likes:9' '5' \r\n");
+    assertThat(run("INCR", "likes")).startsWith("-ERR key must be <counter>:<postId>");
+    assertThat(run("INCR", "shares:9")).startsWith("-ERR unknown counter 'shares'");
+    assertThat(run("INCR", "likes:0")).startsWith("-ERR post id must be");
+    assertThat(run("INCR", "likes:-9")).startsWith("-ERR post id must be");
+    assertThat(run("INCR", "likes:99999999999999999999")).startsWith("-ERR post id must be");
+    assertThat(run("DECRBY", "likes:9", "-9223372036854775808"))
+        .isEqualTo("-ERR value is not an integer or out of range\r\n");
+    assertThat(run("GET", "likes:9")).isEqualTo("$1\r\n0\r\n");
+    assertThat(
+            registry.counter("tally.resp.commands", "command", "incr", "outcome", "error").count())
+        .isEqualTo(7);
+    assertThat(
+            registry.counter("tally.resp.commands", "command", "other", "outcome", "error").count())
+        .isEqualTo(1);
+    assertThat(registry.counter("tally.resp.commands", "command", "get", "outcome", "ok").count())
+        .isEqualTo(1);
+  }
+
+  @Test
+  void connectionCommands_realClientsSendOnConnect() throws Exception {
+    assertThat(run("PING")).isEqualTo("+PONG\r\n");
+    assertThat(run("PING", "hi")).isEqualTo("$2\r\nhi\r\n");
+    assertThat(run("ECHO", "x y")).isEqualTo("$3\r\nx y\r\n");
+    assertThat(run("SELECT", "0")).isEqualTo("+OK\r\n");
+    assertThat(run("SELECT", "1")).isEqualTo("-ERR DB index is out of range\r\n");
+    assertThat(run("CLIENT", "SETNAME", "app")).isEqualTo("+OK\r\n");
+    assertThat(run("CLIENT", "GETNAME")).isEqualTo("$3\r\napp\r\n");
+    assertThat(run("CLIENT", "SETINFO", "lib-name", "lettuce")).isEqualTo("+OK\r\n");
+    assertThat(run("COMMAND", "DOCS")).isEqualTo("*0\r\n");
+    assertThat(run("INFO")).contains("tally_version:test-version").contains("key_format");
+    assertThat(run("HELLO", "4")).isEqualTo("-NOPROTO unsupported protocol version\r\n");
+    assertThat(run("HELLO", "3", "SETNAME", "app2"))
+        .startsWith("%6\r\n$6\r\nserver\r\n$5\r\ntally\r\n");
+    assertThat(run("CLIENT", "GETNAME")).isEqualTo("$4\r\napp2\r\n");
+    assertThat(run("GET", "likes:77")).isEqualTo("$1\r\n0\r\n");
+    assertThat(run("RESET")).isEqualTo("+RESET\r\n");
+    assertThat(run("CLIENT", "GETNAME")).isEqualTo("$-1\r\n");
+    assertThat(run("QUIT")).isEqualTo("+OK\r\n");
+    assertThat(session.closing()).isTrue();
+  }
+}
