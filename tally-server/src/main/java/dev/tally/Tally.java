@@ -641,7 +641,10 @@ public final class Tally implements AutoCloseable {
   /** Waits for a server's graceful shutdown, a second past its grace at most. */
   private static void stopServer(String what, io.vertx.core.Future<Void> stopping, Duration grace) {
     try {
-      stopping.toCompletionStage().toCompletableFuture().get(grace.toMillis() + 1000, TimeUnit.MILLISECONDS);
+      stopping
+          .toCompletionStage()
+          .toCompletableFuture()
+          .get(grace.toMillis() + 1000, TimeUnit.MILLISECONDS);
     } catch (Exception e) {
       log.warn("{} did not stop cleanly: {}", what, e.toString());
     }

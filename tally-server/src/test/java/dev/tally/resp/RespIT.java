@@ -48,7 +48,13 @@ class RespIT {
     List<String> args =
         new ArrayList<>(
             List.of(
-                "--port", "0", "--resp-port", "0", "--data-dir", data.toString(), "--host",
+                "--port",
+                "0",
+                "--resp-port",
+                "0",
+                "--data-dir",
+                data.toString(),
+                "--host",
                 "127.0.0.1"));
     args.addAll(List.of(extra));
     node = Tally.start(TallyConfig.parse(args.toArray(new String[0]), Map.of()), Clock.systemUTC());
@@ -166,8 +172,7 @@ class RespIT {
     node.close();
     lettuce.shutdown();
     java.nio.file.Files.writeString(dir.resolve("keys"), "web:k-resp-0123456789abcdef\n");
-    start(
-        dir.resolve("d2"), "--auth", "all", "--api-keys-file", dir.resolve("keys").toString());
+    start(dir.resolve("d2"), "--auth", "all", "--api-keys-file", dir.resolve("keys").toString());
     assertThat(cli("INCR", "likes:1")).startsWith("NOAUTH");
     assertThat(cli("GET", "likes:1")).startsWith("NOAUTH");
     // redis-cli reports the failed AUTH, then runs the command unauthenticated
