@@ -237,6 +237,9 @@ while :; do
   if ((t >= next_metrics)) || ((t_seen && !r_repushing && r_backlog == 0)); then
     read_metrics
     next_metrics=$((next_metrics + 1000000))
+    # the health reading above came first: one that can say the re-push is over must come after
+    # the metrics that show it began
+    ((r_repushes > repushes0)) && read_ready
   fi
   printf '%d\t%d\t%d\t%d\t%d\t%d\n' $(((t - t_flush) / 1000)) "$r_ready" "$r_repushing" "$r_backlog" "$r_repushes" \
     "$((r_pushed < 0 ? -1 : r_pushed - pushed0))" >> "$out/repush-timeline.tsv"

@@ -27,6 +27,7 @@ import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.ColumnFamilyOptions;
 import org.rocksdb.CompressionType;
 import org.rocksdb.DBOptions;
+import org.rocksdb.HashLinkedListMemTableConfig;
 import org.rocksdb.LRUCache;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.ReadTier;
@@ -76,6 +77,13 @@ public final class RocksCounterStore implements CounterStore, Outbox {
     RocksDB.loadLibrary();
   }
 
+  // hash buckets of the counters' memtable: 8 MiB of its arena, ≈ one bucket per counter that a
+  // 64 MiB memtable holds
+  private static final int MEMTABLE_BUCKETS = 1 << 20;
+  // ordered scans left open between pages (see counterPage), at most, and for how long
+  private static final int MAX_SCANS = 8;
+  private static final long SCAN_MAX_AGE_NANOS = 60_000_000_000L;
+
   /** How a column family is read, which decides its table options. */
   private enum Family {
     COUNTERS,
@@ -123,7 +131,10 @@ public final class RocksCounterStore implements CounterStore, Outbox {
             .setCreateMissingColumnFamilies(true)
             .setMaxBackgroundJobs(2)
             .setBytesPerSync(1 << 20)
-            .setKeepLogFileNum(5);
+            .setKeepLogFileNum(5)
+            // the counters' hash memtable (see options()) takes one writer at a time, which is
+            // what the single committer gives it anyway
+            .setAllowConcurrentMemtableWrite(false);
     this.descriptors =
         List.of(
             new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, options(Family.PLAIN)),
@@ -149,6 +160,7 @@ public final class RocksCounterStore implements CounterStore, Outbox {
   }
 
   private void closeDb() {
+    closeScans();
     for (ColumnFamilyHandle h : handles) {
       h.close();
     }
@@ -221,20 +233,29 @@ public final class RocksCounterStore implements CounterStore, Outbox {
    * where they do not exist, so they keep filters on every level.
    */
   private ColumnFamilyOptions options(Family family) {
+    ColumnFamilyOptions o = new ColumnFamilyOptions();
     BlockBasedTableConfig table = new BlockBasedTableConfig().setBlockCache(blockCache);
     if (family != Family.PLAIN) {
       table.setFilterPolicy(new BloomFilter(10, false)).setOptimizeFiltersForMemory(true);
     }
     if (family == Family.COUNTERS) {
       table.setBlockSize(16 * 1024);
+      // Every counter key is 9 bytes and is found by its whole self: a memtable hashed on the
+      // whole key inserts and finds a counter in a few memory accesses, where the default skip
+      // list spends a CPU-cache miss per level on random keys (most of the committer's time on
+      // writes spread over many counters; docs/performance-notes.md). Ordered scans of this
+      // family (counterPage) must ask for total order.
+      o.useFixedLengthPrefixExtractor(CounterId.ENCODED_LENGTH)
+          .setMemTableConfig(
+              new HashLinkedListMemTableConfig()
+                  .setBucketCount(MEMTABLE_BUCKETS)
+                  .setIfLogBucketDistWhenFlush(false));
     }
-    ColumnFamilyOptions o =
-        new ColumnFamilyOptions()
-            .setTableFormatConfig(table)
-            .setCompressionType(CompressionType.LZ4_COMPRESSION)
-            .setBottommostCompressionType(CompressionType.ZSTD_COMPRESSION)
-            .setOptimizeFiltersForHits(family == Family.COUNTERS)
-            .setLevelCompactionDynamicLevelBytes(true);
+    o.setTableFormatConfig(table)
+        .setCompressionType(CompressionType.LZ4_COMPRESSION)
+        .setBottommostCompressionType(CompressionType.ZSTD_COMPRESSION)
+        .setOptimizeFiltersForHits(family == Family.COUNTERS)
+        .setLevelCompactionDynamicLevelBytes(true);
     cfOptions.add(o);
     return o;
   }
@@ -581,25 +602,117 @@ public final class RocksCounterStore implements CounterStore, Outbox {
     return written == 0 ? entries : entries * outboxIdsWritten / written;
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>An ordered scan of the counters' hash memtable first sorts what the memtable holds, so a
+   * scan is kept open from one page to the next: a page that continues where an open scan stopped
+   * costs only its own counters. Whether a kept scan shows counters committed after it began is up
+   * to RocksDB; the caller must not depend on it (a re-push finds them in the outbox). Open scans
+   * are bounded in number and age.
+   */
   @Override
   public void counterPage(
       CounterId after, int limit, List<CounterId> ids, List<CounterValue> values) {
     lifecycle.readLock().lock();
     try {
       ensureOpen();
-      try (RocksIterator it = db.newIterator(counters)) {
+      Scan scan = takeScan(after);
+      if (scan == null) {
+        ReadOptions ro = new ReadOptions().setTotalOrderSeek(true);
+        long dbg0 = System.nanoTime();
+        scan = new Scan(ro, db.newIterator(counters, ro), System.nanoTime());
+        log.info(
+            "DEBUG new scan after {} took {} ms", after, (System.nanoTime() - dbg0) / 1_000_000);
         if (after == null) {
-          it.seekToFirst();
+          scan.iterator.seekToFirst();
         } else {
-          seekAfter(it, after.toBytes(), true);
+          seekAfter(scan.iterator, after.toBytes(), true);
         }
-        for (int n = 0; it.isValid() && n < limit; it.next(), n++) {
-          ids.add(CounterId.fromBytes(it.key()));
-          values.add(Codec.counterValue(it.value()));
-        }
+      }
+      RocksIterator it = scan.iterator;
+      int n = 0;
+      for (; it.isValid() && n < limit; it.next(), n++) {
+        ids.add(CounterId.fromBytes(it.key()));
+        values.add(Codec.counterValue(it.value()));
+      }
+      if (n > 0 && n == limit) {
+        // kept even when it just ran out: the page after this one then costs nothing either
+        scan.last = ids.get(ids.size() - 1);
+        keepScan(scan);
+      } else {
+        scan.close();
       }
     } finally {
       lifecycle.readLock().unlock();
+    }
+  }
+
+  /** An ordered scan of the counters, open between pages; used by one caller at a time. */
+  private static final class Scan {
+    final ReadOptions options;
+    final RocksIterator iterator;
+    final long startedNanos;
+    CounterId last;
+
+    Scan(ReadOptions options, RocksIterator iterator, long startedNanos) {
+      this.options = options;
+      this.iterator = iterator;
+      this.startedNanos = startedNanos;
+    }
+
+    void close() {
+      iterator.close();
+      options.close();
+    }
+  }
+
+  // guarded by itself; every scan in it belongs to the open db
+  private final List<Scan> scans = new ArrayList<>();
+
+  /** The open scan that stopped right at {@code after}, removed from the open ones; or null. */
+  private Scan takeScan(CounterId after) {
+    if (after == null) {
+      return null;
+    }
+    synchronized (scans) {
+      long now = System.nanoTime();
+      Scan found = null;
+      for (var i = scans.iterator(); i.hasNext(); ) {
+        Scan s = i.next();
+        if (now - s.startedNanos > SCAN_MAX_AGE_NANOS) {
+          i.remove();
+          s.close();
+        } else if (found == null && after.equals(s.last)) {
+          i.remove();
+          found = s;
+        }
+      }
+      return found;
+    }
+  }
+
+  private void keepScan(Scan scan) {
+    synchronized (scans) {
+      scans.add(scan);
+      if (scans.size() > MAX_SCANS) {
+        scans.remove(0).close();
+      }
+    }
+  }
+
+  /** Scans kept open between pages (for tests). */
+  int openScans() {
+    synchronized (scans) {
+      return scans.size();
+    }
+  }
+
+  /** Before the db closes (under the write lock): its iterators must go first. */
+  private void closeScans() {
+    synchronized (scans) {
+      scans.forEach(Scan::close);
+      scans.clear();
     }
   }
 

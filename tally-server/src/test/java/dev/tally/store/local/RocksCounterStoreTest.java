@@ -311,4 +311,66 @@ class RocksCounterStoreTest {
       assertThat(all.get(24).postId()).isEqualTo(25);
     }
   }
+
+  @Test
+  void counterPage_walksCountersInIdOrder_fromFilesAndTheMemtable_continuingOrNot() {
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
+      int code = s.names().code("likes").orElseThrow();
+      List<Long> posts = new java.util.ArrayList<>();
+      for (long post = 1; post <= 600; post++) {
+        posts.add(post * 7919 % 100_003); // spread, none repeated
+      }
+      java.util.Collections.shuffle(posts, new java.util.Random(11));
+      for (int half = 0; half < 2; half++) {
+        Commit c = new Commit();
+        for (long post : posts.subList(half * 300, half * 300 + 300)) {
+          c.putCounter(new CounterId(post, code), new CounterValue(new Slot(post, 0), 1));
+        }
+        s.commit(c);
+        if (half == 0) {
+          s.compact(); // the first half in files, the second in the memtable
+        }
+      }
+      List<Long> sorted = posts.stream().sorted().toList();
+
+      List<Long> seen = new java.util.ArrayList<>();
+      CounterId after = null;
+      for (int page = 0; ; page++) {
+        List<CounterId> ids = new java.util.ArrayList<>();
+        List<CounterValue> values = new java.util.ArrayList<>();
+        s.counterPage(after, 64, ids, values);
+        if (ids.isEmpty()) {
+          break;
+        }
+        for (int i = 0; i < ids.size(); i++) {
+          assertThat(values.get(i).count()).isEqualTo(ids.get(i).postId());
+          seen.add(ids.get(i).postId());
+        }
+        after = ids.get(ids.size() - 1);
+        // a full page leaves its scan open for the next, which continues it; the last closes it
+        assertThat(s.openScans()).isEqualTo(ids.size() == 64 ? 1 : 0);
+        if (page == 2) {
+          // a commit behind the cursor while the scan is open
+          Commit c = new Commit();
+          c.putCounter(new CounterId(1, code), new CounterValue(new Slot(5, 0), 1));
+          s.commit(c);
+        }
+      }
+      assertThat(seen).isEqualTo(sorted);
+      assertThat(s.openScans()).isZero();
+
+      // a page from a cursor no open scan stopped at starts a new scan there
+      List<CounterId> ids = new java.util.ArrayList<>();
+      s.counterPage(new CounterId(sorted.get(99), code), 3, ids, new java.util.ArrayList<>());
+      assertThat(ids)
+          .extracting(CounterId::postId)
+          .containsExactlyElementsOf(sorted.subList(100, 103));
+      // and a new walk sees the commit made during the first one
+      ids.clear();
+      s.counterPage(null, 1, ids, new java.util.ArrayList<>());
+      assertThat(ids).extracting(CounterId::postId).containsExactly(1L);
+      s.close(); // with a scan open
+      assertThat(s.openScans()).isZero();
+    }
+  }
 }
