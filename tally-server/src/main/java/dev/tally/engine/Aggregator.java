@@ -2,6 +2,7 @@ package dev.tally.engine;
 
 import dev.tally.counter.CounterId;
 import dev.tally.counter.CounterValue;
+import dev.tally.counter.Slot;
 import dev.tally.error.ErrorKind;
 import dev.tally.error.TallyException;
 import dev.tally.store.Commit;
@@ -89,7 +90,7 @@ public final class Aggregator implements WritePath, AutoCloseable {
   private volatile boolean closing;
 
   // committer-thread state
-  private final Map<CounterId, CounterValue> state;
+  private final CounterTable state;
   private final List<Submission> batch = new ArrayList<>();
   private final Map<CounterId, CounterValue> touched = new LinkedHashMap<>();
   private final Map<String, IdempotencyRecord> keysInBatch = new HashMap<>();
@@ -120,16 +121,7 @@ public final class Aggregator implements WritePath, AutoCloseable {
     this.readCache = readCache;
     this.clock = clock;
     this.settings = settings;
-    int cap = settings.stateCacheCounters();
-    this.state =
-        new LinkedHashMap<>(1024, 0.75f, true) {
-          private static final long serialVersionUID = 1L;
-
-          @Override
-          protected boolean removeEldestEntry(Map.Entry<CounterId, CounterValue> eldest) {
-            return size() > cap;
-          }
-        };
+    this.state = new CounterTable(settings.stateCacheCounters());
     this.committer = Thread.ofPlatform().name("tally-committer").unstarted(this::run);
     this.writesApplied = writes(registry, "applied");
     this.writesReplayed = writes(registry, "replayed");
@@ -294,7 +286,11 @@ public final class Aggregator implements WritePath, AutoCloseable {
       readCache.endCommit(durable ? ids : List.of(), durable ? values : List.of());
     }
     if (durable) {
-      state.putAll(touched);
+      for (int i = 0; i < ids.size(); i++) {
+        CounterId id = ids.get(i);
+        CounterValue v = values.get(i);
+        state.put(id.postId(), id.code(), v.slot().p(), v.slot().n(), v.updatedAtSecond());
+      }
       batchWrites.record(total);
       batchCounters.record(ids.size());
       for (CommitListener l : listeners) {
@@ -326,9 +322,14 @@ public final class Aggregator implements WritePath, AutoCloseable {
       for (Write w : s.writes()) {
         CounterId id = w.counter();
         if (!base.containsKey(id)) {
-          CounterValue v = state.get(id);
-          base.put(id, v);
-          if (v == null) {
+          int slot = state.find(id.postId(), id.code());
+          if (slot >= 0) {
+            base.put(
+                id,
+                new CounterValue(
+                    new Slot(state.p(slot), state.n(slot)), state.updatedAtSecond(slot)));
+          } else {
+            base.put(id, null);
             counters.add(id);
           }
         }
