@@ -7,6 +7,7 @@ import io.vertx.core.net.NetSocket;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * One RESP client connection: cuts its bytes into commands, runs them, and writes the replies in
@@ -33,6 +34,7 @@ final class RespConnection {
   private boolean closing;
   private boolean parsing;
   private boolean starved = true;
+  private final AtomicBoolean flushScheduled = new AtomicBoolean();
 
   RespConnection(NetSocket socket, RespCommands commands, RespDecoder decoder, int maxPipeline) {
     this.socket = socket;
@@ -85,7 +87,7 @@ final class RespConnection {
           closing = true;
         }
         if (!reply.isDone()) {
-          reply.whenComplete((r, e) -> context.runOnContext(v -> flush()));
+          reply.whenComplete((r, e) -> scheduleFlush());
         }
       }
     } finally {
@@ -94,8 +96,20 @@ final class RespConnection {
     flush();
   }
 
+  /**
+   * From the thread that completed a reply (the committer, for writes): one hop to the event loop
+   * for however many of this connection's replies complete before it runs, not one per reply.
+   */
+  private void scheduleFlush() {
+    if (flushScheduled.compareAndSet(false, true)) {
+      context.runOnContext(v -> flush());
+    }
+  }
+
   /** Writes the replies that are ready, in order; then reads on, pauses or closes. */
   private void flush() {
+    // cleared before looking: a reply completing after the look schedules the next flush
+    flushScheduled.set(false);
     Buffer out = null;
     while (!replies.isEmpty() && replies.peek().isDone()) {
       byte[] r = replies.poll().getNow(null);
