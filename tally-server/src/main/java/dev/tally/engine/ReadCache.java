@@ -14,12 +14,15 @@ import java.util.concurrent.atomic.AtomicLong;
  * publishes each commit, readers on any thread look up and fill misses from the store.
  *
  * <p>Concurrency: a reader that misses reads the store and caches what it read, but a commit can
- * land between its store read and its insert; if the committer's own entry was evicted meanwhile,
- * the reader would leave an old value behind. Commits are therefore bracketed by two counters, as
- * in a seqlock: {@code started} before the store write, {@code finished} after the cache update. A
- * reader caches only when no commit was running when it began, and takes its insert back if one
- * started before it finished. Values merge by CRDT max, so an insert never lowers a newer value
- * that is still cached.
+ * land between its store read and its insert; the committer updates only counters that are cached,
+ * so the reader would leave an old value behind, for every later reader to see. Commits are
+ * therefore bracketed by two counters, as in a seqlock: {@code started} before the store write,
+ * {@code finished} after the cache update. A reader caches only when no commit was running when it
+ * began its store read and none has started since; it checks the second and inserts under a lock
+ * that the committer also takes to start a commit, so no commit can start between the check and the
+ * insert (a commit starting after the insert finds the counter cached and updates it). Taking an
+ * insert back after the fact is not enough: other readers would see it meanwhile. Values merge by
+ * CRDT max, so an insert never lowers a newer value that is still cached.
  */
 public final class ReadCache {
 
@@ -27,6 +30,8 @@ public final class ReadCache {
   private final CounterStore store;
   private final AtomicLong started = new AtomicLong();
   private final AtomicLong finished = new AtomicLong();
+  // held to start a commit, and by readers to check that none started and insert
+  private final Object inserts = new Object();
 
   public ReadCache(CounterStore store, long maxCounters) {
     this.store = store;
@@ -85,9 +90,16 @@ public final class ReadCache {
     List<CounterValue> loaded = store.getAll(missing);
     for (int i = 0, j = 0; i < out.size(); i++) {
       if (out.get(i) == null) {
-        CounterValue v = loaded.get(j++);
-        remember(ids.get(i), v, s, f);
-        out.set(i, v);
+        out.set(i, loaded.get(j++));
+      }
+    }
+    if (s == f) {
+      synchronized (inserts) {
+        if (started.get() == s) {
+          for (int i = 0; i < missing.size(); i++) {
+            cache.asMap().merge(missing.get(i), loaded.get(i), CounterValue::merge);
+          }
+        }
       }
     }
     return out;
@@ -97,15 +109,18 @@ public final class ReadCache {
     if (startedBefore != finishedBefore) {
       return; // a commit was running: what we read may be overtaken before we insert
     }
-    cache.asMap().merge(id, v, CounterValue::merge);
-    if (started.get() != startedBefore) {
-      cache.asMap().remove(id, v);
+    synchronized (inserts) {
+      if (started.get() == startedBefore) {
+        cache.asMap().merge(id, v, CounterValue::merge);
+      }
     }
   }
 
   /** Committer: a commit is about to be written. */
   void beginCommit() {
-    started.incrementAndGet();
+    synchronized (inserts) {
+      started.incrementAndGet();
+    }
   }
 
   /**

@@ -221,7 +221,8 @@ class AggregatorTest {
     assertThat(reads.read(likes(9)).count()).isEqualTo(1);
   }
 
-  @Test
+  // repeated: the race it guards against showed in about one run in thirty before it was closed
+  @org.junit.jupiter.api.RepeatedTest(20)
   void readCache_neverAnswersBehindAnAcknowledgedWrite_whileCommitsAndEvictionsRace()
       throws Exception {
     aggregator.close();
