@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.tally.access.Credentials;
 import dev.tally.config.ConfigException;
 import dev.tally.config.TallyConfig;
+import dev.tally.testing.ManualClock;
 import dev.tally.testing.TallyClient;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -39,12 +40,16 @@ class SecurityIT {
   @TempDir Path dir;
 
   private Tally start(String... args) throws Exception {
+    return start(Clock.systemUTC(), args);
+  }
+
+  private Tally start(Clock clock, String... args) throws Exception {
     Files.writeString(dir.resolve("secret"), SECRET + "\n");
     Files.writeString(dir.resolve("keys"), "# test keys\nweb:" + KEY + "\n");
     List<String> all =
         new ArrayList<>(List.of("--port", "0", "--data-dir", dir.resolve("data").toString()));
     all.addAll(List.of(args));
-    return Tally.start(TallyConfig.parse(all.toArray(new String[0]), Map.of()), Clock.systemUTC());
+    return Tally.start(TallyConfig.parse(all.toArray(new String[0]), Map.of()), clock);
   }
 
   private static String token(String scope, long ttlSeconds) {
@@ -131,7 +136,8 @@ class SecurityIT {
 
   @Test
   void clientRateLimit_answers429WithRetryAfter_andChangesNothing() throws Exception {
-    try (Tally node = start("--rate-limit-client", "1", "--rate-limit-client-burst", "5")) {
+    ManualClock clock = new ManualClock(Instant.now());
+    try (Tally node = start(clock, "--rate-limit-client", "1", "--rate-limit-client-burst", "5")) {
       TallyClient c = new TallyClient(node.port());
       int ok = 0;
       HttpResponse<String> limited = null;
@@ -149,9 +155,10 @@ class SecurityIT {
           .hasValueSatisfying(v -> assertThat(Integer.parseInt(v)).isPositive());
       assertThat(limited.body()).contains("urn:tally:problem:rate-limited");
       String metrics = c.get("/metrics").body();
-      // reads count against the same limit: wait out the advertised delay, then read
-      Thread.sleep(
-          Integer.parseInt(limited.headers().firstValue("retry-after").orElseThrow()) * 1000L);
+      // reads count against the same limit: refused until the advertised delay has passed
+      long retryAfter = Integer.parseInt(limited.headers().firstValue("retry-after").orElseThrow());
+      assertThat(c.get("/v1/1/likes").statusCode()).isEqualTo(429);
+      clock.advance(java.time.Duration.ofSeconds(retryAfter));
       assertThat(c.count(1, "likes")).isEqualTo(5);
       assertThat(metrics).contains("tally_ratelimit_rejected_total{scope=\"client\"}");
     }

@@ -30,6 +30,8 @@ public final class AccessControl {
   private final RateLimiter perClient;
   private final RateLimiter perPost;
   private final Clock clock;
+  private final java.util.concurrent.atomic.AtomicLong lastLimiterNanos =
+      new java.util.concurrent.atomic.AtomicLong(Long.MIN_VALUE);
   private final Counter deniedAuth;
   private final Counter limitedClient;
   private final Counter limitedPost;
@@ -146,11 +148,21 @@ public final class AccessControl {
     if (limiter == null) {
       return;
     }
-    long waitNanos = limiter.tryAcquire(key, n, System.nanoTime());
+    long waitNanos = limiter.tryAcquire(key, n, limiterNanos());
     if (waitNanos > 0) {
       rejected.increment();
       throw new RateLimitedException(who + " is over its rate limit", waitNanos);
     }
+  }
+
+  /**
+   * The node's clock in nanoseconds, never going back: a clock set back stops the buckets refilling
+   * until it has caught up (stricter, never looser); one set forward grants at most a burst.
+   */
+  private long limiterNanos() {
+    java.time.Instant now = clock.instant();
+    long nanos = now.getEpochSecond() * 1_000_000_000L + now.getNano();
+    return lastLimiterNanos.accumulateAndGet(nanos, Math::max);
   }
 
   /** A 429 that knows how long the client should wait. */
