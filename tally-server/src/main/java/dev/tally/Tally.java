@@ -436,32 +436,22 @@ public final class Tally implements AutoCloseable {
               dev.tally.store.local.Backups.Made made = backups.create();
               return new HttpApi.BackupTaken(made.path().toString(), made.createdAt());
             });
-    // one server per event loop on one port; Vert.x shares the listening socket between them.
-    // Port 0 is resolved first, because instances asking for port 0 would each get their own.
-    for (int attempt = 1; ; attempt++) {
-      int wanted =
-          config.server().port() != 0 ? config.server().port() : freePort(config.server().host());
-      HttpServerOptions options =
-          HttpServerVerticle.options(
-              config.server().host(),
-              wanted,
-              config.server().idleTimeout(),
-              config.server().tlsCert(),
-              config.server().tlsKey());
-      try {
-        await(
-            vertx.deployVerticle(
-                () -> new HttpServerVerticle(options, api, servers),
-                new DeploymentOptions().setInstances(config.server().eventLoops())));
-        port = wanted;
-        break;
-      } catch (TallyException e) {
-        if (config.server().port() != 0 || attempt == 3) {
-          throw e;
-        }
-        log.debug("free port {} was taken meanwhile; trying another", wanted);
-      }
-    }
+    port =
+        listen(
+            "HTTP",
+            config.server().port(),
+            wanted -> {
+              HttpServerOptions options =
+                  HttpServerVerticle.options(
+                      config.server().host(),
+                      wanted,
+                      config.server().idleTimeout(),
+                      config.server().tlsCert(),
+                      config.server().tlsKey());
+              return vertx.deployVerticle(
+                  () -> new HttpServerVerticle(options, api, servers),
+                  new DeploymentOptions().setInstances(config.server().eventLoops()));
+            });
     if (config.server().respPort() >= 0) {
       startResp(access, writePath, counts);
     }
@@ -474,17 +464,41 @@ public final class Tally implements AutoCloseable {
     dev.tally.resp.RespCommands commands =
         new dev.tally.resp.RespCommands(
             store.names(), access, writes, counts, version(), metrics.registry());
-    int wanted =
-        config.server().respPort() != 0
-            ? config.server().respPort()
-            : freePort(config.server().host());
-    io.vertx.core.net.NetServerOptions options =
-        dev.tally.resp.RespServerVerticle.options(config.server().host(), wanted);
-    await(
-        vertx.deployVerticle(
-            () -> new dev.tally.resp.RespServerVerticle(options, commands, respServers),
-            new DeploymentOptions().setInstances(config.server().eventLoops())));
-    respPort = wanted;
+    respPort =
+        listen(
+            "the Redis protocol",
+            config.server().respPort(),
+            wanted -> {
+              io.vertx.core.net.NetServerOptions options =
+                  dev.tally.resp.RespServerVerticle.options(config.server().host(), wanted);
+              return vertx.deployVerticle(
+                  () -> new dev.tally.resp.RespServerVerticle(options, commands, respServers),
+                  new DeploymentOptions().setInstances(config.server().eventLoops()));
+            });
+  }
+
+  /**
+   * Deploys a listener on {@code configured}, or on a free port when it is 0, and returns the port.
+   * Each listener is one server per event loop on one port (Vert.x shares the listening socket
+   * between them), so port 0 is resolved first: instances asking for port 0 would each get their
+   * own. A free port that another process takes between the pick and the bind is picked again.
+   */
+  private int listen(
+      String what,
+      int configured,
+      java.util.function.IntFunction<io.vertx.core.Future<String>> deploy) {
+    for (int attempt = 1; ; attempt++) {
+      int wanted = configured != 0 ? configured : freePort(config.server().host());
+      try {
+        await(deploy.apply(wanted), what);
+        return wanted;
+      } catch (TallyException e) {
+        if (configured != 0 || attempt == 3) {
+          throw e;
+        }
+        log.debug("free port {} was taken meanwhile; trying another", wanted);
+      }
+    }
   }
 
   /**
@@ -566,7 +580,7 @@ public final class Tally implements AutoCloseable {
     }
   }
 
-  private static <T> T await(Future<T> f) {
+  private static <T> T await(Future<T> f, String what) {
     try {
       return f.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
@@ -575,7 +589,9 @@ public final class Tally implements AutoCloseable {
     } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
       Throwable cause = e.getCause() != null ? e.getCause() : e;
       throw new TallyException(
-          dev.tally.error.ErrorKind.UNAVAILABLE, "cannot start HTTP: " + cause.getMessage(), cause);
+          dev.tally.error.ErrorKind.UNAVAILABLE,
+          "cannot start " + what + ": " + cause.getMessage(),
+          cause);
     }
   }
 

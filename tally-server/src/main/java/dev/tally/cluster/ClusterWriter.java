@@ -152,7 +152,7 @@ public final class ClusterWriter implements WritePath {
       boolean[] all = new boolean[writes.length];
       Arrays.fill(all, true);
       Claim[] none = new Claim[writes.length];
-      Arrays.fill(none, Claim.LOCAL_UNKEYED);
+      Arrays.fill(none, Claim.LOCAL);
       aggregator.submit(writes, results -> answer(writes, results, none, callback));
       return;
     }
@@ -192,8 +192,11 @@ public final class ClusterWriter implements WritePath {
    */
   private record Claim(
       boolean local, boolean claimedHere, WriteResult answer, boolean othersClaim) {
-    static final Claim LOCAL_UNKEYED = new Claim(true, false, null, false);
+    /**
+     * Applied here with no claim of this call's to settle (unkeyed, or the local record decides).
+     */
     static final Claim LOCAL = new Claim(true, false, null, false);
+
     static final Claim CLAIMED = new Claim(true, true, null, false);
 
     static Claim refused(WriteResult answer) {
@@ -214,7 +217,7 @@ public final class ClusterWriter implements WritePath {
     for (int i = 0; i < writes.length; i++) {
       String key = writes[i].idempotencyKey();
       if (key == null) {
-        fixed[i] = Claim.LOCAL_UNKEYED;
+        fixed[i] = Claim.LOCAL;
       } else if (down) {
         fixed[i] = unclaimable("Redis is unreachable");
       } else if (strict && !inFlight.enter(key)) {

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import dev.tally.counter.CounterId;
 import dev.tally.counter.CounterNames;
+import dev.tally.counter.PostIds;
 import dev.tally.engine.Write;
 import dev.tally.error.ErrorKind;
 import dev.tally.error.TallyException;
@@ -34,19 +35,9 @@ final class Requests {
   }
 
   static long postId(String s) {
-    if (s == null || s.isEmpty() || s.length() > 19 || s.charAt(0) == '0') {
+    long v = PostIds.parse(s, false);
+    if (v < 0) {
       throw badPostId();
-    }
-    long v = 0;
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (c < '0' || c > '9') {
-        throw badPostId();
-      }
-      v = v * 10 + (c - '0');
-      if (v < 0) {
-        throw badPostId();
-      }
     }
     return v;
   }

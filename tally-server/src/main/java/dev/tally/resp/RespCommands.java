@@ -2,6 +2,7 @@ package dev.tally.resp;
 
 import dev.tally.counter.CounterId;
 import dev.tally.counter.CounterNames;
+import dev.tally.counter.PostIds;
 import dev.tally.engine.CountReader;
 import dev.tally.engine.Write;
 import dev.tally.engine.WritePath;
@@ -430,7 +431,9 @@ public final class RespCommands {
       throw new Refusal(
           "ERR unknown counter '" + k.substring(0, colon) + "'; counters: " + names.names());
     }
-    long post = postId(k.substring(colon + 1));
+    // leading zeros allowed (unlike the HTTP API) so that tools which pad numbers into keys, like
+    // redis-benchmark's __rand_int__, name posts: likes:0812 is the same counter as likes:812
+    long post = PostIds.parse(k.substring(colon + 1), true);
     if (post <= 0) {
       throw new Refusal(
           "ERR post id must be a positive 64-bit integer in decimal; got '"
@@ -438,34 +441,6 @@ public final class RespCommands {
               + "'");
     }
     return new CounterId(post, code);
-  }
-
-  /**
-   * A key's post id: decimal digits, leading zeros allowed (unlike the HTTP API) so that tools
-   * which pad numbers into keys, like {@code redis-benchmark}'s {@code __rand_int__}, name posts;
-   * {@code likes:0812} is then the same counter as {@code likes:812}. 0 and values past 2^63 - 1
-   * are refused.
-   */
-  private static long postId(String s) {
-    int from = 0;
-    while (from < s.length() - 1 && s.charAt(from) == '0') {
-      from++;
-    }
-    if (s.length() - from > 19) {
-      return -1;
-    }
-    long v = 0;
-    for (int i = from; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (c < '0' || c > '9') {
-        return -1;
-      }
-      v = v * 10 + (c - '0');
-      if (v < 0) {
-        return -1;
-      }
-    }
-    return v;
   }
 
   /** A Redis integer argument, or null when it is not one. */
