@@ -622,9 +622,9 @@ public final class RocksCounterStore implements CounterStore, Outbox {
    *
    * <p>An ordered scan of the counters' hash memtable first sorts what the memtable holds, so a
    * scan is kept open from one page to the next: a page that continues where an open scan stopped
-   * costs only its own counters. Whether a kept scan shows counters committed after it began is up
-   * to RocksDB; the caller must not depend on it (a re-push finds them in the outbox). Open scans
-   * are bounded in number and age.
+   * costs only its own counters. The scan yields ids; their values are read by key. Whether a kept
+   * scan shows counters committed after it began is up to RocksDB; the caller must not depend on it
+   * (a re-push finds them in the outbox). Open scans are bounded in number and age.
    */
   @Override
   public void counterPage(
@@ -646,11 +646,15 @@ public final class RocksCounterStore implements CounterStore, Outbox {
         }
       }
       RocksIterator it = scan.iterator;
+      int first = ids.size();
       int n = 0;
       for (; it.isValid() && n < limit; it.next(), n++) {
         ids.add(CounterId.fromBytes(it.key()));
-        values.add(Codec.counterValue(it.value()));
       }
+      // The values are read by key, not from the iterator: counters are updated in place in the
+      // memtable, and only reads by key take the lock that makes such an update atomic (an
+      // iterator could see a value half overwritten). They are also the newest.
+      values.addAll(getAll(ids.subList(first, ids.size())));
       if (n > 0 && n == limit) {
         // kept even when it just ran out: the page after this one then costs nothing either
         scan.last = ids.get(ids.size() - 1);
