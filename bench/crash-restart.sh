@@ -19,17 +19,8 @@ wal_mib=$(du -cm "$work"/data/store/*.log 2>/dev/null | awk 'END {print $1}')
 kill -9 "$TALLY_PID"
 wait "$TALLY_PID" 2>/dev/null || true
 t0=$(date +%s%N)
-taskset -c "$SERVER_CPU" "$JAVA" -Xms1g -Xmx1g ${TALLY_JAVA_OPTS:--XX:+UseZGC} ${TALLY_JAVA_EXTRA:-} \
-  -jar "$TALLY_JAR" --port $TALLY_PORT --host 127.0.0.1 --data-dir "$work/data" > "$work/tally2.log" 2>&1 &
-pids+=($!)
-TALLY_PID=$!
-ready=0
-for _ in $(seq 1200); do
-  curl -fs localhost:$TALLY_PORT/health/ready > /dev/null 2>&1 && { ready=1; break; }
-  sleep 0.05
-done
+TALLY_READY_WAIT=60 tally_start "$work/data"
 t1=$(date +%s%N)
-((ready)) || { log "not ready within 60 s; see $work/tally2.log"; cat "$work/tally2.log" >&2; exit 1; }
 rate=$(grep -o '"items_per_s":[0-9.]*' "$out/load.json" | cut -d: -f2)
 echo "{\"items_per_s\":$rate,\"wal_mib_at_kill\":$wal_mib,\"restart_ms\":$(((t1 - t0) / 1000000))}" |
   tee "$out/crash-restart.json"

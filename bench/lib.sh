@@ -7,7 +7,8 @@
 # every process whose pid is added to `pids` killed); `log` writes "[NAME] ..." to stderr;
 # `redis_start ARGS…` starts a Redis on REDIS_PORT and CPU SERVER_CPU (REDIS_PID), `redis_stop` stops it;
 # `tally_start DATA [ARGS…]` starts a node on TALLY_PORT and CPU SERVER_CPU and waits until it is ready
-# (TALLY_PID; JVM options from TALLY_JAVA_OPTS, default ZGC, plus TALLY_JAVA_EXTRA), `tally_stop` stops it.
+# (TALLY_PID; JVM options from TALLY_JAVA_OPTS, default ZGC, plus TALLY_JAVA_EXTRA; up to
+# TALLY_READY_WAIT seconds, default 10), `tally_stop` stops it.
 source "$root/bin/java-home"
 bench_name=$1
 out=${2:-$root/bench/results/$(date -u +%Y-%m-%d)}
@@ -40,7 +41,9 @@ tally_start() { # data dir, extra tally args
   taskset -c "$SERVER_CPU" "$JAVA" -Xms1g -Xmx1g ${TALLY_JAVA_OPTS:--XX:+UseZGC} ${TALLY_JAVA_EXTRA:-} \
     -jar "$TALLY_JAR" --port $TALLY_PORT --host 127.0.0.1 --data-dir "$data" "$@" > "$work/tally.log" 2>&1 & pids+=($!)
   TALLY_PID=$!
-  for _ in $(seq 100); do curl -fs localhost:$TALLY_PORT/health/ready >/dev/null 2>&1 && return 0; sleep 0.1; done
+  for _ in $(seq $((${TALLY_READY_WAIT:-10} * 20))); do
+    curl -fs localhost:$TALLY_PORT/health/ready >/dev/null 2>&1 && return 0; sleep 0.05
+  done
   echo "tally did not start; see $work/tally.log" >&2; cat "$work/tally.log" >&2; exit 1
 }
 tally_stop() { kill "$TALLY_PID"; wait "$TALLY_PID" 2>/dev/null || true; }
