@@ -83,6 +83,7 @@ public final class Tally implements AutoCloseable {
   private final ReadCache readCache;
   private final Aggregator aggregator;
   private final List<RedisSlots> redis = new java.util.ArrayList<>();
+  private final List<String> regionNames = new java.util.ArrayList<>(); // same order as redis
   private final SlotPusher cluster;
   private final FollowedCounters view;
   private final ClaimSettler claimSettler;
@@ -233,6 +234,7 @@ public final class Tally implements AutoCloseable {
       this.liveBus =
           new LiveBus(
               redis.get(0).connection(),
+              config.cluster().region(),
               nodeId,
               view,
               live.hub(),
@@ -249,7 +251,10 @@ public final class Tally implements AutoCloseable {
               Presence.Settings.defaults());
       liveBus.watchRetirements(
           new WriterRetirement(redis.get(0).connection(), config.cluster().redisBuckets()));
-      cluster.onPushed(liveBus::pushed);
+      cluster.onPushed(0, liveBus::pushed);
+      for (int i = 1; i < redis.size(); i++) { // remote regions: their nodes hear this one's pushes
+        cluster.onPushed(i, liveBus.publishIn(regionNames.get(i), redis.get(i).connection()));
+      }
       view.staleness(liveBus::stalenessMillis);
       java.util.Set<Long> watched = live.hub().watchedPosts();
       view.feed(live.hub(), watched::contains, readCache::peek);
@@ -330,6 +335,7 @@ public final class Tally implements AutoCloseable {
             e);
       }
       redis.add(slots);
+      regionNames.add(region.getKey());
       targets.add(new SlotPusher.Target(region.getKey(), slots));
     }
     SlotPusher sync =

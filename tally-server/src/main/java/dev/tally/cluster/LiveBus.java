@@ -7,20 +7,16 @@ import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import io.lettuce.core.cluster.pubsub.RedisClusterPubSubAdapter;
 import io.lettuce.core.cluster.pubsub.StatefulRedisClusterPubSubConnection;
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerArray;
@@ -34,15 +30,12 @@ import org.slf4j.LoggerFactory;
  * made by the node on its home region's {@link RedisConnection}, {@link #start started} before HTTP
  * serves, {@link #close closed} before the connection. See ADR 0004 and ADR 0006.
  *
- * <p>Publishing. The pusher hands each slot the home Redis accepted to {@link #pushed}: it goes
- * into its channel's pending map, coalesced per counter (the newest slot wins: slots only grow) and
- * bounded: when a channel has its share of {@link Settings#maxPending} waiting, the slot updated
- * longest ago is dropped and counted, and the channel owes its subscribers a gap notice. A flush
- * every {@link Settings#publishInterval} sends what waits as SPUBLISH messages, one per channel
- * with waiting slots (more if over {@link #MAX_ENTRIES_PER_MESSAGE}), except on a channel with
- * {@link Settings#maxInFlightPerChannel} messages unanswered: the slots of a slow or failed shard's
- * channels wait in their bounded maps, coalescing, while the other channels go on. A publish that
- * fails also owes a gap notice.
+ * <p>Publishing ({@link BusPublisher}). The pusher hands each slot the home Redis accepted to
+ * {@link #pushed}: it waits in its channel's bounded pending map, coalesced per counter, and a
+ * flush every {@link Settings#publishInterval} sends what waits as SPUBLISH messages. A node with
+ * remote regions publishes on each of their buses too ({@link #publishIn}): the slots it pushed to
+ * a remote region's Redis reach that region's nodes as their own region's slots do, so after a
+ * partition heals they learn the backlog as it is pushed, not at the next sweep.
  *
  * <p>Receiving. Every node subscribes to all {@link #BUCKETS} channels and merges the slots into
  * its view, which keeps those of the counters it follows; its own messages it skips. A gap notice
@@ -140,40 +133,21 @@ public final class LiveBus implements AutoCloseable {
     }
   }
 
-  /** One message being built: header, then entries of one bucket. */
-  private static final class Message {
-    final int bucket;
-    final StringBuilder text;
-    int entries;
-
-    Message(int bucket, String writer, boolean gap) {
-      this.bucket = bucket;
-      this.text = new StringBuilder(256).append(VERSION).append(',').append(writer);
-      if (gap) {
-        text.append(',').append(GAP);
-      }
-    }
-  }
-
-  /** One channel's slots waiting to be published, oldest update first; guarded by itself. */
-  private static final class Outbox {
-    LinkedHashMap<CounterId, CounterValue> waiting = new LinkedHashMap<>();
-    boolean gap; // notifications of this channel were dropped or failed: tell the subscribers
-  }
-
   private final RedisConnection redis;
   private final FollowedCounters view;
   private final LiveHub hub;
   private final Clock clock;
   private final Settings settings;
   private final String writer;
+  private final long writerId;
   private final String[] channels = new String[BUCKETS];
   private final Map<String, Integer> bucketOfChannel = new HashMap<>();
   private final long timeoutMillis;
   private final ScheduledExecutorService scheduler = RedisClients.scheduler("tally-live-bus");
-  private final Outbox[] outboxes = new Outbox[BUCKETS];
-  private final int maxPendingPerChannel;
-  private final AtomicIntegerArray inFlight = new AtomicIntegerArray(BUCKETS);
+  private final BusPublisher home;
+  // one per remote region, flushed with the home one; added before start
+  private final List<BusPublisher> remotes = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private final MeterRegistry registry;
   private final AtomicIntegerArray probing = new AtomicIntegerArray(BUCKETS);
   private final AtomicLongArray lastHeardMillis = new AtomicLongArray(BUCKETS);
   private final long[] lastSubscribeMillis = new long[BUCKETS]; // scheduler thread
@@ -195,24 +169,22 @@ public final class LiveBus implements AutoCloseable {
   private int lastStaleLogged; // scheduler thread
   private long lastStaleLogMillis; // scheduler thread
 
-  private final Counter published;
-  private final Counter messages;
   private final Counter received;
-  private final Counter dropped;
   private final Counter gaps;
   private final Counter resubscribes;
-  private final Counter publishFailures;
   private final Counter resyncFailures;
   private final Counter malformed;
 
   /**
    * @param redis the home region's connection (with pub/sub)
+   * @param region the home region's name
    * @param writerId this node's writer id: the sender of its messages
    * @param view where received slots go
    * @param hub the streams, whose watched posts are read again from time to time
    */
   public LiveBus(
       RedisConnection redis,
+      String region,
       long writerId,
       FollowedCounters view,
       LiveHub hub,
@@ -225,13 +197,14 @@ public final class LiveBus implements AutoCloseable {
     this.clock = clock;
     this.settings = settings;
     this.writer = Long.toHexString(writerId);
+    this.writerId = writerId;
     this.timeoutMillis = redis.timeout().toMillis();
     for (int b = 0; b < BUCKETS; b++) {
       channels[b] = channel(b);
       bucketOfChannel.put(channels[b], b);
-      outboxes[b] = new Outbox();
     }
-    this.maxPendingPerChannel = Math.max(1, settings.maxPending() / BUCKETS);
+    this.registry = registry;
+    this.home = publisher(redis, region);
     this.lossSilenceMillis = 4 * settings.probePeriod().toMillis();
     io.micrometer.core.instrument.Gauge.builder(
             "tally.cluster.view.age", this, bus -> bus.longestStalenessMillis() / 1000.0)
@@ -241,22 +214,9 @@ public final class LiveBus implements AutoCloseable {
                 + " bus started")
         .baseUnit("seconds")
         .register(registry);
-    this.published =
-        Counter.builder("tally.live.bus.slots.published")
-            .description("Pushed counter slots published to the other nodes")
-            .register(registry);
-    this.messages =
-        Counter.builder("tally.live.bus.messages.published")
-            .description("Messages published to the other nodes (slots and probes)")
-            .register(registry);
     this.received =
         Counter.builder("tally.live.bus.slots.received")
             .description("Counter slots received from other nodes")
-            .register(registry);
-    this.dropped =
-        Counter.builder("tally.live.bus.dropped")
-            .description(
-                "Slots dropped unpublished because too many were waiting (a gap notice follows)")
             .register(registry);
     this.gaps =
         Counter.builder("tally.live.bus.gaps.received")
@@ -266,15 +226,11 @@ public final class LiveBus implements AutoCloseable {
         Counter.builder("tally.live.bus.resubscribes")
             .description("Bus channels subscribed again after they fell silent")
             .register(registry);
-    this.publishFailures = Presence.failures(registry, "publish");
     this.resyncFailures = Presence.failures(registry, "resync");
     this.malformed =
         Counter.builder("tally.live.bus.malformed")
             .description("Bus messages ignored because they could not be read")
             .register(registry);
-    Gauge.builder("tally.live.bus.pending", this, LiveBus::pendingCount)
-        .description("Slots waiting to be published")
-        .register(registry);
   }
 
   /**
@@ -357,112 +313,46 @@ public final class LiveBus implements AutoCloseable {
    * Never blocks.
    */
   public void pushed(List<CounterId> ids, List<CounterValue> values) {
-    int evicted = 0;
-    for (int i = 0; i < ids.size(); i++) {
-      CounterId id = ids.get(i);
-      Outbox box = outboxes[bucket(id.postId())];
-      synchronized (box) {
-        // put back last: the eldest entry is the one updated longest ago
-        if (box.waiting.remove(id) == null && box.waiting.size() >= maxPendingPerChannel) {
-          Iterator<CounterId> eldest = box.waiting.keySet().iterator();
-          eldest.next();
-          eldest.remove();
-          box.gap = true;
-          evicted++;
-        }
-        box.waiting.put(id, values.get(i));
-      }
-    }
-    if (evicted > 0) {
-      dropped.increment(evicted);
-    }
-  }
-
-  private int pendingCount() {
-    int n = 0;
-    for (Outbox box : outboxes) {
-      synchronized (box) {
-        n += box.waiting.size();
-      }
-    }
-    return n;
+    home.pushed(ids, values);
   }
 
   /**
-   * Scheduler thread: publishes what waits, except on channels with too many messages unanswered,
-   * whose slots keep waiting (and coalescing).
+   * Publishes on a remote region's bus too: the returned consumer takes the slots this node pushed
+   * to that region's Redis (its pusher), and the nodes whose home that region is learn them within
+   * a publish interval, as from their own region's nodes. Call before {@link #start}.
+   *
+   * @param redis the remote region's connection; publishing needs no subscription
    */
-  private void flush() {
-    for (int b = 0; b < BUCKETS; b++) {
-      if (inFlight.get(b) >= settings.maxInFlightPerChannel()) {
-        continue;
-      }
-      Outbox box = outboxes[b];
-      LinkedHashMap<CounterId, CounterValue> batch;
-      boolean gap;
-      synchronized (box) {
-        if (box.waiting.isEmpty() && !box.gap) {
-          continue;
-        }
-        batch = box.waiting;
-        gap = box.gap;
-        box.waiting = new LinkedHashMap<>();
-        box.gap = false;
-      }
-      Message m = new Message(b, writer, gap);
-      for (Map.Entry<CounterId, CounterValue> e : batch.entrySet()) {
-        CounterId id = e.getKey();
-        CounterValue v = e.getValue();
-        m.text.append(';').append(Long.toString(id.postId(), 36));
-        m.text.append(',').append(Integer.toString(id.code(), 36));
-        m.text.append(',').append(Long.toString(v.slot().p(), 36));
-        m.text.append(',').append(Long.toString(v.slot().n(), 36));
-        m.text.append(',').append(Long.toString(v.updatedAtSecond(), 36));
-        if (++m.entries == MAX_ENTRIES_PER_MESSAGE) {
-          publish(m);
-          m = new Message(b, writer, false);
-        }
-      }
-      if (m.entries > 0 || gap) {
-        publish(m);
-      }
-    }
+  public java.util.function.BiConsumer<List<CounterId>, List<CounterValue>> publishIn(
+      String region, RedisConnection redis) {
+    BusPublisher p = publisher(redis, region);
+    remotes.add(p);
+    return p::pushed;
   }
 
-  private void publish(Message m) {
-    published.increment(m.entries);
-    inFlight.incrementAndGet(m.bucket);
-    send(m.bucket, m.text.toString())
-        .whenComplete(
-            (n, e) -> {
-              inFlight.decrementAndGet(m.bucket);
-              if (e != null) {
-                // the subscribers missed these slots: they must read the channel's counters again
-                Outbox box = outboxes[m.bucket];
-                synchronized (box) {
-                  box.gap = true;
-                }
-              }
-            });
+  private BusPublisher publisher(RedisConnection connection, String region) {
+    return new BusPublisher(
+        connection,
+        writerId,
+        region,
+        settings.maxPending(),
+        settings.maxInFlightPerChannel(),
+        registry);
+  }
+
+  /** Scheduler thread: publishes what waits, in the home region and every remote one. */
+  private void flush() {
+    home.flush();
+    for (BusPublisher p : remotes) {
+      p.flush();
+    }
   }
 
   /** A message without slots, so that this node hears the channel even when nothing happens. */
   private void probe(int bucket) {
     if (probing.compareAndSet(bucket, 0, 1)) {
-      send(bucket, VERSION + ',' + writer).whenComplete((n, e) -> probing.set(bucket, 0));
+      home.probe(bucket).whenComplete((n, e) -> probing.set(bucket, 0));
     }
-  }
-
-  private CompletionStage<Long> send(int bucket, String text) {
-    messages.increment();
-    CompletionStage<Long> sent = redis.call(r -> r.spublish(channels[bucket], text));
-    return sent.whenComplete(
-        (n, e) -> {
-          if (e != null) {
-            publishFailures.increment();
-            log.debug("live bus: publish to {} failed: {}", channels[bucket], e.toString());
-          }
-        });
   }
 
   // ---- bus: receiving

@@ -42,9 +42,9 @@ import org.slf4j.LoggerFactory;
  * commits. A push round takes the counters changed since the last one and pushes their current
  * slots in batches ({@link RedisSlots#push}: one script call per primary and 256 counters); rounds
  * start at most every {@link Settings#pushInterval} while writes keep coming, so a busy counter
- * costs Redis once per round. The home pusher hands what Redis accepted to the live bus ({@link
- * #onPushed}), which tells the other nodes. With {@code --ack cluster}, writes wait for the home
- * round that holds them ({@link #awaitPushed}).
+ * costs Redis once per round. Each pusher hands what its Redis accepted to that region's live bus
+ * ({@link #onPushed}), which tells the nodes there. With {@code --ack cluster}, writes wait for the
+ * home round that holds them ({@link #awaitPushed}).
  *
  * <p>Outbox: every commit also writes, durably and in the same write, an entry per target naming
  * its counters, numbered in commit order ({@link Outbox}). A round notes the number of the latest
@@ -116,8 +116,10 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
   private final ConcurrentSkipListMap<Long, List<CompletableFuture<Void>>> waiters =
       new ConcurrentSkipListMap<>();
   private final AtomicInteger waiting = new AtomicInteger();
-  private volatile java.util.function.BiConsumer<List<CounterId>, List<CounterValue>>
-      pushedListener = (ids, values) -> {};
+  // per target: where the slots its Redis accepted go (the bus of that region)
+  private final java.util.concurrent.atomic.AtomicReferenceArray<
+          java.util.function.BiConsumer<List<CounterId>, List<CounterValue>>>
+      pushedListeners;
   private volatile boolean closed;
 
   public SlotPusher(
@@ -136,7 +138,9 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
     this.settings = settings;
     this.stateDir = stateDir;
     this.clock = clock;
+    this.pushedListeners = new java.util.concurrent.atomic.AtomicReferenceArray<>(targets.size());
     for (int i = 0; i < targets.size(); i++) {
+      pushedListeners.set(i, (ids, values) -> {});
       pushers.add(new Pusher(i, targets.get(i), registry));
     }
     Gauge.builder("tally.cluster.ack.waiting", waiting, AtomicInteger::get)
@@ -147,12 +151,13 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
   }
 
   /**
-   * Where the slots the home Redis accepted go (the live bus, which tells the other nodes); called
-   * on the home pusher's thread, must only hand off.
+   * Where the slots the Redis of target {@code target} (0: the home region, then the remote ones in
+   * the order given) accepted go: that region's live bus, which tells the nodes there. Called on
+   * that target's pusher thread; must only hand off.
    */
   public void onPushed(
-      java.util.function.BiConsumer<List<CounterId>, List<CounterValue>> listener) {
-    this.pushedListener = listener;
+      int target, java.util.function.BiConsumer<List<CounterId>, List<CounterValue>> listener) {
+    pushedListeners.set(target, listener);
   }
 
   /** Starts the pushers; call after the aggregator started. */
@@ -522,13 +527,7 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
         pushTimer.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
         for (int k = 0; k < pageIds.size(); k++) {
           pushed.increment(pageIds.get(k).size());
-          if (index == 0) {
-            try {
-              pushedListener.accept(pageIds.get(k), pageValues.get(k));
-            } catch (RuntimeException e) {
-              log.error("listener of pushed slots failed", e);
-            }
-          }
+          tellPushed(pageIds.get(k), pageValues.get(k));
         }
         repushCursor = cursor;
       }
@@ -581,7 +580,7 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
       return !closed;
     }
 
-    /** Pushes one batch; once Redis holds it, tells the live bus (home region). */
+    /** Pushes one batch; once Redis holds it, tells the region's live bus. */
     private boolean push(List<CounterId> ids, List<CounterValue> values) {
       long t0 = System.nanoTime();
       try {
@@ -595,16 +594,16 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
       }
       pushTimer.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
       pushed.increment(ids.size());
-      if (index == 0) {
-        List<CounterId> doneIds = List.copyOf(ids);
-        List<CounterValue> doneValues = List.copyOf(values);
-        try {
-          pushedListener.accept(doneIds, doneValues);
-        } catch (RuntimeException e) {
-          log.error("listener of pushed slots failed", e);
-        }
-      }
+      tellPushed(List.copyOf(ids), List.copyOf(values));
       return true;
+    }
+
+    private void tellPushed(List<CounterId> ids, List<CounterValue> values) {
+      try {
+        pushedListeners.get(index).accept(ids, values);
+      } catch (RuntimeException e) {
+        log.error("listener of pushed slots failed", e);
+      }
     }
 
     private <T> T await(CompletionStage<T> stage) throws RedisFailure {

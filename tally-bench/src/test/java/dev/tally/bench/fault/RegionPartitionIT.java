@@ -62,7 +62,7 @@ class RegionPartitionIT {
   static final int PARTITIONS = Integer.getInteger("tally.fault.partitions", 2);
   static final long PARTITION_WRITE_MILLIS = 4_000;
   static final long HOLD_MILLIS = 2_000;
-  static final long CONVERGE_MILLIS = 60_000;
+  static final long CONVERGE_MILLIS = 10_000;
 
   @TempDir Path tmp;
 

@@ -635,10 +635,7 @@ public final class RocksCounterStore implements CounterStore, Outbox {
       Scan scan = takeScan(after);
       if (scan == null) {
         ReadOptions ro = new ReadOptions().setTotalOrderSeek(true);
-        long dbg0 = System.nanoTime();
         scan = new Scan(ro, db.newIterator(counters, ro), System.nanoTime());
-        log.info(
-            "DEBUG new scan after {} took {} ms", after, (System.nanoTime() - dbg0) / 1_000_000);
         if (after == null) {
           scan.iterator.seekToFirst();
         } else {
