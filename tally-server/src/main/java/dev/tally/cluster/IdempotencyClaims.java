@@ -1,5 +1,6 @@
 package dev.tally.cluster;
 
+import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.ScanArgs;
 import io.lettuce.core.ScanCursor;
 import io.lettuce.core.ScriptOutputType;
@@ -10,6 +11,13 @@ import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
 import io.lettuce.core.cluster.models.partitions.Partitions;
 import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
+import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.output.StatusOutput;
+import io.lettuce.core.output.ValueOutput;
+import io.lettuce.core.protocol.AsyncCommand;
+import io.lettuce.core.protocol.Command;
+import io.lettuce.core.protocol.CommandArgs;
+import io.lettuce.core.protocol.CommandType;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -56,10 +64,13 @@ public final class IdempotencyClaims {
   /**
    * Like {@link #claim}, but a claim made here completes only once a replica of its primary holds
    * it too ({@code WAIT 1}), so that a failover cannot forget it; a primary without a replica that
-   * is up has nothing a failover could lose. Sent to the key's primary directly: a redirect (the
-   * slot moving) fails the call instead of being followed, as does a replica that does not confirm
-   * within the command timeout. A failed call may have left the claim in place; the caller's
-   * pending set lets {@link ClaimSettler} release it.
+   * is up has nothing a failover could lose. Sent to the key's primary directly. A redirect is
+   * followed once: {@code MOVED} (the slot has moved) to the named node; {@code ASK} (the slot is
+   * moving and the key is not on its old primary) to the importing node, as {@code ASKING} and the
+   * claim in one write, so that no other command on that shared connection comes between them. A
+   * replica that does not confirm within the command timeout fails the call, as does a second
+   * redirect. A failed call may have left the claim in place; the caller's pending set lets {@link
+   * ClaimSettler} release it.
    */
   public CompletionStage<String> claimReplicated(String key, String claim, Duration ttl) {
     StatefulRedisClusterConnection<String, String> c = redis.connection();
@@ -74,32 +85,125 @@ public final class IdempotencyClaims {
           new IllegalStateException("no primary known for the slot of " + redisKey));
     }
     int replicas = replicasUp(partitions, primary);
-    long waitMillis = redis.timeout().toMillis();
     return c.getConnectionAsync(primary.getNodeId())
-        .thenCompose(
-            (StatefulRedisConnection<String, String> node) ->
-                node.async()
-                    .setGet(redisKey, claim, new SetArgs().nx().ex(ttl))
-                    .thenCompose(
-                        held -> {
-                          if (held != null || replicas == 0) {
-                            return CompletableFuture.completedFuture(held);
-                          }
-                          return node.async()
-                              .waitForReplication(1, waitMillis)
-                              .thenApply(
-                                  acked -> {
-                                    if (acked < 1) {
-                                      throw new IllegalStateException(
-                                          "no replica confirmed the claim of "
-                                              + redisKey
-                                              + " within "
-                                              + waitMillis
-                                              + " ms");
-                                    }
-                                    return null;
-                                  });
-                        }));
+        .thenCompose(node -> claimOn(node, redisKey, claim, ttl, false, replicas))
+        .handle(
+            (held, e) -> {
+              Redirect to = e == null ? null : Redirect.of(e);
+              if (to == null) {
+                return e == null
+                    ? CompletableFuture.completedFuture(held)
+                    : CompletableFuture.<String>failedFuture(e);
+              }
+              return c.getConnectionAsync(to.host(), to.port())
+                  .thenCompose(
+                      node ->
+                          replicasOf(c.getPartitions(), to, node)
+                              .thenCompose(n -> claimOn(node, redisKey, claim, ttl, to.ask(), n)));
+            })
+        .thenCompose(stage -> stage);
+  }
+
+  /** SET NX GET of the claim on {@code node} (after ASKING if {@code asking}), then WAIT. */
+  private CompletionStage<String> claimOn(
+      StatefulRedisConnection<String, String> node,
+      String redisKey,
+      String claim,
+      Duration ttl,
+      boolean asking,
+      int replicas) {
+    CompletionStage<String> set;
+    if (asking) {
+      CommandArgs<String, String> args =
+          new CommandArgs<>(StringCodec.UTF8).addKey(redisKey).addValue(claim);
+      new SetArgs().nx().ex(ttl).build(args);
+      args.add(CommandType.GET);
+      AsyncCommand<String, String, String> ask =
+          new AsyncCommand<>(
+              new Command<>(CommandType.ASKING, new StatusOutput<>(StringCodec.UTF8)));
+      AsyncCommand<String, String, String> setGet =
+          new AsyncCommand<>(
+              new Command<>(CommandType.SET, new ValueOutput<>(StringCodec.UTF8), args));
+      node.dispatch(List.of(ask, setGet));
+      set = setGet;
+    } else {
+      set = node.async().setGet(redisKey, claim, new SetArgs().nx().ex(ttl));
+    }
+    long waitMillis = redis.timeout().toMillis();
+    return set.thenCompose(
+        held -> {
+          if (held != null || replicas == 0) {
+            return CompletableFuture.completedFuture(held);
+          }
+          return node.async()
+              .waitForReplication(1, waitMillis)
+              .thenApply(
+                  acked -> {
+                    if (acked < 1) {
+                      throw new IllegalStateException(
+                          "no replica confirmed the claim of "
+                              + redisKey
+                              + " within "
+                              + waitMillis
+                              + " ms");
+                    }
+                    return null;
+                  });
+        });
+  }
+
+  /** A MOVED or ASK error reply: where to send the command instead. */
+  record Redirect(boolean ask, String host, int port) {
+    /** The redirect {@code e} (or what it wraps) carries, or null if it is no redirect. */
+    static Redirect of(Throwable e) {
+      for (Throwable t = e; t != null; t = t.getCause()) {
+        if (t instanceof RedisCommandExecutionException && t.getMessage() != null) {
+          return parse(t.getMessage());
+        }
+      }
+      return null;
+    }
+
+    /** {@code "MOVED 3999 127.0.0.1:6381"} or {@code "ASK 3999 127.0.0.1:6381"}; else null. */
+    static Redirect parse(String reply) {
+      String[] w = reply.trim().split(" ");
+      if (w.length != 3 || !(w[0].equals("MOVED") || w[0].equals("ASK"))) {
+        return null;
+      }
+      int colon = w[2].lastIndexOf(':');
+      if (colon <= 0) {
+        return null;
+      }
+      try {
+        return new Redirect(
+            w[0].equals("ASK"),
+            w[2].substring(0, colon),
+            Integer.parseInt(w[2].substring(colon + 1)));
+      } catch (NumberFormatException ex) {
+        return null;
+      }
+    }
+  }
+
+  /**
+   * Replicas up of the primary a redirect names: from the topology, or, for a primary it does not
+   * know yet (one just added), from the node itself ({@code ROLE}: the replicas connected to it).
+   */
+  private static CompletionStage<Integer> replicasOf(
+      Partitions partitions, Redirect to, StatefulRedisConnection<String, String> node) {
+    RedisClusterNode known = partitions.getPartition(to.host(), to.port());
+    if (known != null) {
+      return CompletableFuture.completedFuture(replicasUp(partitions, known));
+    }
+    return node.async()
+        .role()
+        .thenApply(
+            role -> {
+              if (role.size() >= 3 && "master".equals(role.get(0)) && role.get(2) instanceof List) {
+                return ((List<?>) role.get(2)).size();
+              }
+              return 1; // not a primary, or an answer not understood: wait for a replica
+            });
   }
 
   private static int replicasUp(Partitions partitions, RedisClusterNode primary) {

@@ -27,8 +27,9 @@ import org.junit.jupiter.api.Test;
  * all (counter buckets, idempotency claims, epoch markers), with clients redirected (ASK, MOVED)
  * meanwhile. Afterwards every node must read exactly the sum of every distinct write of every
  * counter, and the new primary must hold counter buckets that existed before the move. The nodes
- * run with {@code --idempotency strict}: a claim whose slot is moving is refused (503) and retried,
- * never applied without its claim.
+ * run with {@code --idempotency strict}: a claim whose slot is moving follows the redirect (ASK to
+ * the importing primary, MOVED once it moved) instead of being refused, so at most a few writes in
+ * a thousand get a 503 (and are retried); none is applied without its claim.
  *
  * <p>Fault scenario 8 of the reliability report: writes its row to {@code
  * target/reliability/slot-migration.md} once every node is exact (so a row always says 0 lost, 0
@@ -107,6 +108,10 @@ class SlotMigrationIT {
     load.settle(Duration.ofSeconds(60));
     assertThat(load.anomalies()).as("writes refused for good").isEmpty();
     assertThat(load.acknowledged()).as("every write acknowledged").isEqualTo(load.sent());
+    // a claim that did not follow ASK and MOVED was refused about 25 times in a thousand here
+    assertThat(load.outcomes().getOrDefault("503", 0L))
+        .as("writes refused while slots moved (outcomes %s)", load.outcomes())
+        .isLessThanOrEqualTo(load.sent() / 200);
     Duration converged = load.awaitEverywhere(Duration.ofSeconds(30));
 
     assertThat(redis.slotsOf(added)).as("slots served by the new primary").isEqualTo(MOVED_SLOTS);
