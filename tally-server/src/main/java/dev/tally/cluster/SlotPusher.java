@@ -471,10 +471,6 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
         return false;
       }
       if (overflow) {
-        // While overflow is set, commits add nothing to the set, so what it still holds was put
-        // there before, with values the outbox push below sends newer; pushed after it, they would
-        // cost Redis a merge that changes nothing. Every counter in it is named by an outbox entry.
-        dirty.clear();
         overflow = false;
         if (!pushOutbox()) {
           overflow = true;
