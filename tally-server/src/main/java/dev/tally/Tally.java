@@ -83,7 +83,6 @@ public final class Tally implements AutoCloseable {
   private final ReadCache readCache;
   private final Aggregator aggregator;
   private final List<RedisSlots> redis = new java.util.ArrayList<>();
-  private final List<String> regionNames = new java.util.ArrayList<>(); // same order as redis
   private final SlotPusher cluster;
   private final FollowedCounters view;
   private final ClaimSettler claimSettler;
@@ -252,8 +251,10 @@ public final class Tally implements AutoCloseable {
       liveBus.watchRetirements(
           new WriterRetirement(redis.get(0).connection(), config.cluster().redisBuckets()));
       cluster.onPushed(0, liveBus::pushed);
-      for (int i = 1; i < redis.size(); i++) { // remote regions: their nodes hear this one's pushes
-        cluster.onPushed(i, liveBus.publishIn(regionNames.get(i), redis.get(i).connection()));
+      List<SlotPusher.Target> targets = cluster.targets();
+      for (int i = 1; i < targets.size(); i++) { // remote regions: their nodes hear these pushes
+        SlotPusher.Target remote = targets.get(i);
+        cluster.onPushed(i, liveBus.publishIn(remote.region(), remote.slots().connection()));
       }
       view.staleness(liveBus::stalenessMillis);
       java.util.Set<Long> watched = live.hub().watchedPosts();
@@ -335,7 +336,6 @@ public final class Tally implements AutoCloseable {
             e);
       }
       redis.add(slots);
-      regionNames.add(region.getKey());
       targets.add(new SlotPusher.Target(region.getKey(), slots));
     }
     SlotPusher sync =

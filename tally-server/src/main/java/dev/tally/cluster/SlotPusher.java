@@ -109,6 +109,7 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
   private final Path stateDir;
   private final Clock clock;
   private final List<Pusher> pushers = new ArrayList<>();
+  private final List<Target> targets;
   private final AtomicLong committedSeq = new AtomicLong();
   // the outbox number of the latest commit whose counters are in every pusher's set (or whose
   // pusher overflowed): written on the committer thread after the sets
@@ -138,6 +139,7 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
     this.settings = settings;
     this.stateDir = stateDir;
     this.clock = clock;
+    this.targets = List.copyOf(targets);
     this.pushedListeners = new java.util.concurrent.atomic.AtomicReferenceArray<>(targets.size());
     for (int i = 0; i < targets.size(); i++) {
       pushedListeners.set(i, (ids, values) -> {});
@@ -158,6 +160,11 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
   public void onPushed(
       int target, java.util.function.BiConsumer<List<CounterId>, List<CounterValue>> listener) {
     pushedListeners.set(target, listener);
+  }
+
+  /** The push targets, home region first, in the order {@link #onPushed} numbers them. */
+  public List<Target> targets() {
+    return targets;
   }
 
   /** Starts the pushers; call after the aggregator started. */
