@@ -43,18 +43,19 @@ class CrashIT {
       posts[i] = 1 + i;
     }
     KeyedLoad load =
-        new KeyedLoad(
-            () -> List.of(clients.computeIfAbsent(node[0].port(), TallyClient::new)),
-            posts,
-            List.of(COUNTERS),
-            "crash");
+        KeyedLoad.builder("crash", seedSource.nextLong())
+            .nodes(() -> List.of(clients.computeIfAbsent(node[0].port(), TallyClient::new)))
+            .posts(posts)
+            .counters(List.of(COUNTERS))
+            .build();
     try {
       for (int round = 0; round < KILLS; round++) {
-        long roundSeed = seedSource.nextLong();
-        load.start(CLIENTS, roundSeed, 20_000, 0); // bounded: 20,000 writes per client and round
-        Thread.sleep(1_500 + new Random(roundSeed).nextInt(1_000));
+        // bounded: 20,000 writes per client and round
+        KeyedLoad.Running writing =
+            load.phase("r" + round).threads(CLIENTS).writes(CLIENTS * 20_000).start();
+        Thread.sleep(1_500 + seedSource.nextInt(1_000));
         node[0].kill();
-        load.stop();
+        writing.stop();
         node[0] = NodeProcess.start(data, log);
         TallyClient check = new TallyClient(node[0].port());
 

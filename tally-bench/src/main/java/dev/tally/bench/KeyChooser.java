@@ -61,6 +61,15 @@ public final class KeyChooser {
     return firstPost;
   }
 
+  /** Every post this chooser can return, in order. */
+  public long[] all() {
+    long[] all = new long[posts()];
+    for (int i = 0; i < all.length; i++) {
+      all[i] = firstPost + i;
+    }
+    return all;
+  }
+
   /** How many distinct posts this chooser can return. */
   public int posts() {
     return kind == Kind.HOT ? 1 : posts;

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.tally.counter.CounterId;
 import dev.tally.testing.KeyedLoad;
 import dev.tally.testing.NodeProcess;
+import dev.tally.testing.Poll;
 import dev.tally.testing.RedisCluster;
 import dev.tally.testing.TallyClient;
 import java.io.IOException;
@@ -157,11 +158,11 @@ class ClusterIT {
       onB.awaitCount("likes", 2, java.time.Duration.ofSeconds(10));
       onC.awaitCount("likes", 2, java.time.Duration.ofSeconds(10));
       // two streams on two nodes: every node counts both viewers
-      long deadline = System.currentTimeMillis() + 10_000;
-      while (client(0).count(post, "live") != 2) {
-        assertThat(System.currentTimeMillis()).as("viewers summed on node 0").isLessThan(deadline);
-        Thread.sleep(100);
-      }
+      Poll.until(
+          "viewers summed on node 0",
+          java.time.Duration.ofSeconds(10),
+          () -> client(0).count(post, "live"),
+          live -> live == 2);
     }
   }
 
@@ -322,11 +323,11 @@ class ClusterIT {
       HttpResponse<String> retry = c.write(post, "likes", "increment", "ack-21");
       assertThat(retry.statusCode()).isEqualTo(200);
       assertThat(retry.headers().firstValue("Idempotent-Replayed")).hasValue("true");
-      long deadline = System.currentTimeMillis() + CONVERGE_MILLIS;
-      while (c.count(post, "likes") != before + 1) {
-        assertThat(System.currentTimeMillis()).isLessThan(deadline);
-        Thread.sleep(100);
-      }
+      Poll.until(
+          "the write pushed once Redis is back",
+          java.time.Duration.ofMillis(CONVERGE_MILLIS),
+          () -> c.count(post, "likes"),
+          count -> count == before + 1);
     }
   }
 
@@ -482,22 +483,22 @@ class ClusterIT {
    */
   private static final class History {
     private final long[] posts;
-    private final long seed;
     private final KeyedLoad load;
+    private int phases;
 
     History(long[] posts, long seed) {
       this.posts = posts;
-      this.seed = seed;
       this.load =
-          new KeyedLoad(
-              () -> List.of(client(0), client(1), client(2)),
-              posts,
-              List.of("likes"),
-              "h" + histories.incrementAndGet());
+          KeyedLoad.builder("h" + histories.incrementAndGet(), seed)
+              .nodes(() -> List.of(client(0), client(1), client(2)))
+              .posts(posts)
+              .build();
     }
 
     void writeFor(long millis, int threads, Fault fault) throws Exception {
-      load.start(threads, seed, 20_000, 0); // bounded in count and time
+      // bounded in count and time
+      KeyedLoad.Running writing =
+          load.phase("p" + phases++).threads(threads).writes(threads * 20_000).start();
       Thread faults = null;
       Throwable[] faultError = new Throwable[1];
       if (fault != null) {
@@ -516,7 +517,7 @@ class ClusterIT {
       if (faults != null) {
         faults.join(120_000);
       }
-      load.stop();
+      writing.stop();
       if (faultError[0] != null) {
         throw new AssertionError("fault injection failed", faultError[0]);
       }

@@ -82,9 +82,11 @@ class SlotMigrationIT {
     for (int i = 0; i < POSTS; i++) {
       posts[i] = 7_000 + i;
     }
-    KeyedLoad load = new KeyedLoad(clients, posts, COUNTERS, "migrate");
+    KeyedLoad load =
+        KeyedLoad.builder("migrate", 31).nodes(clients).posts(posts).counters(COUNTERS).build();
     long loadStart = System.nanoTime();
-    load.start(4, 31, 50_000, 0.3);
+    KeyedLoad.Running writing =
+        load.phase("load").threads(4).writes(4 * 50_000).decrements(0.3).start();
     int added;
     Set<String> bucketsBefore;
     long moveMillis;
@@ -100,7 +102,7 @@ class SlotMigrationIT {
       moveMillis = (System.nanoTime() - m0) / 1_000_000;
       Thread.sleep(3_000); // writes go on against the grown cluster
     } finally {
-      load.stop();
+      writing.stop();
     }
     long loadMillis = (System.nanoTime() - loadStart) / 1_000_000;
     int sentDuringLoad = load.sent();

@@ -19,16 +19,34 @@ public final class TallyClient {
           .version(HttpClient.Version.HTTP_1_1)
           .connectTimeout(Duration.ofSeconds(5))
           .build();
+  private final int port;
   private final String base;
+  private final Duration timeout;
 
   public TallyClient(int port) {
+    this(port, Duration.ofSeconds(10));
+  }
+
+  /** A client whose requests give up after {@code timeout}. */
+  public TallyClient(int port, Duration timeout) {
+    this.port = port;
     this.base = "http://127.0.0.1:" + port;
+    this.timeout = timeout;
+  }
+
+  /** One client per port, each with requests bounded by {@code timeout}. */
+  public static java.util.List<TallyClient> onPorts(
+      java.util.List<Integer> ports, Duration timeout) {
+    return ports.stream().map(p -> new TallyClient(p, timeout)).toList();
+  }
+
+  public int port() {
+    return port;
   }
 
   public HttpResponse<String> send(String method, String path, String body, String... headers)
       throws IOException, InterruptedException {
-    HttpRequest.Builder b =
-        HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(10));
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).timeout(timeout);
     if (headers.length > 0) {
       b.headers(headers);
     }

@@ -4,10 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.tally.bench.KeyChooser;
+import dev.tally.testing.KeyedLoad;
 import dev.tally.testing.NodeProcess;
 import dev.tally.testing.RedisCluster;
+import dev.tally.testing.TallyClient;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -53,6 +56,8 @@ class PausedNodeIT {
   static final long PAUSE_MILLIS = Long.getLong("tally.fault.pauseMillis", 6_000);
   static final int VICTIM_THREADS = 32;
   static final long CONVERGE_MILLIS = 60_000;
+  private static final Duration CONVERGE = Duration.ofMillis(CONVERGE_MILLIS);
+  private static final Duration RETRY_TIMEOUT = Duration.ofSeconds(60);
 
   @TempDir Path tmp;
 
@@ -71,7 +76,6 @@ class PausedNodeIT {
     long started = System.nanoTime();
     Path logs = FaultReport.logDir("paused-node-" + mode);
     KeyChooser posts = new KeyChooser(KeyChooser.Kind.ZIPF, 7_000_001, 100, 1.0);
-    KeyedLoad load = new KeyedLoad(posts, "likes", mode.charAt(0) + "p" + SEED, SEED);
     Random random = new Random(SEED);
     List<NodeProcess> nodes = new ArrayList<>();
     try (RedisCluster redis = RedisCluster.start(tmp.resolve("redis-" + mode))) {
@@ -87,39 +91,62 @@ class PausedNodeIT {
             mode,
             "--idempotency-lease",
             LEASE);
-        List<Integer> ports = nodes.stream().map(NodeProcess::port).toList();
-        NodeProcess victim = nodes.get(random.nextInt(NODES));
-        List<Integer> others = ports.stream().filter(p -> p != victim.port()).toList();
+        List<TallyClient> clients =
+            FaultLoad.clients(nodes.stream().map(NodeProcess::port).toList());
+        KeyedLoad load = FaultLoad.on(clients, posts, mode.charAt(0) + "p" + SEED, SEED);
+        int victimIndex = random.nextInt(NODES);
+        NodeProcess victim = nodes.get(victimIndex);
+        TallyClient victimClient = clients.get(victimIndex);
+        List<TallyClient> others = clients.stream().filter(c -> c != victimClient).toList();
 
-        KeyedLoad.Phase warm = load.write("warm", ports, 8, 2_000, 2_000, 2);
-        load.retryInDoubt(warm, 60_000);
-        load.awaitExact(ports, KeyedLoad.expected(List.of(warm)), CONVERGE_MILLIS);
+        KeyedLoad.Phase warm =
+            load.phase("warm")
+                .threads(8)
+                .writes(2_000)
+                .within(Duration.ofSeconds(2))
+                .pauseMillis(2)
+                .run();
+        load.settle(warm, RETRY_TIMEOUT);
+        load.awaitExact(clients, load.expected(List.of(warm)), CONVERGE);
 
         KeyedLoad.Running onVictim =
-            load.start("paused", List.of(victim.port()), VICTIM_THREADS, 50_000, 60_000, 0);
+            load.phase("paused")
+                .on(List.of(victimClient))
+                .threads(VICTIM_THREADS)
+                .writes(50_000)
+                .within(Duration.ofSeconds(60))
+                .start();
         Thread.sleep(1_000);
         signal(victim, "STOP");
         long pausedAt = System.nanoTime();
-        KeyedLoad.Running meanwhile = load.start("meanwhile", others, 4, 4_000, PAUSE_MILLIS, 5);
+        KeyedLoad.Running meanwhile =
+            load.phase("meanwhile")
+                .on(others)
+                .threads(4)
+                .writes(4_000)
+                .within(Duration.ofMillis(PAUSE_MILLIS))
+                .pauseMillis(5)
+                .start();
         Thread.sleep(LEASE_MILLIS + 500);
         long left = PAUSE_MILLIS - (System.nanoTime() - pausedAt) / 1_000_000;
-        Map<Integer, Integer> elsewhere = load.retryElsewhere(onVictim.phase(), others, left);
-        long inDoubtAtResume = onVictim.phase().history.inDoubt().size();
+        Map<Integer, Integer> elsewhere =
+            load.retryElsewhere(onVictim.phase(), others, Duration.ofMillis(left));
+        long inDoubtAtResume = onVictim.phase().inDoubt();
         signal(victim, "CONT");
         long resumedAt = System.nanoTime();
 
         // the victim's writers stop at their time bound; a short one would end them mid-pause
         KeyedLoad.Phase paused = stopAfter(onVictim, 2_000);
         KeyedLoad.Phase during = meanwhile.join();
-        load.retryInDoubt(paused, 60_000);
-        load.retryInDoubt(during, 60_000);
+        load.settle(paused, RETRY_TIMEOUT);
+        load.settle(during, RETRY_TIMEOUT);
         List<KeyedLoad.Phase> phases = List.of(warm, paused, during);
         long convergeMillis =
             mode.equals("strict")
-                ? load.awaitExact(ports, KeyedLoad.expected(phases), CONVERGE_MILLIS)
-                : load.awaitAgreement(ports, CONVERGE_MILLIS);
+                ? load.awaitExact(clients, load.expected(phases), CONVERGE).toMillis()
+                : load.awaitAgreement(clients, CONVERGE).toMillis();
         long sinceResume = (System.nanoTime() - resumedAt) / 1_000_000;
-        KeyedLoad.Check check = load.check(ports);
+        KeyedLoad.Check check = load.check(clients);
         report(mode, load, check, elsewhere, inDoubtAtResume, sinceResume, convergeMillis, started);
 
         assertThat(check.lost()).as("acknowledged writes lost (%s)", mode).isZero();
@@ -143,8 +170,7 @@ class PausedNodeIT {
   private static KeyedLoad.Phase stopAfter(KeyedLoad.Running running, long millis)
       throws InterruptedException {
     Thread.sleep(millis);
-    running.stop();
-    return running.join();
+    return running.stop();
   }
 
   private static void signal(NodeProcess node, String signal)
@@ -183,8 +209,8 @@ class PausedNodeIT {
             NODES,
             LEASE_MILLIS,
             PAUSE_MILLIS,
-            load.history().attempted(),
-            load.history().acknowledgedCount(),
+            load.sent(),
+            load.acknowledgedByWriters(),
             inDoubtAtResume,
             elsewhere,
             check.lost(),
@@ -205,8 +231,8 @@ class PausedNodeIT {
             mode,
             SEED,
             1,
-            load.history().attempted(),
-            load.history().acknowledgedCount(),
+            load.sent(),
+            load.acknowledgedByWriters(),
             check.lost(),
             check.duplicated(),
             elsewhere,

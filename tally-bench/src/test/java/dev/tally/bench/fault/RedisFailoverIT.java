@@ -4,9 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.tally.bench.KeyChooser;
+import dev.tally.testing.KeyedLoad;
 import dev.tally.testing.NodeProcess;
 import dev.tally.testing.RedisCluster;
+import dev.tally.testing.TallyClient;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -35,6 +38,8 @@ class RedisFailoverIT {
   static final int NODES = 3;
   static final int KILLS = 2;
   static final long CONVERGE_MILLIS = 60_000;
+  private static final Duration CONVERGE = Duration.ofMillis(CONVERGE_MILLIS);
+  private static final Duration RETRY_TIMEOUT = Duration.ofSeconds(60);
 
   @TempDir Path tmp;
 
@@ -44,13 +49,14 @@ class RedisFailoverIT {
     long started = System.nanoTime();
     Path logs = FaultReport.logDir("redis-failover");
     KeyChooser posts = new KeyChooser(KeyChooser.Kind.ZIPF, 5_000_001, 200, 1.0);
-    KeyedLoad load = new KeyedLoad(posts, "likes", "f" + SEED, SEED);
     SplittableRandom pick = new SplittableRandom(SEED);
     List<NodeProcess> nodes = new ArrayList<>();
     try (RedisCluster redis = RedisCluster.start(tmp.resolve("redis"))) {
       try {
         FaultReport.startClusterNodes(List.of(), tmp, logs, NODES, redis.seeds(), nodes);
-        List<Integer> ports = nodes.stream().map(NodeProcess::port).toList();
+        List<TallyClient> clients =
+            FaultLoad.clients(nodes.stream().map(NodeProcess::port).toList());
+        KeyedLoad load = FaultLoad.on(clients, posts, "f" + SEED, SEED);
         List<KeyedLoad.Phase> phases = new ArrayList<>();
         List<Long> converge = new ArrayList<>();
         long convergeMax = 0;
@@ -64,24 +70,30 @@ class RedisFailoverIT {
           }
           assertThat(primaries).as("primaries with a replica").isNotEmpty();
           int victim = primaries.get(pick.nextInt(primaries.size()));
-          KeyedLoad.Running running = load.start("kill" + kill, ports, 8, 6_000, 7_000, 2);
+          KeyedLoad.Running running =
+              load.phase("kill" + kill)
+                  .threads(8)
+                  .writes(6_000)
+                  .within(Duration.ofSeconds(7))
+                  .pauseMillis(2)
+                  .start();
           Thread.sleep(1_500 + pick.nextInt(1_000));
           redis.kill(victim - redis.port(0));
           KeyedLoad.Phase phase = running.join();
-          assertThat(phase.history.acknowledgedCount())
+          assertThat(phase.acknowledgedByWriters())
               .as("writes acknowledged around the failover (kill %d)", kill)
               .isGreaterThan(0);
           redis.awaitOk();
           assertThat(redis.primaries()).as("a replica took over").hasSize(3);
-          load.retryInDoubt(phase, 60_000);
+          load.settle(phase, RETRY_TIMEOUT);
           phases.add(phase);
           long t0 = System.nanoTime();
-          long millis = load.awaitExact(ports, KeyedLoad.expected(phases), CONVERGE_MILLIS);
+          long millis = load.awaitExact(clients, load.expected(phases), CONVERGE).toMillis();
           millis = Math.max(millis, (System.nanoTime() - t0) / 1_000_000);
           converge.add(millis);
           convergeMax = Math.max(convergeMax, millis);
         }
-        KeyedLoad.Check check = load.check(ports);
+        KeyedLoad.Check check = load.check(clients);
         long seconds = (System.nanoTime() - started) / 1_000_000_000L;
         String row =
             String.format(
@@ -92,8 +104,8 @@ class RedisFailoverIT {
                 SEED,
                 KILLS,
                 NODES,
-                load.history().attempted(),
-                load.history().acknowledgedCount(),
+                load.sent(),
+                load.acknowledgedByWriters(),
                 load.retried(),
                 check.lost(),
                 check.duplicated(),
@@ -110,8 +122,8 @@ class RedisFailoverIT {
                 KILLS,
                 FaultReport.IDEMPOTENCY,
                 SEED,
-                load.history().attempted(),
-                load.history().acknowledgedCount(),
+                load.sent(),
+                load.acknowledgedByWriters(),
                 check.lost(),
                 check.duplicated(),
                 convergeMax));

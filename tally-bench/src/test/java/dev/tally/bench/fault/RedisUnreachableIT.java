@@ -4,9 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.tally.bench.KeyChooser;
+import dev.tally.testing.KeyedLoad;
 import dev.tally.testing.NodeProcess;
 import dev.tally.testing.Poll;
 import dev.tally.testing.RedisCluster;
+import dev.tally.testing.TallyClient;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -36,7 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
  * every node shows exactly the distinct writes sent, within {@link #CONVERGE_MILLIS} ms (the time
  * from removing the rule to the first poll at which all nodes were exact is the convergence time
  * reported), and readiness reports Redis reachable with an empty backlog again. Writes in doubt are
- * retried, with their keys, on the node they were sent to (see {@link KeyedLoad}). At the end no
+ * retried, with their keys, on the node they were sent to (see {@link FaultLoad}). At the end no
  * acknowledged write is lost and none is counted twice on any node.
  *
  * <p>Seeded ({@code tally.fault.seed}). Writes its row of the reliability report to {@code
@@ -56,6 +58,7 @@ class RedisUnreachableIT {
   static final int CUTS = Integer.getInteger("tally.fault.cuts", 2);
   static final long CUT_MILLIS = Long.getLong("tally.fault.cutMillis", 8_000);
   static final long CONVERGE_MILLIS = 60_000;
+  private static final Duration RETRY_TIMEOUT = Duration.ofSeconds(60);
   private static final String GROUP = "tally";
   private static final Pattern UNREACHABLE =
       Pattern.compile(
@@ -71,13 +74,11 @@ class RedisUnreachableIT {
     assumeTrue(CgroupPartition.iptablesAvailable(), "iptables is not installed");
     long started = System.nanoTime();
     Path logs = FaultReport.logDir("redis-unreachable");
-    KeyChooser posts = new KeyChooser(KeyChooser.Kind.ZIPF, 4_000_001, 100, 1.0);
-    KeyedLoad load = new KeyedLoad(posts, "likes", "s" + SEED, SEED);
     List<NodeProcess> nodes = new ArrayList<>();
     try (RedisCluster redis = RedisCluster.start(tmp.resolve("redis"));
         CgroupPartition net = CgroupPartition.open()) {
       try {
-        run(redis, net, load, nodes, logs, started);
+        run(redis, net, nodes, logs, started);
       } finally {
         for (NodeProcess n : nodes) {
           n.close();
@@ -87,18 +88,15 @@ class RedisUnreachableIT {
   }
 
   private void run(
-      RedisCluster redis,
-      CgroupPartition net,
-      KeyedLoad load,
-      List<NodeProcess> nodes,
-      Path logs,
-      long started)
+      RedisCluster redis, CgroupPartition net, List<NodeProcess> nodes, Path logs, long started)
       throws Exception {
     List<String> launcher = net.launcher(GROUP);
     // writes go on while Redis is away only where keys are applied without a cluster-wide claim
     FaultReport.startClusterNodes(
         launcher, tmp, logs, NODES, redis.seeds(), nodes, "--idempotency", "available");
-    List<Integer> ports = nodes.stream().map(NodeProcess::port).toList();
+    List<TallyClient> clients = FaultLoad.clients(nodes.stream().map(NodeProcess::port).toList());
+    KeyChooser posts = new KeyChooser(KeyChooser.Kind.ZIPF, 4_000_001, 100, 1.0);
+    KeyedLoad load = FaultLoad.on(clients, posts, "s" + SEED, SEED);
     List<Integer> redisPorts = new ArrayList<>();
     for (int i = 0; i < RedisCluster.NODES; i++) {
       redisPorts.add(redis.port(i));
@@ -106,10 +104,11 @@ class RedisUnreachableIT {
     List<Integer> primariesBefore = redis.primaries();
 
     List<KeyedLoad.Phase> phases = new ArrayList<>();
-    KeyedLoad.Phase joined = load.write("joined", ports, 8, 4_000, 3_000, 5);
-    load.retryInDoubt(joined, 60_000);
+    KeyedLoad.Phase joined =
+        load.phase("joined").threads(8).writes(4_000).within(ms(3_000)).pauseMillis(5).run();
+    load.settle(joined, RETRY_TIMEOUT);
     phases.add(joined);
-    load.awaitExact(ports, KeyedLoad.expected(phases), CONVERGE_MILLIS);
+    load.awaitExact(clients, load.expected(phases), ms(CONVERGE_MILLIS));
 
     long convergeMax = 0;
     List<Long> converge = new ArrayList<>();
@@ -117,31 +116,37 @@ class RedisUnreachableIT {
     List<String> readiness = new ArrayList<>();
     for (int cut = 1; cut <= CUTS; cut++) {
       net.cut(GROUP, redisPorts);
-      KeyedLoad.Phase during = load.write("cut" + cut, ports, 48, 4_000, CUT_MILLIS, 5);
-      acknowledgedDuringCuts += during.history.acknowledgedCount();
-      assertThat(during.history.acknowledgedCount())
+      KeyedLoad.Phase during =
+          load.phase("cut" + cut)
+              .threads(48)
+              .writes(4_000)
+              .within(ms(CUT_MILLIS))
+              .pauseMillis(5)
+              .run();
+      acknowledgedDuringCuts += during.acknowledgedByWriters();
+      assertThat(during.acknowledgedByWriters())
           .as("writes acknowledged while Redis is unreachable (cut %d)", cut)
           .isGreaterThan(0);
-      for (int port : ports) {
-        String body = awaitReady(load, port, UNREACHABLE, 20_000);
+      for (TallyClient client : clients) {
+        String body = awaitReady(client, UNREACHABLE, 20_000);
         Matcher m = UNREACHABLE.matcher(body);
         assertThat(m.find()).isTrue();
         assertThat(Long.parseLong(m.group(1)))
-            .as("backlog reported by node :%d during cut %d: %s", port, cut, body)
+            .as("backlog reported by node :%d during cut %d: %s", client.port(), cut, body)
             .isGreaterThan(0);
         readiness.add(body);
       }
-      load.retryInDoubt(during, 60_000);
+      load.settle(during, RETRY_TIMEOUT);
       phases.add(during);
 
       long t0 = System.nanoTime();
       assertThat(net.heal()).as("rules removed").isEqualTo(1);
-      long millis = load.awaitExact(ports, KeyedLoad.expected(phases), CONVERGE_MILLIS);
+      long millis = load.awaitExact(clients, load.expected(phases), ms(CONVERGE_MILLIS)).toMillis();
       millis = Math.max(millis, (System.nanoTime() - t0) / 1_000_000);
       converge.add(millis);
       convergeMax = Math.max(convergeMax, millis);
-      for (int port : ports) {
-        awaitReady(load, port, CAUGHT_UP, 20_000);
+      for (TallyClient client : clients) {
+        awaitReady(client, CAUGHT_UP, 20_000);
       }
     }
     assertThat(net.rules()).isZero();
@@ -149,7 +154,7 @@ class RedisUnreachableIT {
         .as("the cut must not make Redis fail over")
         .isEqualTo(new HashSet<>(primariesBefore));
 
-    KeyedLoad.Check check = load.check(ports);
+    KeyedLoad.Check check = load.check(clients);
     long seconds = (System.nanoTime() - started) / 1_000_000_000L;
     String row =
         String.format(
@@ -161,8 +166,8 @@ class RedisUnreachableIT {
             CUTS,
             NODES,
             CUT_MILLIS,
-            load.history().attempted(),
-            load.history().acknowledgedCount(),
+            load.sent(),
+            load.acknowledgedByWriters(),
             acknowledgedDuringCuts,
             load.retried(),
             check.lost(),
@@ -180,8 +185,8 @@ class RedisUnreachableIT {
             CUT_MILLIS / 1000,
             CUTS,
             SEED,
-            load.history().attempted(),
-            load.history().acknowledgedCount(),
+            load.sent(),
+            load.acknowledgedByWriters(),
             check.lost(),
             check.duplicated(),
             convergeMax));
@@ -192,12 +197,16 @@ class RedisUnreachableIT {
   }
 
   /** Polls the node's readiness until its body matches {@code expected}; returns the body. */
-  private static String awaitReady(KeyedLoad load, int port, Pattern expected, long timeoutMillis)
+  private static String awaitReady(TallyClient client, Pattern expected, long timeoutMillis)
       throws Exception {
     return Poll.until(
-        "node :" + port + " readiness to match " + expected,
+        "node :" + client.port() + " readiness to match " + expected,
         Duration.ofMillis(timeoutMillis),
-        () -> load.get(port, "/health/ready"),
+        () -> client.get("/health/ready").body(),
         body -> expected.matcher(body).find());
+  }
+
+  private static Duration ms(long millis) {
+    return Duration.ofMillis(millis);
   }
 }

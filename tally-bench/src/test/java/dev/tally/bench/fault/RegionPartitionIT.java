@@ -4,9 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.tally.bench.KeyChooser;
+import dev.tally.testing.KeyedLoad;
 import dev.tally.testing.NodeProcess;
 import dev.tally.testing.Poll;
 import dev.tally.testing.RedisCluster;
+import dev.tally.testing.TallyClient;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -14,7 +16,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,7 +44,7 @@ import org.junit.jupiter.api.io.TempDir;
  * #CONVERGE_MILLIS} ms (the time from removing the rules to the first poll at which all nodes were
  * exact is the convergence time reported). At the end no acknowledged write is lost and none is
  * counted twice on any node. Writes in doubt are retried, with their keys, on the node they were
- * sent to ({@link KeyedLoad}).
+ * sent to ({@link FaultLoad}).
  *
  * <p>Seeded ({@code tally.fault.seed}). Writes its row of the reliability report to {@code
  * target/reliability/region-partition.{json,md}}; node logs go to {@code
@@ -63,6 +64,8 @@ class RegionPartitionIT {
   static final long PARTITION_WRITE_MILLIS = 4_000;
   static final long HOLD_MILLIS = 2_000;
   static final long CONVERGE_MILLIS = 10_000;
+  private static final Duration CONVERGE = Duration.ofMillis(CONVERGE_MILLIS);
+  private static final Duration RETRY_TIMEOUT = Duration.ofSeconds(60);
 
   @TempDir Path tmp;
 
@@ -125,21 +128,25 @@ class RegionPartitionIT {
     for (CompletableFuture<NodeProcess> f : starting) {
       nodes.add(f.join());
     }
-    List<Integer> portsA =
-        nodes.subList(0, NODES_PER_REGION).stream().map(NodeProcess::port).toList();
-    List<Integer> portsB =
-        nodes.subList(NODES_PER_REGION, nodes.size()).stream().map(NodeProcess::port).toList();
-    List<Integer> all = Stream.concat(portsA.stream(), portsB.stream()).toList();
+    List<TallyClient> all = FaultLoad.clients(nodes.stream().map(NodeProcess::port).toList());
+    List<TallyClient> inRegionA = all.subList(0, NODES_PER_REGION);
+    List<TallyClient> inRegionB = all.subList(NODES_PER_REGION, all.size());
     List<Integer> dataPortsA = dataPorts(redisA);
     List<Integer> dataPortsB = dataPorts(redisB);
 
     KeyChooser posts = new KeyChooser(KeyChooser.Kind.ZIPF, 5_000_001, 100, 1.0);
-    KeyedLoad load = new KeyedLoad(posts, "likes", "s" + SEED, SEED);
+    KeyedLoad load = FaultLoad.on(all, posts, "s" + SEED, SEED);
     List<KeyedLoad.Phase> settled = new ArrayList<>();
-    KeyedLoad.Phase joined = load.write("joined", all, 8, 4_000, 3_000, 5);
-    load.retryInDoubt(joined, 60_000);
+    KeyedLoad.Phase joined =
+        load.phase("joined")
+            .threads(8)
+            .writes(4_000)
+            .within(Duration.ofSeconds(3))
+            .pauseMillis(5)
+            .run();
+    load.settle(joined, RETRY_TIMEOUT);
     settled.add(joined);
-    long joinedMillis = load.awaitExact(all, KeyedLoad.expected(settled), CONVERGE_MILLIS);
+    long joinedMillis = load.awaitExact(all, load.expected(settled), CONVERGE).toMillis();
 
     List<Long> converge = new ArrayList<>();
     long convergeMax = 0;
@@ -148,20 +155,14 @@ class RegionPartitionIT {
     for (int round = 1; round <= PARTITIONS; round++) {
       net.cut("a", dataPortsB);
       net.cut("b", dataPortsA);
-      KeyedLoad.Running writingA =
-          load.start("a" + round, portsA, 6, 3_000, PARTITION_WRITE_MILLIS, 5);
-      KeyedLoad.Running writingB =
-          load.start("b" + round, portsB, 6, 3_000, PARTITION_WRITE_MILLIS, 5);
+      KeyedLoad.Running writingA = writeIn(load, "a" + round, inRegionA);
+      KeyedLoad.Running writingB = writeIn(load, "b" + round, inRegionB);
       KeyedLoad.Phase onA = writingA.join();
       KeyedLoad.Phase onB = writingB.join();
-      load.retryInDoubt(onA, 60_000);
-      load.retryInDoubt(onB, 60_000);
-      assertThat(onA.history.acknowledgedCount())
-          .as("region a writes, round %d", round)
-          .isPositive();
-      assertThat(onB.history.acknowledgedCount())
-          .as("region b writes, round %d", round)
-          .isPositive();
+      load.settle(onA, RETRY_TIMEOUT);
+      load.settle(onB, RETRY_TIMEOUT);
+      assertThat(onA.acknowledgedByWriters()).as("region a writes, round %d", round).isPositive();
+      assertThat(onB.acknowledgedByWriters()).as("region b writes, round %d", round).isPositive();
 
       List<KeyedLoad.Phase> seenInA = new ArrayList<>(settled);
       seenInA.add(onA);
@@ -169,20 +170,20 @@ class RegionPartitionIT {
       seenInB.add(onB);
       long isolated =
           Math.max(
-              load.awaitExact(portsA, KeyedLoad.expected(seenInA), CONVERGE_MILLIS),
-              load.awaitExact(portsB, KeyedLoad.expected(seenInB), CONVERGE_MILLIS));
+              load.awaitExact(inRegionA, load.expected(seenInA), CONVERGE).toMillis(),
+              load.awaitExact(inRegionB, load.expected(seenInB), CONVERGE).toMillis());
       isolatedMax = Math.max(isolatedMax, isolated);
-      for (int port : portsA) {
-        readiness.add(awaitReady(load, port, "b", "a"));
+      for (TallyClient client : inRegionA) {
+        readiness.add(awaitReady(client, "b", "a"));
       }
-      for (int port : portsB) {
-        readiness.add(awaitReady(load, port, "a", "b"));
+      for (TallyClient client : inRegionB) {
+        readiness.add(awaitReady(client, "a", "b"));
       }
       Thread.sleep(HOLD_MILLIS);
-      assertThat(load.mismatches(portsA, KeyedLoad.expected(seenInA)))
+      assertThat(load.mismatches(inRegionA, load.expected(seenInA)))
           .as("region a still shows exactly its own writes, round %d", round)
           .isEmpty();
-      assertThat(load.mismatches(portsB, KeyedLoad.expected(seenInB)))
+      assertThat(load.mismatches(inRegionB, load.expected(seenInB)))
           .as("region b still shows exactly its own writes, round %d", round)
           .isEmpty();
 
@@ -190,7 +191,7 @@ class RegionPartitionIT {
       assertThat(net.heal()).as("rules removed").isEqualTo(2);
       settled.add(onA);
       settled.add(onB);
-      long millis = load.awaitExact(all, KeyedLoad.expected(settled), CONVERGE_MILLIS);
+      long millis = load.awaitExact(all, load.expected(settled), CONVERGE).toMillis();
       millis = Math.max(millis, (System.nanoTime() - t0) / 1_000_000);
       converge.add(millis);
       convergeMax = Math.max(convergeMax, millis);
@@ -209,8 +210,8 @@ class RegionPartitionIT {
             SEED,
             PARTITIONS,
             NODES_PER_REGION,
-            load.history().attempted(),
-            load.history().acknowledgedCount(),
+            load.sent(),
+            load.acknowledgedByWriters(),
             load.retried(),
             check.lost(),
             check.duplicated(),
@@ -230,8 +231,8 @@ class RegionPartitionIT {
             PARTITIONS,
             FaultReport.IDEMPOTENCY,
             SEED,
-            load.history().attempted(),
-            load.history().acknowledgedCount(),
+            load.sent(),
+            load.acknowledgedByWriters(),
             check.lost(),
             check.duplicated(),
             convergeMax));
@@ -239,6 +240,17 @@ class RegionPartitionIT {
     assertThat(check.lost()).as(row).isZero();
     assertThat(check.duplicated()).as(row).isZero();
     assertThat(check.inexactCounters()).as(row).isZero();
+  }
+
+  /** Writes of one region during a partition, through that region's nodes. */
+  private static KeyedLoad.Running writeIn(KeyedLoad load, String phase, List<TallyClient> region) {
+    return load.phase(phase)
+        .on(region)
+        .threads(6)
+        .writes(3_000)
+        .within(Duration.ofMillis(PARTITION_WRITE_MILLIS))
+        .pauseMillis(5)
+        .start();
   }
 
   private static List<Integer> dataPorts(RedisCluster redis) {
@@ -253,8 +265,7 @@ class RegionPartitionIT {
    * Polls the node's readiness until it reports region {@code cut} unreachable with a backlog above
    * 0 and region {@code home} reachable; returns the body.
    */
-  private static String awaitReady(KeyedLoad load, int port, String cut, String home)
-      throws Exception {
+  private static String awaitReady(TallyClient client, String cut, String home) throws Exception {
     Pattern unreachable =
         Pattern.compile(
             "\""
@@ -263,14 +274,14 @@ class RegionPartitionIT {
     String reachable = "\"" + home + "\":{\"reachable\":true";
     return Poll.until(
         "node :"
-            + port
+            + client.port()
             + " readiness to show region "
             + cut
             + " unreachable with a backlog and "
             + home
             + " reachable",
         Duration.ofSeconds(20),
-        () -> load.get(port, "/health/ready"),
+        () -> client.get("/health/ready").body(),
         body -> {
           Matcher m = unreachable.matcher(body);
           return m.find() && Long.parseLong(m.group(1)) > 0 && body.contains(reachable);
