@@ -2,7 +2,7 @@
 # Runs every fault scenario N times (different seeds) and writes docs/reliability.md from the rows
 # the scenarios report (*/target/reliability/*.md), summed over the runs. Every number in that file
 # comes from this run. A run in which a scenario fails counts as a failed run of it.
-#   bench/reliability.sh [--runs N] [--more] [--out DIR]   (default 1 round; one round ≈ 9 min)
+#   bench/reliability.sh [--runs N] [--more] [--out DIR]   (default 1 round; one round ≈ 6 min)
 # Each round's rows, failures and commit are kept in bench/results/<date>-reliability/; --more adds
 # N rounds to the rounds already there (e.g. twenty rounds in blocks), and the report sums them all
 # and names every commit they ran at. --out picks the results directory (for --more on another day).
