@@ -40,6 +40,8 @@
 #
 # Results: machine.json; {standalone,cluster}-{put,get}-n{1,2}.json (each load generator's report);
 # {standalone,cluster}-{put,get}-node-cpu.txt (the nodes' CPU ticks over the window by thread);
+# cluster-{put,get}-metrics.txt (each node's tally_cluster_*, tally_live_bus_* and tally_commit_*
+# metrics at the window's start and end, to explain a window: follow loads, resubscribes, pushes);
 # {standalone,cluster}-{put,get}.json and direct-{incr,get}.json (a step's acknowledged requests/s,
 # the worse node's p99, redis_cpu_us_per_request: Redis CPU over the window per request answered in
 # it, redis_commands_per_request: calls on the primaries, redis_command_us_per_request: time inside
@@ -135,6 +137,15 @@ node_start() { # index (0|1), data dir, extra tally args…
   for _ in $(seq 300); do curl -fs "localhost:$port/health/ready" >/dev/null 2>&1 && return 0; sleep 0.1; done
   log "node $((i + 1)) did not start; see $data.log"; cat "$data.log" >&2; exit 1
 }
+node_metrics() { # edge: each node's cluster, bus and commit metrics, under "# node<N> <edge> <unix ms>"
+  local i
+  for i in 0 1; do
+    echo "# node$((i + 1)) $1 $((${EPOCHREALTIME/./} / 1000))"
+    curl -sf --max-time 5 "http://127.0.0.1:${NODE_PORTS[i]}/metrics" \
+      | grep -E '^tally_(cluster|live_bus|commit)_' | grep -v '_bucket{' || echo "# (no answer)"
+  done
+}
+
 node_threads() { # file: each node's CPU ticks (utime+stime) by thread name, "node<N> <name> <ticks>"
   local i t
   for i in "${!node_pids[@]}"; do
@@ -249,9 +260,11 @@ phase() { # step (standalone|cluster), workload (write|read): both nodes under l
   sleep_until $((t_load + warmup_us))
   node_threads "$work/$name-threads0"
   ((redis)) && window_start
+  ((redis)) && node_metrics start > "$out/$name-metrics.txt"
   sleep_until $((t_load + warmup_us + window_us))
   node_threads "$work/$name-threads1"
   ((redis)) && window_end "$out/$name-commandstats.txt"
+  ((redis)) && node_metrics end >> "$out/$name-metrics.txt"
   # the nodes' CPU over the window by thread name, busiest first
   awk 'NR == FNR {a[$1 " " $2] = $3; next} {print $3 - a[$1 " " $2], $1, $2}' \
     "$work/$name-threads0" "$work/$name-threads1" | sort -k2,2 -k1,1nr > "$out/$name-node-cpu.txt"
