@@ -33,11 +33,13 @@ import dev.tally.metrics.Health;
 import dev.tally.metrics.Metrics;
 import dev.tally.store.local.DataDir;
 import dev.tally.store.local.RocksCounterStore;
+import dev.tally.store.local.RocksLibrary;
 import io.micrometer.core.instrument.Gauge;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import io.vertx.core.file.FileSystemOptions;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import java.io.IOException;
@@ -118,6 +120,7 @@ public final class Tally implements AutoCloseable {
       dev.tally.logging.Logging.addContext("region", config.cluster().region());
     }
     this.metrics = new Metrics();
+    RocksLibrary.load(dataDir.nativeDir());
     this.store =
         RocksCounterStore.open(
             dataDir.storeDir(),
@@ -282,7 +285,13 @@ public final class Tally implements AutoCloseable {
         Vertx.vertx(
             new VertxOptions()
                 .setEventLoopPoolSize(config.server().eventLoops())
-                .setPreferNativeTransport(true));
+                .setPreferNativeTransport(true)
+                // tally reads its own resources: no class-path file cache, whose directory a
+                // killed node would leave behind in the temporary directory at every start
+                .setFileSystemOptions(
+                    new FileSystemOptions()
+                        .setClassPathResolvingEnabled(false)
+                        .setFileCachingEnabled(false)));
     if (!vertx.isNativeTransportEnabled()) {
       log.info(
           "native transport unavailable, using NIO: {}", vertx.unavailableNativeTransportCause());

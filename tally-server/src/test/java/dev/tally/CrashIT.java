@@ -105,4 +105,26 @@ class CrashIT {
       node.close();
     }
   }
+
+  @Test
+  void kill9_leavesNothingInTmp_andOneNativeLibraryInTheDataDir() throws Exception {
+    Path data = tmp.resolve("data3");
+    Path jvmTmp = java.nio.file.Files.createDirectories(tmp.resolve("jvm-tmp"));
+    List<String> launcher = List.of("env", "JAVA_TOOL_OPTIONS=-Djava.io.tmpdir=" + jvmTmp);
+    for (int start = 0; start < 3; start++) {
+      NodeProcess node = NodeProcess.start(launcher, data, tmp.resolve("node3.log"));
+      assertThat(new TallyClient(node.port()).write(4, "likes", "increment", null).statusCode())
+          .isEqualTo(200);
+      node.kill();
+    }
+    try (var left = java.nio.file.Files.list(jvmTmp)) {
+      assertThat(left.map(p -> p.getFileName().toString()))
+          .as("what the killed nodes left in their temporary directory")
+          .isEmpty();
+    }
+    try (var lib = java.nio.file.Files.list(data.resolve("native"))) {
+      assertThat(lib.map(p -> p.getFileName().toString()))
+          .containsExactly("librocksdbjni-linux64.so");
+    }
+  }
 }

@@ -19,6 +19,7 @@ import java.security.SecureRandom;
  * &lt;data-dir&gt;/
  *   node-id     the node's writer id: 16 hex digits, generated once, never changed
  *   store/      the RocksDB store ({@link RocksCounterStore})
+ *   native/     RocksDB's native library, rewritten at each start ({@link RocksLibrary})
  *   backup.json only in a backup ({@link Backups}) and a copy of one: what it was copied from
  * </pre>
  *
@@ -40,6 +41,10 @@ public final class DataDir {
 
   public Path storeDir() {
     return root.resolve("store");
+  }
+
+  public Path nativeDir() {
+    return root.resolve("native");
   }
 
   /**
