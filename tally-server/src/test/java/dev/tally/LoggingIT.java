@@ -12,13 +12,15 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
 
 /** A node's log output as operators get it: JSON lines with the access log, or text without. */
 class LoggingIT {
 
   @Test
-  void jsonFormat_everyLineIsAnObject_andTheAccessLogHasEveryRequest() throws Exception {
-    Path dir = Files.createTempDirectory("tally-logging-it-");
+  void jsonFormat_everyLineIsAnObject_andTheAccessLogHasEveryRequest(
+      @TempDir(cleanup = CleanupMode.ON_SUCCESS) Path dir) throws Exception {
     Path log = dir.resolve("node.log");
     try (NodeProcess node =
         NodeProcess.start(
@@ -60,8 +62,8 @@ class LoggingIT {
   }
 
   @Test
-  void textFormat_isTheDefault_andTheAccessLogIsOff() throws Exception {
-    Path dir = Files.createTempDirectory("tally-logging-it-");
+  void textFormat_isTheDefault_andTheAccessLogIsOff(
+      @TempDir(cleanup = CleanupMode.ON_SUCCESS) Path dir) throws Exception {
     Path log = dir.resolve("node.log");
     try (NodeProcess node = NodeProcess.start(dir.resolve("data"), log)) {
       assertThat(new TallyClient(node.port()).get("/v1/812/likes").statusCode()).isEqualTo(200);

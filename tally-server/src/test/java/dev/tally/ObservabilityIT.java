@@ -21,6 +21,8 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The operator's files in deploy/ against real nodes: every metric the Grafana dashboard and the
@@ -32,7 +34,9 @@ class ObservabilityIT {
   private static final Pattern METRIC = Pattern.compile("\\b((?:tally|jvm|process)_[a-z0-9_]+)");
   private static final Pattern EXPORTED = Pattern.compile("^([a-z_:][a-zA-Z0-9_:]*)[{ ]");
 
-  private static Path dir;
+  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+  static Path dir;
+
   private static RedisCluster redis;
   private static NodeProcess standalone;
   private static NodeProcess clustered;
@@ -42,7 +46,6 @@ class ObservabilityIT {
     assertThat(RedisCluster.available())
         .as("redis-server and redis-cli are installed (bin/test-deps)")
         .isTrue();
-    dir = Files.createTempDirectory("tally-observability-it-");
     redis = RedisCluster.start(dir.resolve("redis"));
     standalone = NodeProcess.start(dir.resolve("standalone"), dir.resolve("standalone.log"));
     clustered =

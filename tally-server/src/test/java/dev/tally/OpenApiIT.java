@@ -12,7 +12,6 @@ import com.networknt.schema.ValidationMessage;
 import dev.tally.testing.NodeProcess;
 import dev.tally.testing.TallyClient;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -23,6 +22,8 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The OpenAPI document a node serves at /openapi.json, against the node itself: real requests,
@@ -37,9 +38,11 @@ class OpenApiIT {
   private static TallyClient client;
   private static JsonNode doc;
 
+  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+  static Path dir;
+
   @BeforeAll
   static void start() throws Exception {
-    Path dir = Files.createTempDirectory("tally-openapi-it-");
     // a per-post rate limit, so a 429 can be asked for: the writes go to posts of their own, but
     // for the three to post 777 that end in the 429
     node =

@@ -10,6 +10,8 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The release archive as a user gets it: unpacked into an empty directory, with nothing but a JDK
@@ -19,10 +21,10 @@ import org.junit.jupiter.api.Test;
 class ReleaseArchiveIT {
 
   @Test
-  void unpacked_itsLauncherStartsANodeWithOnlyAJdk() throws Exception {
+  void unpacked_itsLauncherStartsANodeWithOnlyAJdk(
+      @TempDir(cleanup = CleanupMode.ON_SUCCESS) Path dir) throws Exception {
     Path archive = Path.of(System.getProperty("tally.dist", "missing"));
     assertThat(archive).as("the archive `mvn package` made").exists();
-    Path dir = Files.createTempDirectory("tally-release-it-");
     Path home = unpack(archive, dir);
     assertThat(home.getFileName().toString()).startsWith("tally-");
     for (String f :
@@ -66,9 +68,9 @@ class ReleaseArchiveIT {
   }
 
   @Test
-  void theLauncher_refusesAJavaOlderThan21_withAClearMessage() throws Exception {
+  void theLauncher_refusesAJavaOlderThan21_withAClearMessage(
+      @TempDir(cleanup = CleanupMode.ON_SUCCESS) Path dir) throws Exception {
     Path archive = Path.of(System.getProperty("tally.dist", "missing"));
-    Path dir = Files.createTempDirectory("tally-release-it-");
     Path home = unpack(archive, dir);
     // a fake java that says it is Java 17
     Path fake = dir.resolve("old-jdk/bin/java");

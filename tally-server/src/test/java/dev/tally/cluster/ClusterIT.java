@@ -27,6 +27,8 @@ import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Three real tally nodes sharing counts through a real 6-process Redis Cluster. Every scenario runs
@@ -40,7 +42,9 @@ class ClusterIT {
   private static final int NODES = 3;
   private static final long CONVERGE_MILLIS = 30_000;
 
-  private static Path dir;
+  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+  static Path dir;
+
   private static RedisCluster redis;
   private static final NodeProcess[] nodes = new NodeProcess[NODES];
   private static final AtomicLong nextPost = new AtomicLong(1000);
@@ -51,7 +55,6 @@ class ClusterIT {
     assertThat(RedisCluster.available())
         .as("redis-server and redis-cli are installed (bin/test-deps)")
         .isTrue();
-    dir = Files.createTempDirectory("tally-cluster-it-");
     redis = RedisCluster.start(dir.resolve("redis"));
     List<CompletableFuture<Void>> starting = new ArrayList<>();
     for (int i = 0; i < NODES; i++) {

@@ -12,7 +12,7 @@ import dev.tally.testing.Values;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
-import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -26,6 +26,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
 
 /** {@link RedisSlots} against a real 6-node Redis Cluster. */
 class RedisSlotsIT {
@@ -34,12 +36,15 @@ class RedisSlotsIT {
 
   private static RedisCluster cluster;
 
+  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+  static Path redisDir;
+
   @BeforeAll
   static void startCluster() throws Exception {
     assertThat(RedisCluster.available())
         .as("redis-server and redis-cli must be installed (bin/test-deps)")
         .isTrue();
-    cluster = RedisCluster.start(Files.createTempDirectory("tally-redis-"));
+    cluster = RedisCluster.start(redisDir);
   }
 
   @AfterAll

@@ -20,6 +20,8 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Growing the Redis Cluster under load: while tally nodes take keyed increments and decrements of a
@@ -43,11 +45,11 @@ class SlotMigrationIT {
   private static final List<String> COUNTERS = List.of("likes", "views");
 
   @Test
-  void slotsMovingToANewPrimaryUnderKeyedWritesEndWithExactCountsOnEveryNode() throws Exception {
+  void slotsMovingToANewPrimaryUnderKeyedWritesEndWithExactCountsOnEveryNode(
+      @TempDir(cleanup = CleanupMode.ON_SUCCESS) Path dir) throws Exception {
     assertThat(RedisCluster.available())
         .as("redis-server and redis-cli are installed (bin/test-deps)")
         .isTrue();
-    Path dir = Files.createTempDirectory("tally-slot-migration-it-");
     NodeProcess[] nodes = new NodeProcess[NODES];
     long t0 = System.nanoTime();
     try (RedisCluster redis = RedisCluster.start(dir.resolve("redis"))) {
@@ -61,7 +63,6 @@ class SlotMigrationIT {
         }
       }
     }
-    deleteTree(dir); // kept when the test fails: the nodes' logs are there
   }
 
   private static void run(RedisCluster redis, Path dir, NodeProcess[] nodes, long t0)
@@ -180,12 +181,6 @@ class SlotMigrationIT {
         converged.toMillis(),
         (System.nanoTime() - t0) / 1_000_000_000,
         metrics);
-  }
-
-  private static void deleteTree(Path root) throws IOException {
-    try (var paths = Files.walk(root)) {
-      paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    }
   }
 
   private static NodeProcess startNode(Path dataDir, List<String> seeds) {

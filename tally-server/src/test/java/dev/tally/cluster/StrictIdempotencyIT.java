@@ -7,7 +7,6 @@ import dev.tally.testing.Poll;
 import dev.tally.testing.RedisCluster;
 import dev.tally.testing.TallyClient;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterAll;
@@ -16,6 +15,8 @@ import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code --idempotency strict} on two real nodes sharing a real Redis Cluster: claims a node left
@@ -31,7 +32,9 @@ class StrictIdempotencyIT {
 
   private static final Duration SETTLE = Duration.ofSeconds(20);
 
-  private static Path dir;
+  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+  static Path dir;
+
   private static RedisCluster redis;
   private static NodeProcess a;
   private static NodeProcess b;
@@ -41,7 +44,6 @@ class StrictIdempotencyIT {
   @BeforeAll
   static void start() throws Exception {
     assertThat(RedisCluster.available()).as("redis-server is installed (bin/test-deps)").isTrue();
-    dir = Files.createTempDirectory("tally-strict-it-");
     redis = RedisCluster.start(dir.resolve("redis"));
     a = node("a");
     b = node("b");
