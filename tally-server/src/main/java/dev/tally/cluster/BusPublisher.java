@@ -222,9 +222,12 @@ final class BusPublisher {
             });
   }
 
-  /** A message without slots: the subscribers (this node among them) hear the channel. */
-  CompletionStage<Long> probe(int bucket) {
-    return send(bucket, LiveBus.VERSION + ',' + writer);
+  /**
+   * A message without slots: the subscribers (this node among them) hear the channel; {@code tag}
+   * is its third header field (see {@link LiveBus}).
+   */
+  CompletionStage<Long> probe(int bucket, String tag) {
+    return send(bucket, LiveBus.VERSION + ',' + writer + ',' + tag);
   }
 
   private CompletionStage<Long> send(int bucket, String text) {

@@ -487,9 +487,15 @@ public final class FollowedCounters implements CommitListener {
         return CompletableFuture.completedFuture(null);
       }
     }
-    long cycle = Math.max(1, cycleMillis);
-    long share = Math.max(1, (sweepList.size() * tickMillis + cycle - 1) / cycle); // rounded up
-    int n = (int) Math.min(maxPerTick, share);
+    // a tick's share of the cycle, carried over in fractions: a view of ten counters reads one
+    // every 3 s of a 30 s cycle, not one every tick
+    sweepCredit += (double) sweepList.size() * tickMillis / Math.max(1, cycleMillis);
+    sweepCredit = Math.min(sweepCredit, maxPerTick);
+    int n = (int) sweepCredit;
+    if (n == 0) {
+      return CompletableFuture.completedFuture(null);
+    }
+    sweepCredit -= n;
     List<CounterId> slice =
         List.copyOf(sweepList.subList(sweepAt, Math.min(sweepList.size(), sweepAt + n)));
     sweepAt += slice.size();
@@ -498,6 +504,7 @@ public final class FollowedCounters implements CommitListener {
 
   private List<CounterId> sweepList = List.of(); // the sweep's caller thread only
   private int sweepAt;
+  private double sweepCredit;
 
   private CompletionStage<Void> refreshIds(List<CounterId> ids) {
     List<CompletableFuture<Void>> chunks = new ArrayList<>();

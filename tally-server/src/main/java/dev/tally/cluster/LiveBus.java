@@ -45,17 +45,24 @@ import org.slf4j.LoggerFactory;
  *   channel  live:{&lt;bucket&gt;}        bucket = a fixed hash of the post id, 0..15; the hash
  *                                   tag spreads the 16 channels over the cluster's shards
  *   message  2,&lt;writer hex&gt;[,gap];&lt;post b36&gt;,&lt;code b36&gt;,&lt;P b36&gt;,&lt;N b36&gt;,&lt;second b36&gt;;…
- *            e.g. "2,3f2a9c;mk,1,mk,0,tpx3k0"  (no entries: a probe)
+ *            e.g. "2,3f2a9c;mk,1,mk,0,tpx3k0"
+ *   probe    2,&lt;writer hex&gt;,p&lt;number b36&gt;.&lt;highest number Redis had accepted when sent, b36&gt;
+ *            e.g. "2,3f2a9c,p1c.1b"
  * </pre>
  *
  * <p>Healing and freshness. Pub/sub delivers at most once: a message sent while a shard fails over
- * is lost, and Lettuce does not move sharded subscriptions to a promoted replica. So every {@link
- * Settings#probePeriod} each channel silent that long gets a probe from this node, and a channel
- * silent for {@link Settings#resubscribeAfter} is subscribed again (after a topology refresh), and
- * its followed counters read again. A channel heard at time T has delivered everything published on
- * it before T: that is the freshness reads state ({@link #stalenessMillis}). The counters of posts
- * with streams here are also read again when a post starts being watched, after a resubscription
- * and every {@link Settings#resyncPeriod}, which hands them to the streams.
+ * is lost, and Lettuce does not move sharded subscriptions to a promoted replica. So each channel
+ * gets a numbered probe from this node every {@link Settings#probePeriod} it is silent, and at
+ * least every {@link #PROBE_EVERY_MILLIS}. Redis delivers a channel's messages in the order it
+ * accepted them, so when this node hears its own probe n, which says probe k was accepted before n
+ * was sent, and it never heard k, its subscription lost messages: the channel's followed counters
+ * are read again ({@code tally_live_bus_losses_total}). A probe that is merely late (a busy
+ * machine, a slow shard) is no loss. A channel silent for {@link Settings#resubscribeAfter} is
+ * subscribed again (after a topology refresh), and its followed counters read again. A channel
+ * heard at time T has delivered everything published on it before T: that is the freshness reads
+ * state ({@link #stalenessMillis}). The counters of posts with streams here are also read again
+ * when a post starts being watched, after a resubscription and every {@link Settings#resyncPeriod},
+ * which hands them to the streams.
  *
  * <p>Concurrency: {@link #pushed} runs on the pusher thread and takes short locks (each channel's
  * pending map); received messages run on the client's I/O threads; flushes and checks run on one
@@ -89,6 +96,12 @@ public final class LiveBus implements AutoCloseable {
 
   /** Third header field of a message announcing that notifications of its channel were lost. */
   static final String GAP = "gap";
+
+  /** First character of a probe's third header field. */
+  static final char PROBE = 'p';
+
+  /** A busy channel, never silent, still gets one of this node's probes this often. */
+  static final long PROBE_EVERY_MILLIS = 1_000;
 
   /**
    * Tuning; {@link #defaults()} is what a node uses.
@@ -149,6 +162,12 @@ public final class LiveBus implements AutoCloseable {
   private final List<BusPublisher> remotes = new java.util.concurrent.CopyOnWriteArrayList<>();
   private final MeterRegistry registry;
   private final AtomicIntegerArray probing = new AtomicIntegerArray(BUCKETS);
+  // this node's probes per channel: last number sent and when (scheduler thread), highest number
+  // Redis accepted, highest number heard back
+  private final long[] probeSent = new long[BUCKETS];
+  private final long[] probeSentMillis = new long[BUCKETS];
+  private final AtomicLongArray probeAccepted = new AtomicLongArray(BUCKETS);
+  private final AtomicLongArray probeHeard = new AtomicLongArray(BUCKETS);
   private final AtomicLongArray lastHeardMillis = new AtomicLongArray(BUCKETS);
   private final long[] lastSubscribeMillis = new long[BUCKETS]; // scheduler thread
   private volatile boolean started;
@@ -156,7 +175,6 @@ public final class LiveBus implements AutoCloseable {
   private final Set<Integer> refreshDue = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private final java.util.concurrent.atomic.AtomicBoolean refreshing =
       new java.util.concurrent.atomic.AtomicBoolean();
-  private final long lossSilenceMillis;
   // channels read again a while after a loss (scheduler thread, and the refresh's completion)
   private final Set<Integer> laterDue = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private final java.util.concurrent.ConcurrentHashMap<Integer, long[]> followUps =
@@ -171,6 +189,7 @@ public final class LiveBus implements AutoCloseable {
 
   private final Counter received;
   private final Counter gaps;
+  private final Counter losses;
   private final Counter resubscribes;
   private final Counter resyncFailures;
   private final Counter malformed;
@@ -205,7 +224,6 @@ public final class LiveBus implements AutoCloseable {
     }
     this.registry = registry;
     this.home = publisher(redis, region);
-    this.lossSilenceMillis = 4 * settings.probePeriod().toMillis();
     io.micrometer.core.instrument.Gauge.builder(
             "tally.cluster.view.age", this, bus -> bus.longestStalenessMillis() / 1000.0)
         .description(
@@ -221,6 +239,12 @@ public final class LiveBus implements AutoCloseable {
     this.gaps =
         Counter.builder("tally.live.bus.gaps.received")
             .description("Gap notices received: followed counters of the channel read again")
+            .register(registry);
+    this.losses =
+        Counter.builder("tally.live.bus.losses")
+            .description(
+                "Own probes a channel lost while it delivered a later one: its followed counters"
+                    + " read again")
             .register(registry);
     this.resubscribes =
         Counter.builder("tally.live.bus.resubscribes")
@@ -348,10 +372,41 @@ public final class LiveBus implements AutoCloseable {
     }
   }
 
-  /** A message without slots, so that this node hears the channel even when nothing happens. */
-  private void probe(int bucket) {
+  /**
+   * Scheduler thread: a numbered message without slots, so that this node hears the channel even
+   * when nothing happens, and learns whether it lost messages. One probe per channel at a time.
+   */
+  private void probe(int bucket, long now) {
     if (probing.compareAndSet(bucket, 0, 1)) {
-      home.probe(bucket).whenComplete((n, e) -> probing.set(bucket, 0));
+      long number = ++probeSent[bucket];
+      probeSentMillis[bucket] = now;
+      String tag =
+          PROBE + Long.toString(number, 36) + '.' + Long.toString(probeAccepted.get(bucket), 36);
+      home.probe(bucket, tag)
+          .whenComplete(
+              (n, e) -> {
+                if (e == null) {
+                  probeAccepted.accumulateAndGet(bucket, number, Math::max);
+                }
+                probing.set(bucket, 0);
+              });
+    }
+  }
+
+  /** I/O thread: this node's own probe came back; were earlier ones lost on the way? */
+  private void heardOwnProbe(int bucket, String tag) {
+    int dot = tag.indexOf('.');
+    long number = Long.parseLong(tag, 1, dot, 36);
+    long acceptedBefore = Long.parseLong(tag, dot + 1, tag.length(), 36);
+    long heard = probeHeard.getAndAccumulate(bucket, number, Math::max);
+    if (acceptedBefore > heard) {
+      losses.increment();
+      refreshDue.add(bucket);
+      log.debug(
+          "live bus: probe {} of {} was lost, probe {} arrived",
+          acceptedBefore,
+          channels[bucket],
+          number);
     }
   }
 
@@ -363,13 +418,7 @@ public final class LiveBus implements AutoCloseable {
     if (bucket == null) {
       return;
     }
-    long now = clock.millis();
-    long before = lastHeardMillis.getAndSet(bucket, now);
-    if (started && now - before > lossSilenceMillis) {
-      // this node's own probes keep a healthy channel from falling silent this long: the
-      // subscription was broken (a failover, a reconnect) and slots published meanwhile are lost
-      refreshDue.add(bucket);
-    }
+    lastHeardMillis.set(bucket, clock.millis());
     try {
       deliver(bucket, message);
     } catch (RuntimeException e) {
@@ -385,11 +434,15 @@ public final class LiveBus implements AutoCloseable {
     if (h.length < 2 || h.length > 3 || !h[0].equals(VERSION)) {
       throw new IllegalArgumentException("unknown header " + header);
     }
+    boolean probe = h.length == 3 && !h[2].isEmpty() && h[2].charAt(0) == PROBE;
     if (h[1].equals(writer)) {
-      return; // this node's own slots: it holds them already; or its own probe
+      if (probe) {
+        heardOwnProbe(bucket, h[2]);
+      }
+      return; // this node's own slots: it holds them already
     }
     long from = Long.parseUnsignedLong(h[1], 16);
-    if (h.length == 3) {
+    if (h.length == 3 && !probe) {
       if (!h[2].equals(GAP)) {
         throw new IllegalArgumentException("unknown header " + header);
       }
@@ -471,8 +524,8 @@ public final class LiveBus implements AutoCloseable {
     List<Integer> stale = new ArrayList<>();
     for (int b = 0; b < BUCKETS; b++) {
       long silent = now - lastHeardMillis.get(b);
-      if (silent >= probe) {
-        probe(b);
+      if (silent >= probe || now - probeSentMillis[b] >= PROBE_EVERY_MILLIS) {
+        probe(b, now);
       }
       if (silent > resubscribe && now - lastSubscribeMillis[b] > resubscribe) {
         lastSubscribeMillis[b] = now;

@@ -264,6 +264,23 @@ class FollowedCountersTest {
     }
   }
 
+  @Test
+  void theSweep_readsASmallViewOncePerCycle_notOnceATick() {
+    FollowedCounters v = view(1000);
+    for (long post = 1; post <= 10; post++) {
+      CounterId id = new CounterId(post, 1);
+      table.put(id, 2, 1, 0);
+      share(v, id);
+    }
+    table.asked.clear();
+    for (int tick = 0; tick < 240; tick++) { // two 30 s cycles
+      v.sweep(250, 30_000, 500).toCompletableFuture().join();
+    }
+    assertThat(table.asked.stream().mapToInt(List::size).sum())
+        .as("counters read again in two cycles")
+        .isEqualTo(20);
+  }
+
   /**
    * Each writer's slots only grow; whatever order, repetition and split between the initial read
    * and the notifications they reach the view in, the share is Σ over the other writers of their

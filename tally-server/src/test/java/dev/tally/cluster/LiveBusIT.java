@@ -15,7 +15,6 @@ import dev.tally.testing.RecordingSink;
 import dev.tally.testing.RedisCluster;
 import dev.tally.testing.ThreadLoop;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -33,6 +32,7 @@ import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -63,12 +63,15 @@ class LiveBusIT {
   @TempDir Path dir;
   private final List<Node> nodes = new ArrayList<>();
 
+  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+  static Path redisDir;
+
   @BeforeAll
   static void startCluster() throws Exception {
     assertThat(RedisCluster.available())
         .as("redis-server and redis-cli must be installed (bin/test-deps)")
         .isTrue();
-    cluster = RedisCluster.start(Files.createTempDirectory("tally-redis-"));
+    cluster = RedisCluster.start(redisDir);
   }
 
   @AfterAll
@@ -376,6 +379,36 @@ class LiveBusIT {
 
   @Test
   @Order(7)
+  void aLateProbeIsNoLoss_aMissingOneMakesTheChannelBeReadAgain() throws Exception {
+    Node a = new Node(0xA);
+    Node b = new Node(0xB);
+    CounterId likes = new CounterId(815, LIKES);
+    b.view.follow(List.of(likes)).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    a.pushed(815, 5);
+    await("B's view holds A's 5", SOON, () -> b.view.peek(likes).others() == 5);
+    Thread.sleep(1_500); // B's own probes come and go
+    assertThat(b.metric("tally.live.bus.losses")).as("losses of a healthy bus").isZero();
+
+    // A's slot reaches Redis but its notice is lost: only a read shows it to B
+    List<CounterValue> nine =
+        List.of(new CounterValue(new Slot(9, 0), System.currentTimeMillis() / 1000));
+    a.slots.push(List.of(likes), nine).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    String channel = LiveBus.channel(LiveBus.bucket(815));
+    long n = 1_000_000; // above B's own probe numbers
+    b.redis.onMessage(channel, "2,b,p" + Long.toString(n, 36) + ".0");
+    Thread.sleep(2_000); // late: a channel this silent no longer counts as broken
+    b.redis.onMessage(channel, "2,b,p" + Long.toString(n + 1, 36) + "." + Long.toString(n, 36));
+    assertThat(b.metric("tally.live.bus.losses")).as("after a late probe").isZero();
+    assertThat(b.view.peek(likes).others()).isEqualTo(5);
+
+    // probe n + 2 was accepted by Redis before n + 3 was sent, and never arrived
+    b.redis.onMessage(channel, "2,b,p" + Long.toString(n + 3, 36) + "." + Long.toString(n + 2, 36));
+    assertThat(b.metric("tally.live.bus.losses")).isOne();
+    await("B reads the lost channel again", SOON, () -> b.view.peek(likes).others() == 9);
+  }
+
+  @Test
+  @Order(8)
   void aKilledPrimary_failsOver_andTotalsAndViewersFlowAgain() throws Exception {
     Node a = new Node(0xA);
     Node b = new Node(0xB);
