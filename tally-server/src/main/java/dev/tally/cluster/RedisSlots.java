@@ -3,6 +3,7 @@ package dev.tally.cluster;
 import dev.tally.counter.CounterId;
 import dev.tally.counter.CounterValue;
 import dev.tally.counter.Slot;
+import dev.tally.counter.Varint;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.SetArgs;
 import io.lettuce.core.cluster.SlotHash;
@@ -293,11 +294,11 @@ public final class RedisSlots implements AutoCloseable {
   /** A stored record: the time, then every writer's P and N, in the format the script writes. */
   static String encode(long updatedAtSecond, Map<Long, Slot> writers) {
     StringBuilder sb = new StringBuilder();
-    varint(sb, recordTime(updatedAtSecond));
+    Varint.put(sb, recordTime(updatedAtSecond));
     for (Map.Entry<Long, Slot> e : writers.entrySet()) {
       sb.append(writerBytes(e.getKey()));
-      varint(sb, e.getValue().p());
-      varint(sb, e.getValue().n());
+      Varint.put(sb, e.getValue().p());
+      Varint.put(sb, e.getValue().n());
     }
     return sb.toString();
   }
@@ -307,18 +308,10 @@ public final class RedisSlots implements AutoCloseable {
     return Math.max(0, epochSecond - TIME_BASE_SECOND);
   }
 
-  private static void varint(StringBuilder sb, long v) {
-    while (v >= 128) {
-      sb.append((char) ((v & 127) | 128));
-      v >>>= 7;
-    }
-    sb.append((char) v);
-  }
-
   /** Decodes a stored record (one char per byte). */
   static StoredCounter decode(String value) {
     int[] pos = {0};
-    long time = readVarint(value, pos);
+    long time = Varint.get(value, pos);
     long[] entries = new long[3 * 2];
     int n = 0;
     while (pos[0] < value.length()) {
@@ -330,24 +323,11 @@ public final class RedisSlots implements AutoCloseable {
         entries = java.util.Arrays.copyOf(entries, entries.length * 2);
       }
       entries[n++] = w;
-      entries[n++] = readVarint(value, pos);
-      entries[n++] = readVarint(value, pos);
+      entries[n++] = Varint.get(value, pos);
+      entries[n++] = Varint.get(value, pos);
     }
     return new StoredCounter(
         time == 0 ? 0 : time + TIME_BASE_SECOND, java.util.Arrays.copyOf(entries, n));
-  }
-
-  private static long readVarint(String s, int[] pos) {
-    long v = 0;
-    int shift = 0;
-    while (true) {
-      int b = s.charAt(pos[0]++);
-      v |= (long) (b & 127) << shift;
-      if (b < 128) {
-        return v;
-      }
-      shift += 7;
-    }
   }
 
   /**

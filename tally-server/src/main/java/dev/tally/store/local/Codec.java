@@ -3,6 +3,7 @@ package dev.tally.store.local;
 import dev.tally.counter.CounterId;
 import dev.tally.counter.CounterValue;
 import dev.tally.counter.Slot;
+import dev.tally.counter.Varint;
 import dev.tally.store.IdempotencyRecord;
 import java.nio.charset.StandardCharsets;
 
@@ -33,17 +34,17 @@ final class Codec {
 
   static byte[] counterValue(CounterValue v) {
     byte[] buf = new byte[30];
-    int pos = putVarint(buf, 0, v.slot().p());
-    pos = putVarint(buf, pos, v.slot().n());
-    pos = putVarint(buf, pos, v.updatedAtSecond());
+    int pos = Varint.put(buf, 0, v.slot().p());
+    pos = Varint.put(buf, pos, v.slot().n());
+    pos = Varint.put(buf, pos, v.updatedAtSecond());
     return java.util.Arrays.copyOf(buf, pos);
   }
 
   static CounterValue counterValue(byte[] b) {
     int[] pos = {0};
-    long p = getVarint(b, pos);
-    long n = getVarint(b, pos);
-    long at = getVarint(b, pos);
+    long p = Varint.get(b, pos);
+    long n = Varint.get(b, pos);
+    long at = Varint.get(b, pos);
     if (pos[0] != b.length) {
       throw new IllegalStateException("corrupt counter value: " + b.length + " bytes");
     }
@@ -56,26 +57,26 @@ final class Codec {
 
   static byte[] idempotencyRecord(IdempotencyRecord r) {
     byte[] buf = new byte[60];
-    int pos = putVarint(buf, 0, r.counter().postId());
+    int pos = Varint.put(buf, 0, r.counter().postId());
     buf[pos++] = (byte) r.counter().code();
-    pos = putVarint(buf, pos, zigzag(r.delta()));
-    pos = putVarint(buf, pos, zigzag(r.count()));
-    pos = putVarint(buf, pos, r.updatedAtSecond());
-    pos = putVarint(buf, pos, r.expiresAtSecond());
+    pos = Varint.put(buf, pos, zigzag(r.delta()));
+    pos = Varint.put(buf, pos, zigzag(r.count()));
+    pos = Varint.put(buf, pos, r.updatedAtSecond());
+    pos = Varint.put(buf, pos, r.expiresAtSecond());
     return java.util.Arrays.copyOf(buf, pos);
   }
 
   static IdempotencyRecord idempotencyRecord(byte[] b) {
     int[] pos = {0};
-    long postId = getVarint(b, pos);
+    long postId = Varint.get(b, pos);
     if (pos[0] >= b.length) {
       throw new IllegalStateException("corrupt idempotency record");
     }
     int code = b[pos[0]++] & 0xFF;
-    long delta = unzigzag(getVarint(b, pos));
-    long count = unzigzag(getVarint(b, pos));
-    long at = getVarint(b, pos);
-    long expires = getVarint(b, pos);
+    long delta = unzigzag(Varint.get(b, pos));
+    long count = unzigzag(Varint.get(b, pos));
+    long at = Varint.get(b, pos);
+    long expires = Varint.get(b, pos);
     if (pos[0] != b.length) {
       throw new IllegalStateException("corrupt idempotency record: " + b.length + " bytes");
     }
@@ -103,30 +104,6 @@ final class Codec {
 
   static byte[] keyOfExpiry(byte[] expiryKey) {
     return java.util.Arrays.copyOfRange(expiryKey, 8, expiryKey.length);
-  }
-
-  static int putVarint(byte[] buf, int pos, long v) {
-    while ((v & ~0x7FL) != 0) {
-      buf[pos++] = (byte) ((v & 0x7F) | 0x80);
-      v >>>= 7;
-    }
-    buf[pos++] = (byte) v;
-    return pos;
-  }
-
-  static long getVarint(byte[] b, int[] pos) {
-    long v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos[0] >= b.length) {
-        throw new IllegalStateException("truncated varint");
-      }
-      byte x = b[pos[0]++];
-      v |= (long) (x & 0x7F) << shift;
-      if (x >= 0) {
-        return v;
-      }
-    }
-    throw new IllegalStateException("varint longer than 10 bytes");
   }
 
   static long zigzag(long v) {
