@@ -31,6 +31,7 @@ import dev.tally.live.LiveHub;
 import dev.tally.live.LiveService;
 import dev.tally.metrics.Health;
 import dev.tally.metrics.Metrics;
+import dev.tally.store.StoreStatistic;
 import dev.tally.store.local.DataDir;
 import dev.tally.store.local.RocksCounterStore;
 import dev.tally.store.local.RocksLibrary;
@@ -206,14 +207,19 @@ public final class Tally implements AutoCloseable {
               t.setDaemon(true);
               return t;
             });
-    Gauge.builder("tally.store.sst.bytes", store, s -> s.statistic("sst.bytes"))
+    Gauge.builder("tally.store.sst.bytes", store, s -> s.statistic(StoreStatistic.SST_BYTES))
         .description("Bytes of the store's table files on disk")
         .register(metrics.registry());
-    Gauge.builder("tally.store.counters.estimated", store, s -> s.statistic("counters.estimated"))
+    Gauge.builder(
+            "tally.store.counters.estimated",
+            store,
+            s -> s.statistic(StoreStatistic.COUNTERS_ESTIMATED))
         .description("Counters in the store (RocksDB estimate)")
         .register(metrics.registry());
     Gauge.builder(
-            "tally.store.idempotency.keys.estimated", store, s -> s.statistic("keys.estimated"))
+            "tally.store.idempotency.keys.estimated",
+            store,
+            s -> s.statistic(StoreStatistic.KEYS_ESTIMATED))
         .description("Idempotency keys remembered (RocksDB estimate)")
         .register(metrics.registry());
     Gauge.builder("tally.read.queue", readExecutor, e -> e.getQueue().size())

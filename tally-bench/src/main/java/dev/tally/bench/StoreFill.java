@@ -4,6 +4,7 @@ import dev.tally.counter.CounterId;
 import dev.tally.counter.CounterValue;
 import dev.tally.counter.Slot;
 import dev.tally.store.Commit;
+import dev.tally.store.StoreStatistic;
 import dev.tally.store.local.DataDir;
 import dev.tally.store.local.RocksCounterStore;
 import java.nio.file.Path;
@@ -59,10 +60,11 @@ public final class StoreFill {
       long fillMs = (System.nanoTime() - t0) / 1_000_000;
       store.compact();
       long counters = posts * 2;
-      long bytes = store.statistic("counters.sst.bytes");
+      long bytes = store.statistic(StoreStatistic.COUNTERS_SST_BYTES);
+      long allBytes = store.statistic(StoreStatistic.SST_BYTES);
       System.out.printf(
           "{\"counters\":%d,\"fill_ms\":%d,\"counters_sst_bytes\":%d,\"bytes_per_counter\":%.2f,\"all_sst_bytes\":%d}%n",
-          counters, fillMs, bytes, (double) bytes / counters, store.statistic("sst.bytes"));
+          counters, fillMs, bytes, (double) bytes / counters, allBytes);
     }
   }
 

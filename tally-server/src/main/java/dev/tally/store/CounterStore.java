@@ -52,8 +52,8 @@ public interface CounterStore extends AutoCloseable {
   /** False once a write failed and the store has not recovered, or after close. */
   boolean writable();
 
-  /** Store figures for metrics: a few named gauges (bytes, keys); -1 where unknown. */
-  long statistic(String name);
+  /** A store figure for metrics and tools (bytes, keys); -1 where unknown or closed. */
+  long statistic(StoreStatistic statistic);
 
   /** Closes the store; pending reads fail. Idempotent. */
   @Override

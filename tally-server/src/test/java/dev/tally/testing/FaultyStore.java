@@ -8,6 +8,7 @@ import dev.tally.error.TallyException;
 import dev.tally.store.Commit;
 import dev.tally.store.CounterStore;
 import dev.tally.store.IdempotencyRecord;
+import dev.tally.store.StoreStatistic;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -78,8 +79,8 @@ public final class FaultyStore implements CounterStore {
   }
 
   @Override
-  public long statistic(String name) {
-    return inner.statistic(name);
+  public long statistic(StoreStatistic statistic) {
+    return inner.statistic(statistic);
   }
 
   @Override

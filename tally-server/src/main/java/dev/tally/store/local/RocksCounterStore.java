@@ -9,6 +9,7 @@ import dev.tally.store.Commit;
 import dev.tally.store.CounterStore;
 import dev.tally.store.IdempotencyRecord;
 import dev.tally.store.Outbox;
+import dev.tally.store.StoreStatistic;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -612,7 +613,7 @@ public final class RocksCounterStore implements CounterStore, Outbox {
 
   @Override
   public long outboxEstimate() {
-    long entries = statistic("outbox.estimated");
+    long entries = statistic(StoreStatistic.OUTBOX_ENTRIES_ESTIMATED);
     long written = outboxEntriesWritten;
     return written == 0 ? entries : entries * outboxIdsWritten / written;
   }
@@ -794,28 +795,27 @@ public final class RocksCounterStore implements CounterStore, Outbox {
   }
 
   @Override
-  public long statistic(String name) {
+  public long statistic(StoreStatistic statistic) {
     lifecycle.readLock().lock();
     try {
       if (closed.get()) {
         return -1;
       }
       try {
-        return switch (name) {
-          case "counters.estimated" -> db.getLongProperty(counters, "rocksdb.estimate-num-keys");
-          case "keys.estimated" -> db.getLongProperty(keys, "rocksdb.estimate-num-keys");
-          case "outbox.estimated" -> db.getLongProperty(outbox, "rocksdb.estimate-num-keys");
-          case "sst.bytes" -> {
+        return switch (statistic) {
+          case COUNTERS_ESTIMATED -> db.getLongProperty(counters, "rocksdb.estimate-num-keys");
+          case KEYS_ESTIMATED -> db.getLongProperty(keys, "rocksdb.estimate-num-keys");
+          case OUTBOX_ENTRIES_ESTIMATED -> db.getLongProperty(outbox, "rocksdb.estimate-num-keys");
+          case SST_BYTES -> {
             long sum = 0;
             for (ColumnFamilyHandle h : handles) {
               sum += db.getLongProperty(h, "rocksdb.total-sst-files-size");
             }
             yield sum;
           }
-          case "counters.sst.bytes" -> db.getLongProperty(counters, "rocksdb.total-sst-files-size");
-          case "memtable.bytes" -> db.getLongProperty("rocksdb.cur-size-all-mem-tables");
-          case "live.bytes" -> db.getLongProperty("rocksdb.estimate-live-data-size");
-          default -> -1;
+          case COUNTERS_SST_BYTES -> db.getLongProperty(counters, "rocksdb.total-sst-files-size");
+          case MEMTABLE_BYTES -> db.getLongProperty("rocksdb.cur-size-all-mem-tables");
+          case LIVE_BYTES -> db.getLongProperty("rocksdb.estimate-live-data-size");
         };
       } catch (RocksDBException e) {
         return -1;

@@ -9,6 +9,7 @@ import dev.tally.counter.Slot;
 import dev.tally.error.TallyException;
 import dev.tally.store.Commit;
 import dev.tally.store.IdempotencyRecord;
+import dev.tally.store.StoreStatistic;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -139,7 +140,7 @@ class RocksCounterStoreTest {
         }
       }
       s.compact();
-      long bytes = s.statistic("counters.sst.bytes");
+      long bytes = s.statistic(StoreStatistic.COUNTERS_SST_BYTES);
       // raw key+value is ~14 bytes; prefix-delta keys, ZSTD on the last level and no last-level
       // bloom filter take it under the 8-byte target
       assertThat(bytes).isPositive().isLessThan(8L * n);
