@@ -8,25 +8,9 @@ import dev.tally.store.IdempotencyRecord;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Byte layouts of {@link RocksCounterStore}. Stateless; every method is safe from any thread.
- *
- * <pre>
- * column family "counters"
- *   key   : post id (8 bytes, big-endian) | counter code (1 byte)           = 9 bytes
- *   value : varint P | varint N | varint updated-at (epoch seconds)         = 3..30 bytes
- *
- * column family "idempotency"
- *   key   : the Idempotency-Key header, US-ASCII (1..255 bytes)
- *   value : varint post id | code (1 byte) | zigzag delta | zigzag count
- *           | varint updated-at | varint expires-at
- *
- * column family "idempotency-expiry"   (an index to forget keys in expiry order)
- *   key   : expires-at (8 bytes, big-endian) | the Idempotency-Key
- *   value : empty
- * </pre>
- *
- * Varints are unsigned LEB128: a typical counter (P below 2^21, N below 2^7, a 2020s timestamp)
- * takes 3 + 1 + 5 = 9 value bytes before compression.
+ * Encodes and decodes the values and keys of the counters, idempotency and idempotency-expiry
+ * column families, as {@link StoreLayout} draws them. Stateless; every method is safe from any
+ * thread.
  */
 final class Codec {
 

@@ -1,0 +1,223 @@
+package dev.tally.store.local;
+
+import dev.tally.error.ErrorKind;
+import dev.tally.error.TallyException;
+import dev.tally.store.local.StoreLayout.Family;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.Status;
+import org.rocksdb.WriteOptions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A store's RocksDB with its column families, and the lifecycle lock that keeps their native
+ * handles valid while they are used. Thread-safe: every use goes through {@link #open} or {@link
+ * #ifOpen}, which hold the lock's read side; {@link #reopen} and {@link #close} take its write
+ * side. Owned by {@link RocksCounterStore}, which opens it, reopens it after a failed write and
+ * closes it.
+ */
+final class StoreDb {
+
+  // the store's logger: one name for everything the store logs
+  private static final Logger log = LoggerFactory.getLogger(RocksCounterStore.class);
+
+  /** Work on the open database; may throw what RocksDB throws. */
+  @FunctionalInterface
+  interface Use<T, E extends Exception> {
+    T apply(Handles h) throws E;
+  }
+
+  /** Work on the open database with no result. */
+  @FunctionalInterface
+  interface Action<E extends Exception> {
+    void run(Handles h) throws E;
+  }
+
+  /**
+   * The open database, its column families and the options to use them with. Valid only inside the
+   * {@link Use} or {@link Action} it was passed to: a reopen replaces it.
+   */
+  record Handles(RocksDB db, List<ColumnFamilyHandle> all, StoreLayout layout) {
+
+    ColumnFamilyHandle meta() {
+      return all.get(Family.META.ordinal());
+    }
+
+    ColumnFamilyHandle counters() {
+      return all.get(Family.COUNTERS.ordinal());
+    }
+
+    ColumnFamilyHandle keys() {
+      return all.get(Family.KEYS.ordinal());
+    }
+
+    ColumnFamilyHandle expiry() {
+      return all.get(Family.EXPIRY.ordinal());
+    }
+
+    ColumnFamilyHandle outbox() {
+      return all.get(Family.OUTBOX.ordinal());
+    }
+
+    WriteOptions syncWrite() {
+      return layout.syncWrite();
+    }
+
+    WriteOptions asyncWrite() {
+      return layout.asyncWrite();
+    }
+
+    ReadOptions memoryOnly() {
+      return layout.memoryOnly();
+    }
+  }
+
+  private final Path dir;
+  private final StoreLayout layout;
+  // closes what holds native iterators of the database, which must go before it
+  private final Runnable beforeClose;
+  private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
+  private final AtomicBoolean closed = new AtomicBoolean();
+  // replaced by reopen(): guarded by `lifecycle`
+  private Handles handles;
+
+  /** Opens (or creates) the database in {@code dir}; {@code beforeClose} runs before it closes. */
+  StoreDb(Path dir, StoreLayout layout, Runnable beforeClose) throws RocksDBException {
+    this.dir = dir;
+    this.layout = layout;
+    this.beforeClose = beforeClose;
+    this.handles = openHandles();
+  }
+
+  private Handles openHandles() throws RocksDBException {
+    List<ColumnFamilyHandle> all = new ArrayList<>();
+    RocksDB db = RocksDB.open(layout.dbOptions(), dir.toString(), layout.descriptors(), all);
+    return new Handles(db, List.copyOf(all), layout);
+  }
+
+  private void closeHandles() {
+    beforeClose.run();
+    for (ColumnFamilyHandle h : handles.all()) {
+      h.close();
+    }
+    handles.db().close();
+  }
+
+  Path directory() {
+    return dir;
+  }
+
+  /**
+   * Runs {@code use} on the open database and returns its result.
+   *
+   * @throws TallyException ({@link ErrorKind#UNAVAILABLE}) when the store is closed
+   */
+  <T, E extends Exception> T open(Use<T, E> use) throws E {
+    lifecycle.readLock().lock();
+    try {
+      ensureOpen();
+      return use.apply(handles);
+    } finally {
+      lifecycle.readLock().unlock();
+    }
+  }
+
+  /** Runs {@code action} on the open database; throws as {@link #open} does when closed. */
+  <E extends Exception> void run(Action<E> action) throws E {
+    lifecycle.readLock().lock();
+    try {
+      ensureOpen();
+      action.run(handles);
+    } finally {
+      lifecycle.readLock().unlock();
+    }
+  }
+
+  /** Runs {@code use} on the database if it is open, else returns {@code whenClosed}. */
+  <T, E extends Exception> T ifOpen(T whenClosed, Use<T, E> use) throws E {
+    lifecycle.readLock().lock();
+    try {
+      return closed.get() ? whenClosed : use.apply(handles);
+    } finally {
+      lifecycle.readLock().unlock();
+    }
+  }
+
+  /**
+   * Fails unless the store is open (or closing has not begun): a check before work that is done
+   * outside {@link #open}.
+   *
+   * @throws TallyException ({@link ErrorKind#UNAVAILABLE}) when the store is closed
+   */
+  void ensureOpen() {
+    if (closed.get()) {
+      throw new TallyException(ErrorKind.UNAVAILABLE, "the store is closed");
+    }
+  }
+
+  boolean isClosed() {
+    return closed.get();
+  }
+
+  /**
+   * Closes the database and opens it again, users held off meanwhile; the log replays and nothing
+   * durable is lost. Returns false (and does nothing) once the store is closed.
+   */
+  boolean reopen() throws RocksDBException {
+    lifecycle.writeLock().lock();
+    try {
+      if (closed.get()) {
+        return false;
+      }
+      closeHandles();
+      handles = openHandles();
+      return true;
+    } finally {
+      lifecycle.writeLock().unlock();
+    }
+  }
+
+  /** Syncs the log, then closes the database (once every current user is done) and its options. */
+  void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      handles.db().syncWal();
+    } catch (RocksDBException e) {
+      log.warn("final WAL sync failed: {}", e.getMessage());
+    }
+    lifecycle.writeLock().lock();
+    try {
+      closeHandles();
+    } finally {
+      lifecycle.writeLock().unlock();
+    }
+    layout.close();
+  }
+
+  static TallyException readFailure(RocksDBException e) {
+    return new TallyException(ErrorKind.UNAVAILABLE, "store read failed: " + describe(e), e);
+  }
+
+  static TallyException writeFailure(RocksDBException e) {
+    return new TallyException(ErrorKind.UNAVAILABLE, "store write failed: " + describe(e), e);
+  }
+
+  /** A failure for logs and errors: a full disk said plainly, else RocksDB's status code. */
+  static String describe(RocksDBException e) {
+    Status s = e.getStatus();
+    if (s != null && s.getSubCode() == Status.SubCode.NoSpace) {
+      return "no space left on the data disk";
+    }
+    return s != null ? s.getCodeString() : e.getMessage();
+  }
+}

@@ -1,0 +1,192 @@
+package dev.tally.store.local;
+
+import dev.tally.counter.CounterId;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.rocksdb.BlockBasedTableConfig;
+import org.rocksdb.BloomFilter;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.CompressionType;
+import org.rocksdb.DBOptions;
+import org.rocksdb.HashLinkedListMemTableConfig;
+import org.rocksdb.LRUCache;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.ReadTier;
+import org.rocksdb.RocksDB;
+import org.rocksdb.WriteOptions;
+
+/**
+ * The store's column families, what their keys and values hold, and the RocksDB options they are
+ * opened, written and read with. Built once and read-only after, so safe to share between threads;
+ * owned by {@link StoreDb}, which closes its options after the database.
+ *
+ * <pre>
+ * column family "default"  (meta)                                    see CounterCodes
+ *   key   : "counter-code/" | counter name, UTF-8
+ *   value : the counter's code (1 byte, 1..255); a code never moves
+ *
+ * column family "counters"                                           see Codec
+ *   key   : post id (8 bytes, big-endian) | counter code (1 byte)           = 9 bytes
+ *   value : varint P | varint N | varint updated-at (epoch seconds)         = 3..30 bytes
+ *
+ * column family "idempotency"                                        see Codec
+ *   key   : the Idempotency-Key header, US-ASCII (1..255 bytes)
+ *   value : varint post id | code (1 byte) | zigzag delta | zigzag count
+ *           | varint updated-at | varint expires-at
+ *
+ * column family "idempotency-expiry"   (an index to forget keys in expiry order)
+ *   key   : expires-at (8 bytes, big-endian) | the Idempotency-Key
+ *   value : empty
+ *
+ * column family "outbox"   (one entry per commit and push target)    see RocksOutbox
+ *   key   : push target (1 byte) | commit number (8 bytes, big-endian)      = 9 bytes
+ *   value : the ids (9 bytes each, as in "counters") of the commit's counters
+ *   earlier format, converted to entries when the outbox is enabled:
+ *   key   : push target (1 byte) | counter id (9 bytes)                     = 10 bytes
+ *   value : empty
+ * </pre>
+ *
+ * Varints are unsigned LEB128 ({@link dev.tally.counter.Varint}); zigzag maps a signed value to an
+ * unsigned one before it is written as a varint. A typical counter (P below 2^21, N below 2^7, a
+ * 2020s timestamp) takes 3 + 1 + 5 = 9 value bytes before compression.
+ */
+final class StoreLayout implements AutoCloseable {
+
+  static {
+    RocksDB.loadLibrary();
+  }
+
+  /** The column families, in the order they are opened. */
+  enum Family {
+    META(RocksDB.DEFAULT_COLUMN_FAMILY),
+    COUNTERS("counters"),
+    KEYS("idempotency"),
+    EXPIRY("idempotency-expiry"),
+    OUTBOX("outbox");
+
+    final byte[] name;
+
+    Family(String name) {
+      this(name.getBytes(StandardCharsets.UTF_8));
+    }
+
+    Family(byte[] name) {
+      this.name = name;
+    }
+  }
+
+  // hash buckets of the counters' memtable: 8 MiB of its arena, ≈ one bucket per counter that a
+  // 64 MiB memtable holds
+  private static final int MEMTABLE_BUCKETS = 1 << 20;
+  // the write-ahead log's bound, which bounds the replay after a crash
+  private static final long MAX_WAL_BYTES = 64L << 20;
+
+  private final LRUCache blockCache;
+  private final DBOptions dbOptions;
+  private final List<ColumnFamilyOptions> cfOptions = new ArrayList<>();
+  private final List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
+  private final WriteOptions syncWrite = new WriteOptions().setSync(true);
+  private final WriteOptions asyncWrite = new WriteOptions().setSync(false);
+  private final ReadOptions memoryOnly = new ReadOptions().setReadTier(ReadTier.BLOCK_CACHE_TIER);
+
+  StoreLayout(long blockCacheBytes) {
+    this.blockCache = new LRUCache(blockCacheBytes);
+    this.dbOptions =
+        new DBOptions()
+            .setCreateIfMissing(true)
+            .setCreateMissingColumnFamilies(true)
+            .setMaxBackgroundJobs(2)
+            .setBytesPerSync(1 << 20)
+            .setKeepLogFileNum(5)
+            // the counters' hash memtable (see options()) takes one writer at a time, which is
+            // what the single committer gives it anyway
+            .setAllowConcurrentMemtableWrite(false)
+            // After a crash the log since the last flush is replayed before the node is ready
+            // (≈ 20-25 MiB/s on the test machine). Left to itself RocksDB lets the log grow to
+            // four times all memtables (GiBs here: the small column families rarely flush and pin
+            // old log files); this bound flushes what pins the oldest log beyond it.
+            .setMaxTotalWalSize(MAX_WAL_BYTES)
+            // and the replayed memtables are kept rather than flushed before the store opens
+            .setAvoidFlushDuringRecovery(true);
+    for (Family family : Family.values()) {
+      descriptors.add(new ColumnFamilyDescriptor(family.name, options(family)));
+    }
+  }
+
+  /**
+   * Column family options. Counters are looked up mostly where they exist: their last level (which
+   * holds nearly all data) keeps no bloom filter and uses 16 KiB blocks, which took compacted
+   * counters from 8.8 to 7.0 bytes each (BENCHMARKS.md). Idempotency keys are looked up mostly
+   * where they do not exist, so they keep filters on every level. The others are plain.
+   */
+  private ColumnFamilyOptions options(Family family) {
+    ColumnFamilyOptions o = new ColumnFamilyOptions();
+    BlockBasedTableConfig table = new BlockBasedTableConfig().setBlockCache(blockCache);
+    if (family == Family.COUNTERS || family == Family.KEYS) {
+      table.setFilterPolicy(new BloomFilter(10, false)).setOptimizeFiltersForMemory(true);
+    }
+    if (family == Family.COUNTERS) {
+      table.setBlockSize(16 * 1024);
+      // Every counter key is 9 bytes and is found by its whole self: a memtable hashed on the
+      // whole key inserts and finds a counter in a few memory accesses, where the default skip
+      // list spends a CPU-cache miss per level on random keys (most of the committer's time on
+      // writes spread over many counters; docs/performance-notes.md). Ordered scans of this
+      // family (CounterScans) must ask for total order.
+      // A counter written again while its last version is still in the memtable is updated in
+      // place when its value is no longer (the usual case: varints grow rarely), so the memtable
+      // holds about one entry per counter instead of one per commit, and a flush sorts each
+      // counter once. In-place updates give up consistent snapshots of this family, which
+      // nothing here uses (CounterScans says so).
+      o.setInplaceUpdateSupport(true);
+      o.useFixedLengthPrefixExtractor(CounterId.ENCODED_LENGTH)
+          .setMemTableConfig(
+              new HashLinkedListMemTableConfig()
+                  .setBucketCount(MEMTABLE_BUCKETS)
+                  .setIfLogBucketDistWhenFlush(false));
+    }
+    o.setTableFormatConfig(table)
+        .setCompressionType(CompressionType.LZ4_COMPRESSION)
+        .setBottommostCompressionType(CompressionType.ZSTD_COMPRESSION)
+        .setOptimizeFiltersForHits(family == Family.COUNTERS)
+        .setLevelCompactionDynamicLevelBytes(true);
+    cfOptions.add(o);
+    return o;
+  }
+
+  DBOptions dbOptions() {
+    return dbOptions;
+  }
+
+  /** One descriptor per {@link Family}, in its order. */
+  List<ColumnFamilyDescriptor> descriptors() {
+    return descriptors;
+  }
+
+  /** Writes that are durable when they return: the write-ahead log is fsync'ed. */
+  WriteOptions syncWrite() {
+    return syncWrite;
+  }
+
+  /** Writes whose loss in a crash costs nothing but repeated work. */
+  WriteOptions asyncWrite() {
+    return asyncWrite;
+  }
+
+  /** Reads that fail with {@code Incomplete} rather than read a table block from disk. */
+  ReadOptions memoryOnly() {
+    return memoryOnly;
+  }
+
+  /** Frees the options; after the database that used them is closed. */
+  @Override
+  public void close() {
+    syncWrite.close();
+    asyncWrite.close();
+    memoryOnly.close();
+    dbOptions.close();
+    cfOptions.forEach(ColumnFamilyOptions::close);
+    blockCache.close();
+  }
+}
