@@ -69,7 +69,12 @@ public final class RocksCounterStore implements CounterStore, Outbox {
       throws RocksDBException {
     this.db = new StoreDb(dir, new StoreLayout(blockCacheBytes), scans::closeAll);
     this.outbox = new RocksOutbox(db);
-    this.names = db.open(h -> CounterCodes.resolve(h, counterNames));
+    try {
+      this.names = db.open(h -> CounterCodes.resolve(h, counterNames));
+    } catch (RocksDBException | RuntimeException e) {
+      db.close();
+      throw e;
+    }
   }
 
   /**

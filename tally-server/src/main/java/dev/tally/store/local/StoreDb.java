@@ -86,15 +86,23 @@ final class StoreDb {
   private final Runnable beforeClose;
   private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
   private final AtomicBoolean closed = new AtomicBoolean();
-  // replaced by reopen(): guarded by `lifecycle`
+  // replaced by reopen(), null after a reopen that failed: guarded by `lifecycle`
   private Handles handles;
 
-  /** Opens (or creates) the database in {@code dir}; {@code beforeClose} runs before it closes. */
+  /**
+   * Opens (or creates) the database in {@code dir}; {@code beforeClose} runs before it closes. When
+   * it cannot be opened, {@code layout}'s options are freed.
+   */
   StoreDb(Path dir, StoreLayout layout, Runnable beforeClose) throws RocksDBException {
     this.dir = dir;
     this.layout = layout;
     this.beforeClose = beforeClose;
-    this.handles = openHandles();
+    try {
+      this.handles = openHandles();
+    } catch (RocksDBException | RuntimeException e) {
+      layout.close();
+      throw e;
+    }
   }
 
   private Handles openHandles() throws RocksDBException {
@@ -123,8 +131,7 @@ final class StoreDb {
   <T, E extends Exception> T open(Use<T, E> use) throws E {
     lifecycle.readLock().lock();
     try {
-      ensureOpen();
-      return use.apply(handles);
+      return use.apply(current());
     } finally {
       lifecycle.readLock().unlock();
     }
@@ -134,8 +141,7 @@ final class StoreDb {
   <E extends Exception> void run(Action<E> action) throws E {
     lifecycle.readLock().lock();
     try {
-      ensureOpen();
-      action.run(handles);
+      action.run(current());
     } finally {
       lifecycle.readLock().unlock();
     }
@@ -145,7 +151,7 @@ final class StoreDb {
   <T, E extends Exception> T ifOpen(T whenClosed, Use<T, E> use) throws E {
     lifecycle.readLock().lock();
     try {
-      return closed.get() ? whenClosed : use.apply(handles);
+      return closed.get() || handles == null ? whenClosed : use.apply(handles);
     } finally {
       lifecycle.readLock().unlock();
     }
@@ -163,6 +169,16 @@ final class StoreDb {
     }
   }
 
+  /** The open database; the caller holds the read lock. */
+  private Handles current() {
+    ensureOpen();
+    if (handles == null) {
+      throw new TallyException(
+          ErrorKind.UNAVAILABLE, "the store could not be reopened after a write failure");
+    }
+    return handles;
+  }
+
   boolean isClosed() {
     return closed.get();
   }
@@ -177,7 +193,10 @@ final class StoreDb {
       if (closed.get()) {
         return false;
       }
-      closeHandles();
+      if (handles != null) {
+        closeHandles();
+        handles = null; // freed: until a reopen succeeds, users get UNAVAILABLE
+      }
       handles = openHandles();
       return true;
     } finally {
@@ -190,14 +209,17 @@ final class StoreDb {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
-    try {
-      handles.db().syncWal();
-    } catch (RocksDBException e) {
-      log.warn("final WAL sync failed: {}", e.getMessage());
-    }
     lifecycle.writeLock().lock();
     try {
-      closeHandles();
+      if (handles != null) {
+        try {
+          handles.db().syncWal();
+        } catch (RocksDBException e) {
+          log.warn("final WAL sync failed: {}", e.getMessage());
+        }
+        closeHandles();
+        handles = null;
+      }
     } finally {
       lifecycle.writeLock().unlock();
     }

@@ -86,6 +86,7 @@ final class StoreLayout implements AutoCloseable {
   private final LRUCache blockCache;
   private final DBOptions dbOptions;
   private final List<ColumnFamilyOptions> cfOptions = new ArrayList<>();
+  private final List<BloomFilter> filters = new ArrayList<>();
   private final List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
   private final WriteOptions syncWrite = new WriteOptions().setSync(true);
   private final WriteOptions asyncWrite = new WriteOptions().setSync(false);
@@ -125,7 +126,9 @@ final class StoreLayout implements AutoCloseable {
     ColumnFamilyOptions o = new ColumnFamilyOptions();
     BlockBasedTableConfig table = new BlockBasedTableConfig().setBlockCache(blockCache);
     if (family == Family.COUNTERS || family == Family.KEYS) {
-      table.setFilterPolicy(new BloomFilter(10, false)).setOptimizeFiltersForMemory(true);
+      BloomFilter filter = new BloomFilter(10, false);
+      filters.add(filter);
+      table.setFilterPolicy(filter).setOptimizeFiltersForMemory(true);
     }
     if (family == Family.COUNTERS) {
       table.setBlockSize(16 * 1024);
@@ -187,6 +190,7 @@ final class StoreLayout implements AutoCloseable {
     memoryOnly.close();
     dbOptions.close();
     cfOptions.forEach(ColumnFamilyOptions::close);
+    filters.forEach(BloomFilter::close);
     blockCache.close();
   }
 }
