@@ -499,7 +499,7 @@ public final class KeyedLoad {
         if (byWriter) {
           w.byWriter = true;
         }
-        if (to == w.first || to.port() == w.first.port()) {
+        if (to.port() == w.first.port()) { // the same node, perhaps another client of it
           w.settledOnFirst = true;
         }
         if (r.headers().firstValue("Idempotent-Replayed").orElse("").equals("true")) {

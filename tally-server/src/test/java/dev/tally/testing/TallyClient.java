@@ -6,6 +6,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -35,8 +36,7 @@ public final class TallyClient {
   }
 
   /** One client per port, each with requests bounded by {@code timeout}. */
-  public static java.util.List<TallyClient> onPorts(
-      java.util.List<Integer> ports, Duration timeout) {
+  public static List<TallyClient> onPorts(List<Integer> ports, Duration timeout) {
     return ports.stream().map(p -> new TallyClient(p, timeout)).toList();
   }
 
