@@ -70,6 +70,9 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
   /** Batches of a full re-push in flight at once. */
   static final int REPUSH_WINDOW = 4;
 
+  /** Batches of a push round in flight at once. */
+  static final int PUSH_WINDOW = 4;
+
   /** A region's Redis Cluster that this node pushes its slots to. */
   public record Target(String region, RedisSlots slots) {}
 
@@ -563,46 +566,68 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
       return false;
     }
 
+    /**
+     * Pushes the changed counters in batches, {@link #PUSH_WINDOW} of them in flight at a time: a
+     * pusher that is behind (a backlog) drains at Redis's pace, not at one round trip per batch.
+     * Batches hold distinct counters, so the order they land in does not matter.
+     */
     private boolean pushDirty() {
-      List<CounterId> chunk = new ArrayList<>(settings.pushBatch());
-      List<CounterValue> values = new ArrayList<>(settings.pushBatch());
       Iterator<CounterId> it = dirty.keySet().iterator();
-      while (it.hasNext() && !closed) {
-        chunk.clear();
-        values.clear();
-        while (it.hasNext() && chunk.size() < settings.pushBatch()) {
-          CounterId id = it.next();
-          // the value removed is the newest committed; a later commit puts the counter back
-          CounterValue v = dirty.remove(id);
-          if (v != null) {
-            chunk.add(id);
-            values.add(v);
+      java.util.ArrayDeque<Batch> inFlight = new java.util.ArrayDeque<>(PUSH_WINDOW);
+      while (!closed) {
+        while (it.hasNext() && inFlight.size() < PUSH_WINDOW) {
+          List<CounterId> ids = new ArrayList<>(settings.pushBatch());
+          List<CounterValue> values = new ArrayList<>(settings.pushBatch());
+          while (it.hasNext() && ids.size() < settings.pushBatch()) {
+            CounterId id = it.next();
+            // the value removed is the newest committed; a later commit puts the counter back
+            CounterValue v = dirty.remove(id);
+            if (v != null) {
+              ids.add(id);
+              values.add(v);
+            }
+          }
+          if (!ids.isEmpty()) {
+            inFlight.add(new Batch(ids, values, slots.push(ids, values), System.nanoTime()));
           }
         }
-        if (!push(chunk, values)) {
+        Batch oldest = inFlight.poll();
+        if (oldest == null) {
+          return true;
+        }
+        if (!landed(oldest)) {
           overflow = true; // what this round took is still in the outbox entries
           return false;
         }
       }
-      return !closed;
+      return false;
     }
 
-    /** Pushes one batch; once Redis holds it, tells the region's live bus. */
-    private boolean push(List<CounterId> ids, List<CounterValue> values) {
-      long t0 = System.nanoTime();
+    private record Batch(
+        List<CounterId> ids, List<CounterValue> values, CompletionStage<Void> push, long t0) {}
+
+    /** Waits for a batch's push; once Redis holds it, tells the region's live bus. */
+    private boolean landed(Batch b) {
       try {
-        await(slots.push(ids, values));
+        await(b.push());
       } catch (RedisFailure e) {
         failures.increment();
         lastError = e.getMessage();
         log.debug(
-            "push of {} counters to region {} failed: {}", ids.size(), region, e.getMessage());
+            "push of {} counters to region {} failed: {}", b.ids().size(), region, e.getMessage());
         return false;
       }
-      pushTimer.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
-      pushed.increment(ids.size());
-      tellPushed(List.copyOf(ids), List.copyOf(values));
+      pushTimer.record(System.nanoTime() - b.t0(), TimeUnit.NANOSECONDS);
+      pushed.increment(b.ids().size());
+      tellPushed(b.ids(), b.values());
       return true;
+    }
+
+    /** Pushes one batch and waits for it; once Redis holds it, tells the region's live bus. */
+    private boolean push(List<CounterId> ids, List<CounterValue> values) {
+      return landed(
+          new Batch(
+              List.copyOf(ids), List.copyOf(values), slots.push(ids, values), System.nanoTime()));
     }
 
     private void tellPushed(List<CounterId> ids, List<CounterValue> values) {
