@@ -402,6 +402,19 @@ print(f"Redis commands per tally request on the primaries: PUT {f(rows[('cluster
 print(f"The six Redis processes idle (no node): {idle['redis_idle_cpu_ms_per_s']:.1f} ms CPU per s, "
       f"included in the per-request figures; "
       f"the nodes' backlog drained {drain['backlog_drain_s']} s after the PUT load (-1: not within 60 s).")
+backlog = {}  # (node, edge) -> counters waiting to be pushed, from cluster-put-metrics.txt
+edge = None
+for line in open(f"{out}/cluster-put-metrics.txt"):
+    if line.startswith("# node"):
+        edge = tuple(line.split()[1:3])
+    elif line.startswith('tally_cluster_backlog{region="local"}') and edge:
+        backlog[edge] = int(float(line.split()[-1]))
+if backlog:
+    print("Counters waiting to be pushed (tally_cluster_backlog) at the start and end of the PUT window: "
+          + ", ".join(f"{n} {backlog.get((n, 'start'), '?')} → {backlog.get((n, 'end'), '?')}"
+                      for n in ("node1", "node2"))
+          + (" (thousands waiting: the pushers fell behind, and a new write waits for a pass over"
+             " the backlog)." if max(backlog.values()) >= 10_000 else "."))
 print("Node CPU µs per request (both nodes, utime+stime over the window): " + ", ".join(
     f"{label.upper()} standalone {f(rows[('standalone', label)], 'node_cpu_us_per_request'):.1f}, "
     f"cluster {f(rows[('cluster', label)], 'node_cpu_us_per_request'):.1f}" for label in ("put", "get"))
