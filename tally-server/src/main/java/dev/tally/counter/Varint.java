@@ -15,7 +15,8 @@ package dev.tally.counter;
  *
  * <p>The {@code byte[]} forms serve the store; the {@code String} forms serve Redis values, which
  * hold one byte per char (0..255, an ISO-8859-1 codec) and are the same bytes as the {@code byte[]}
- * forms. A reader's position is an {@code int[1]} that the read moves past the varint.
+ * forms (VarintTest holds them to it). A reader's position is an {@code int[1]} that the read moves
+ * past the varint.
  */
 public final class Varint {
 
@@ -59,11 +60,11 @@ public final class Varint {
    * Appends {@code v} to {@code sb}, one char (0..255) per byte of {@link #put(byte[], int, long)}.
    */
   public static void put(StringBuilder sb, long v) {
-    byte[] buf = new byte[MAX_LENGTH];
-    int end = put(buf, 0, v);
-    for (int i = 0; i < end; i++) {
-      sb.append((char) (buf[i] & 0xFF));
+    while ((v & ~0x7FL) != 0) {
+      sb.append((char) ((v & 0x7F) | 0x80));
+      v >>>= 7;
     }
+    sb.append((char) v);
   }
 
   /**
@@ -71,13 +72,17 @@ public final class Varint {
    * pos[0]} past it; fails as {@link #get(byte[], int[])} does.
    */
   public static long get(CharSequence s, int[] pos) {
-    byte[] b = new byte[Math.max(0, Math.min(MAX_LENGTH, s.length() - pos[0]))];
-    for (int i = 0; i < b.length; i++) {
-      b[i] = (byte) s.charAt(pos[0] + i);
+    long v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos[0] >= s.length()) {
+        throw new IllegalStateException("truncated varint");
+      }
+      int x = s.charAt(pos[0]++) & 0xFF;
+      v |= (long) (x & 0x7F) << shift;
+      if (x < 0x80) {
+        return v;
+      }
     }
-    int[] read = {0};
-    long v = get(b, read);
-    pos[0] += read[0];
-    return v;
+    throw new IllegalStateException("varint longer than " + MAX_LENGTH + " bytes");
   }
 }
