@@ -293,6 +293,21 @@ public final class Aggregator implements WritePath, AutoCloseable {
       }
       batchWrites.record(total);
       batchCounters.record(ids.size());
+    }
+    boolean applied = durable;
+    Wakeups.holdDuring(() -> handOut(applied, ids, values, answers));
+  }
+
+  /**
+   * Tells the listeners about a durable commit, then answers its writes; the event loops they wake
+   * are woken once each, after the last answer ({@link Wakeups}).
+   */
+  private void handOut(
+      boolean durable,
+      List<CounterId> ids,
+      List<CounterValue> values,
+      List<WriteResult[]> answers) {
+    if (durable) {
       for (CommitListener l : listeners) {
         try {
           l.committed(ids, values);

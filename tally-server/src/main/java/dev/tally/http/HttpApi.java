@@ -13,11 +13,10 @@ import dev.tally.engine.WriteResult;
 import dev.tally.error.ErrorKind;
 import dev.tally.error.TallyException;
 import dev.tally.http.HttpMetrics.Endpoint;
+import dev.tally.loop.Handoff;
 import dev.tally.metrics.Health;
 import dev.tally.metrics.Metrics;
-import io.vertx.core.Context;
 import io.vertx.core.Handler;
-import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
@@ -98,7 +97,6 @@ public final class HttpApi implements Handler<HttpServerRequest> {
    * One hand-off per event-loop thread. Not per {@link Context}: Vert.x gives every request its own
    * duplicate of its event loop's context, so a map keyed by context would grow with every request.
    */
-  private final ThreadLocal<Handoff> handoffs = new ThreadLocal<>();
 
   /**
    * @param writePath where writes go: the aggregator, or in cluster mode the cluster's writer
@@ -232,13 +230,8 @@ public final class HttpApi implements Handler<HttpServerRequest> {
   }
 
   /** The hand-off back to the calling event loop. */
-  private Handoff handoff() {
-    Handoff h = handoffs.get();
-    if (h == null) {
-      h = new Handoff(Vertx.currentContext());
-      handoffs.set(h);
-    }
-    return h;
+  private static Handoff handoff() {
+    return Handoff.toThisLoop();
   }
 
   // ---- single counter

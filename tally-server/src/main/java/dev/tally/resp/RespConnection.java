@@ -1,7 +1,6 @@
 package dev.tally.resp;
 
-import io.vertx.core.Context;
-import io.vertx.core.Vertx;
+import dev.tally.loop.Handoff;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.net.NetSocket;
 import java.util.ArrayDeque;
@@ -24,7 +23,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 final class RespConnection {
 
   private final NetSocket socket;
-  private final Context context;
+  private final Handoff loop;
   private final RespCommands commands;
   private final RespCommands.Session session;
   private final RespDecoder decoder;
@@ -38,7 +37,7 @@ final class RespConnection {
 
   RespConnection(NetSocket socket, RespCommands commands, RespDecoder decoder, int maxPipeline) {
     this.socket = socket;
-    this.context = Vertx.currentContext();
+    this.loop = Handoff.toThisLoop();
     this.commands = commands;
     this.session = commands.open(socket.remoteAddress().hostAddress());
     this.decoder = decoder;
@@ -98,11 +97,12 @@ final class RespConnection {
 
   /**
    * From the thread that completed a reply (the committer, for writes): one hop to the event loop
-   * for however many of this connection's replies complete before it runs, not one per reply.
+   * for however many of this connection's replies complete before it runs, not one per reply, and
+   * one wake-up of the loop for all its connections answered by one commit ({@link Handoff}).
    */
   private void scheduleFlush() {
     if (flushScheduled.compareAndSet(false, true)) {
-      context.runOnContext(v -> flush());
+      loop.run(this::flush);
     }
   }
 

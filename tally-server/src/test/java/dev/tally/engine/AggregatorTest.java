@@ -308,4 +308,46 @@ class AggregatorTest {
     submit(new Write(likes(4), 1, null));
     assertThat(heard).containsExactly("4=2", "5=-1");
   }
+
+  @Test
+  void aCommitsAnswers_allGoOutBeforeAnyWakeupTheyAskFor() throws Exception {
+    java.util.concurrent.CountDownLatch firstCommitHeld =
+        new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    aggregator.addListener(
+        (ids, values) -> {
+          if (firstCommitHeld.getCount() > 0) {
+            firstCommitHeld.countDown();
+            try {
+              release.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          }
+        });
+    CompletableFuture<WriteResult[]> first = new CompletableFuture<>();
+    aggregator.submit(new Write[] {new Write(likes(1), 1, null)}, first::complete);
+    assertThat(firstCommitHeld.await(10, TimeUnit.SECONDS)).isTrue();
+    // three writers queue up while the first commit is held: they form the next batch
+    List<String> log = java.util.Collections.synchronizedList(new ArrayList<>());
+    java.util.concurrent.CountDownLatch woken = new java.util.concurrent.CountDownLatch(3);
+    for (int i = 0; i < 3; i++) {
+      String n = Integer.toString(i);
+      aggregator.submit(
+          new Write[] {new Write(likes(2 + i), 1, null)},
+          results -> {
+            log.add("answer " + n);
+            Wakeups.wake(
+                () -> {
+                  log.add("wake " + n);
+                  woken.countDown();
+                });
+          });
+    }
+    release.countDown();
+    first.get(10, TimeUnit.SECONDS);
+    assertThat(woken.await(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(log)
+        .containsExactly("answer 0", "answer 1", "answer 2", "wake 0", "wake 1", "wake 2");
+  }
 }
