@@ -43,6 +43,11 @@ public final class RespCommands {
     /** The credentials AUTH or HELLO presented, as an Authorization header value; or null. */
     String authorization;
 
+    // the counter writes of the commands run since the last submit(), and their replies' stages
+    final List<Write> writes = new ArrayList<>();
+    final List<CompletableFuture<byte[]>> written = new ArrayList<>();
+    final List<Integer> writtenProtocols = new ArrayList<>();
+
     Session(long id, String address) {
       this.id = id;
       this.address = address;
@@ -90,12 +95,16 @@ public final class RespCommands {
     return new Session(sessions.incrementAndGet(), address);
   }
 
-  /** Runs {@code args} (the command name first); completes with the reply's bytes. */
+  /**
+   * Runs {@code args} (the command name first); completes with the reply's bytes. A counter write
+   * waits in the session until {@link #submit}, so that the writes of one read from the socket go
+   * to the write path together.
+   */
   public CompletionStage<byte[]> run(Session s, List<byte[]> args) {
     String name = text(args.get(0)).toUpperCase(Locale.ROOT);
     io.micrometer.core.instrument.Counter[] meters =
         counted.computeIfAbsent(COMMANDS.contains(name) ? name : "OTHER", this::meters);
-    return execute(s, args)
+    return execute(s, name, args)
         .whenComplete(
             (reply, error) ->
                 meters[error != null || reply.length == 0 || reply[0] == '-' ? 1 : 0].increment());
@@ -115,10 +124,45 @@ public final class RespCommands {
     return m;
   }
 
-  private CompletionStage<byte[]> execute(Session s, List<byte[]> args) {
+  /**
+   * Hands the counter writes {@link #run} gathered in {@code s} to the write path in one
+   * submission. Their replies are made on the connection's event loop, through {@code loop}, not on
+   * the committer thread that answers the whole group commit.
+   */
+  public void submit(Session s, java.util.function.Consumer<Runnable> loop) {
+    int n = s.writes.size();
+    if (n == 0) {
+      return;
+    }
+    Write[] batch = s.writes.toArray(new Write[0]);
+    List<CompletableFuture<byte[]>> replies = List.copyOf(s.written);
+    int[] protocols = new int[n];
+    for (int i = 0; i < n; i++) {
+      protocols[i] = s.writtenProtocols.get(i);
+    }
+    s.writes.clear();
+    s.written.clear();
+    s.writtenProtocols.clear();
+    try {
+      writes.submit(
+          batch,
+          results ->
+              loop.accept(
+                  () -> {
+                    for (int i = 0; i < n; i++) {
+                      replies.get(i).complete(written(results[i], protocols[i]));
+                    }
+                  }));
+    } catch (TallyException e) {
+      for (int i = 0; i < n; i++) {
+        replies.get(i).complete(error(e, protocols[i]));
+      }
+    }
+  }
+
+  private CompletionStage<byte[]> execute(Session s, String command, List<byte[]> args) {
     RespReply out = new RespReply();
     out.protocol(s.protocol);
-    String command = text(args.get(0)).toUpperCase(Locale.ROOT);
     try {
       return switch (command) {
         case "INCR" -> write(s, args, 2, 1);
@@ -335,13 +379,9 @@ public final class RespCommands {
       return counts(List.of(id), protocol, false); // adds nothing: the count as it is
     }
     CompletableFuture<byte[]> reply = new CompletableFuture<>();
-    try {
-      writes.submit(
-          new Write[] {new Write(id, delta, key)},
-          results -> reply.complete(written(results[0], protocol)));
-    } catch (TallyException e) {
-      reply.complete(error(e, protocol));
-    }
+    s.writes.add(new Write(id, delta, key));
+    s.written.add(reply);
+    s.writtenProtocols.add(protocol);
     return reply;
   }
 

@@ -91,6 +91,7 @@ final class RespConnection {
       }
     } finally {
       parsing = false;
+      commands.submit(session, loop::run);
     }
     flush();
   }

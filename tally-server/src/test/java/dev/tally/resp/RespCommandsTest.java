@@ -68,13 +68,66 @@ class RespCommandsTest {
     store.close();
   }
 
-  private String run(String... args) throws Exception {
+  private static List<byte[]> args(String... args) {
     List<byte[]> a = new ArrayList<>();
     for (String s : args) {
       a.add(s.getBytes(StandardCharsets.UTF_8));
     }
-    byte[] reply = commands.run(session, a).toCompletableFuture().get(10, TimeUnit.SECONDS);
-    return new String(reply, StandardCharsets.UTF_8);
+    return a;
+  }
+
+  /** One command as a connection runs it: then the round's writes are submitted. */
+  private String run(String... args) throws Exception {
+    java.util.concurrent.CompletableFuture<byte[]> reply =
+        commands.run(session, args(args)).toCompletableFuture();
+    commands.submit(session, Runnable::run);
+    return text(reply);
+  }
+
+  private static String text(java.util.concurrent.CompletionStage<byte[]> reply) throws Exception {
+    return new String(
+        reply.toCompletableFuture().get(10, TimeUnit.SECONDS), StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void theWritesOfOneRound_goToTheWritePathTogether_andAreAnsweredOnTheLoop() throws Exception {
+    var a = commands.run(session, args("INCR", "likes:5")).toCompletableFuture();
+    var b = commands.run(session, args("INCRBY", "likes:5", "2")).toCompletableFuture();
+    var c = commands.run(session, args("DECR", "views:5")).toCompletableFuture();
+    assertThat(a).as("waits for the round's submit").isNotDone();
+    java.util.concurrent.BlockingQueue<Runnable> loop =
+        new java.util.concurrent.LinkedBlockingQueue<>();
+    commands.submit(session, loop::add);
+    Runnable answers = loop.poll(10, TimeUnit.SECONDS);
+    assertThat(answers).as("one hand-off for the whole round").isNotNull();
+    assertThat(List.of(a, b, c)).as("replies are made on the loop").noneMatch(f -> f.isDone());
+    answers.run();
+    assertThat(text(a)).isEqualTo(":1\r\n");
+    assertThat(text(b)).isEqualTo(":3\r\n");
+    assertThat(text(c)).isEqualTo(":-1\r\n");
+    assertThat(loop).isEmpty();
+  }
+
+  @Test
+  void aRoundTheWritePathRefuses_answersEveryWriteWithTheRetriableError() throws Exception {
+    RespCommands refusing =
+        new RespCommands(
+            store.names(),
+            AccessControl.open(Clock.systemUTC(), new SimpleMeterRegistry()),
+            (writes, callback) -> {
+              throw new dev.tally.error.TallyException(
+                  dev.tally.error.ErrorKind.OVERLOADED, "too many writes are waiting");
+            },
+            new LocalCountReader(new ReadCache(store, 10), reads),
+            "test-version",
+            registry);
+    RespCommands.Session s = refusing.open("127.0.0.1");
+    var a = refusing.run(s, args("INCR", "likes:7")).toCompletableFuture();
+    var b = refusing.run(s, args("DECRBY", "likes:7", "3")).toCompletableFuture();
+    refusing.submit(s, Runnable::run);
+    assertThat(text(a)).startsWith("-TRYAGAIN too many writes are waiting");
+    assertThat(text(b)).startsWith("-TRYAGAIN too many writes are waiting");
+    assertThat(run("GET", "likes:7")).as("nothing changed").isEqualTo("$1\r\n0\r\n");
   }
 
   @Test
