@@ -17,7 +17,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -92,14 +91,15 @@ public final class Aggregator implements WritePath, AutoCloseable {
   // committer-thread state
   private final CounterTable state;
   private final List<Submission> batch = new ArrayList<>();
-  private final Map<CounterId, CounterValue> touched = new LinkedHashMap<>();
   private final Map<String, IdempotencyRecord> keysInBatch = new HashMap<>();
   // load()'s scratch, cleared for each batch: the committer is one thread
   private final List<CounterId> toLoad = new ArrayList<>();
   private final List<String> keysToLoad = new ArrayList<>();
-  // the committed value of every counter of the batch, as load() found it: one look into `state`
-  // per distinct counter, then only this small map (the big one misses the CPU caches)
-  private final Map<CounterId, CounterValue> base = new HashMap<>();
+  // every counter of the batch, from its committed value (one look into `state` or the store per
+  // distinct counter) to its value after the batch: this small map, not the big one that misses
+  // the CPU caches; and the same entries in first-seen order
+  private final Map<CounterId, Pending> pending = new HashMap<>();
+  private final List<Pending> pendingOrder = new ArrayList<>();
   private final Commit commit = new Commit();
   private long lastPurgeMillis;
 
@@ -226,8 +226,8 @@ public final class Aggregator implements WritePath, AutoCloseable {
           failAll(new TallyException(ErrorKind.INTERNAL, "internal error during commit", e));
         } finally {
           batch.clear();
-          touched.clear();
-          base.clear();
+          pending.clear();
+          pendingOrder.clear();
           keysInBatch.clear();
           commit.clear();
           pendingWrites.addAndGet(-n);
@@ -265,8 +265,14 @@ public final class Aggregator implements WritePath, AutoCloseable {
       total += results.length;
     }
 
-    List<CounterId> ids = new ArrayList<>(touched.keySet());
-    List<CounterValue> values = new ArrayList<>(touched.values());
+    List<CounterId> ids = new ArrayList<>(pendingOrder.size());
+    List<CounterValue> values = new ArrayList<>(pendingOrder.size());
+    for (Pending e : pendingOrder) {
+      if (e.changed) {
+        ids.add(e.id);
+        values.add(new CounterValue(new Slot(e.p, e.n), e.updatedAtSecond));
+      }
+    }
     for (int i = 0; i < ids.size(); i++) {
       commit.putCounter(ids.get(i), values.get(i));
     }
@@ -333,20 +339,21 @@ public final class Aggregator implements WritePath, AutoCloseable {
     List<String> keys = keysToLoad;
     counters.clear();
     keys.clear();
+    List<Pending> toFill = new ArrayList<>();
     for (Submission s : batch) {
       for (Write w : s.writes()) {
         CounterId id = w.counter();
-        if (!base.containsKey(id)) {
+        if (!pending.containsKey(id)) {
+          Pending e = new Pending(id);
           int slot = state.find(id.postId(), id.code());
           if (slot >= 0) {
-            base.put(
-                id,
-                new CounterValue(
-                    new Slot(state.p(slot), state.n(slot)), state.updatedAtSecond(slot)));
+            e.set(state.p(slot), state.n(slot), state.updatedAtSecond(slot));
           } else {
-            base.put(id, null);
             counters.add(id);
+            toFill.add(e);
           }
+          pending.put(id, e);
+          pendingOrder.add(e);
         }
         if (w.idempotencyKey() != null && !keysInBatch.containsKey(w.idempotencyKey())) {
           keysInBatch.put(w.idempotencyKey(), null);
@@ -356,7 +363,8 @@ public final class Aggregator implements WritePath, AutoCloseable {
     }
     List<CounterValue> loaded = store.getAll(counters);
     for (int i = 0; i < counters.size(); i++) {
-      base.put(counters.get(i), loaded.get(i));
+      CounterValue v = loaded.get(i);
+      toFill.get(i).set(v.slot().p(), v.slot().n(), v.updatedAtSecond());
     }
     List<IdempotencyRecord> records = store.getKeys(keys);
     for (int i = 0; i < keys.size(); i++) {
@@ -379,30 +387,55 @@ public final class Aggregator implements WritePath, AutoCloseable {
                 "this Idempotency-Key was already used for a different write"));
       }
     }
-    CounterValue current = touched.get(w.counter());
-    if (current == null) {
-      current = base.get(w.counter());
-    }
-    CounterValue next;
+    Pending e = pending.get(w.counter());
+    long p = e.p;
+    long n = e.n;
     try {
-      next = current.plus(w.delta(), now);
-    } catch (ArithmeticException e) {
+      if (w.delta() >= 0) {
+        p = Math.addExact(p, w.delta());
+      } else {
+        n = Math.addExact(n, Math.negateExact(w.delta()));
+      }
+    } catch (ArithmeticException overflow) {
       return WriteResult.failed(
           new TallyException(ErrorKind.UNPROCESSABLE, "the counter cannot grow any further"));
     }
-    touched.put(w.counter(), next);
+    e.p = p;
+    e.n = n;
+    e.updatedAtSecond = Math.max(e.updatedAtSecond, now);
+    e.changed = true;
+    long count = p - n;
     if (key != null) {
       IdempotencyRecord r =
           new IdempotencyRecord(
               w.counter(),
               w.delta(),
-              next.count(),
-              next.updatedAtSecond(),
+              count,
+              e.updatedAtSecond,
               now + settings.idempotencyRetention().toSeconds());
       keysInBatch.put(key, r);
       commit.putKey(key, r);
     }
-    return WriteResult.applied(next.count(), next.updatedAtSecond());
+    return WriteResult.applied(count, e.updatedAtSecond);
+  }
+
+  /** A counter of the batch being committed: its committed value, then the batch's writes on it. */
+  private static final class Pending {
+    final CounterId id;
+    long p;
+    long n;
+    long updatedAtSecond;
+    boolean changed;
+
+    Pending(CounterId id) {
+      this.id = id;
+    }
+
+    void set(long p, long n, long updatedAtSecond) {
+      this.p = p;
+      this.n = n;
+      this.updatedAtSecond = updatedAtSecond;
+    }
   }
 
   private void count(WriteResult[] results) {

@@ -350,4 +350,24 @@ class AggregatorTest {
     assertThat(log)
         .containsExactly("answer 0", "answer 1", "answer 2", "wake 0", "wake 1", "wake 2");
   }
+
+  @Test
+  void aWriteThatWouldOverflow_failsAlone_andTheOthersOfItsBatchApply() throws Exception {
+    assertThat(submit(new Write(likes(9), Long.MAX_VALUE - 1, null))[0].count())
+        .isEqualTo(Long.MAX_VALUE - 1);
+    WriteResult[] r =
+        submit(
+            new Write(likes(9), 1, null),
+            new Write(likes(9), 1, null),
+            new Write(likes(9), -5, null),
+            new Write(likes(10), 3, null));
+    assertThat(r[0].count()).isEqualTo(Long.MAX_VALUE);
+    assertThat(r[1].outcome()).isEqualTo(Outcome.FAILED);
+    assertThat(r[1].error().kind()).isEqualTo(ErrorKind.UNPROCESSABLE);
+    assertThat(r[2].count()).isEqualTo(Long.MAX_VALUE - 5);
+    assertThat(r[3].count()).isEqualTo(3);
+    assertThat(store.get(likes(9)).slot().p()).isEqualTo(Long.MAX_VALUE);
+    assertThat(store.get(likes(9)).slot().n()).isEqualTo(5);
+    assertThat(store.get(likes(10)).count()).isEqualTo(3);
+  }
 }
