@@ -4,7 +4,8 @@
 #   bench/resp.sh [results-dir]
 # INCR on 100,000 random keys, 64 connections, at -P 1 and -P 16: Redis in memory (no persistence),
 # Redis with appendfsync always (as durable as tally), then tally (durable: every reply after its
-# group commit's fsync). Servers on SERVER_CPU, redis-benchmark on CLIENT_CPU (bench/lib.sh).
+# group commit's fsync, measured after an untimed warm-up pass). Servers on SERVER_CPU,
+# redis-benchmark on CLIENT_CPU (bench/lib.sh).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$root/bench/lib.sh" resp "${1:-$root/bench/results/$(date -u +%Y-%m-%d)-resp}"
@@ -26,6 +27,13 @@ incr redis-always $REDIS_PORT 1
 incr redis-always $REDIS_PORT 16
 redis_stop
 tally_start "$work/data" --resp-port $RESP_PORT
+# an untimed pass first, as every other tally figure is taken after a warm-up: a JVM that has just
+# started still compiles its hot paths (a 1M-command -P 16 run is over in a few seconds)
+log "tally warm-up, -P 16 then -P 1, untimed"
+taskset -c "$CLIENT_CPU" redis-benchmark -p $RESP_PORT -c "$CONNS" -n "$N" -r 100000 -P 16 -q \
+  INCR "likes:1__rand_int__" > /dev/null
+taskset -c "$CLIENT_CPU" redis-benchmark -p $RESP_PORT -c "$CONNS" -n $((N / 4)) -r 100000 -P 1 -q \
+  INCR "likes:1__rand_int__" > /dev/null
 incr tally $RESP_PORT 1
 incr tally $RESP_PORT 16
 tally_stop
