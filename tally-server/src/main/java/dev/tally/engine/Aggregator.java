@@ -95,6 +95,7 @@ public final class Aggregator implements WritePath, AutoCloseable {
   // load()'s scratch, cleared for each batch: the committer is one thread
   private final List<CounterId> toLoad = new ArrayList<>();
   private final List<String> keysToLoad = new ArrayList<>();
+  private final List<Pending> toFill = new ArrayList<>(); // the entries of toLoad, in its order
   // every counter of the batch, from its committed value (one look into `state` or the store per
   // distinct counter) to its value after the batch: this small map, not the big one that misses
   // the CPU caches; and the same entries in first-seen order
@@ -339,7 +340,7 @@ public final class Aggregator implements WritePath, AutoCloseable {
     List<String> keys = keysToLoad;
     counters.clear();
     keys.clear();
-    List<Pending> toFill = new ArrayList<>();
+    toFill.clear();
     for (Submission s : batch) {
       for (Write w : s.writes()) {
         CounterId id = w.counter();

@@ -94,11 +94,6 @@ public final class HttpApi implements Handler<HttpServerRequest> {
   private final TrustedProxies proxies;
 
   /**
-   * One hand-off per event-loop thread. Not per {@link Context}: Vert.x gives every request its own
-   * duplicate of its event loop's context, so a map keyed by context would grow with every request.
-   */
-
-  /**
    * @param writePath where writes go: the aggregator, or in cluster mode the cluster's writer
    * @param counts what reads answer: the node's own values, or in cluster mode the cluster's
    * @param readExecutor where slow operations (metrics scrapes) run
@@ -229,11 +224,6 @@ public final class HttpApi implements Handler<HttpServerRequest> {
     throw new TallyException(ErrorKind.NOT_FOUND, "no such resource; see docs/api.md");
   }
 
-  /** The hand-off back to the calling event loop. */
-  private static Handoff handoff() {
-    return Handoff.toThisLoop();
-  }
-
   // ---- single counter
 
   private CounterId counterId(String post, String counter) {
@@ -251,7 +241,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
         Math.min(MAX_SINGLE_BODY_BYTES, maxBodyBytes),
         body -> {
           Write w = new Write(id, Requests.action(body), key);
-          Handoff back = handoff();
+          Handoff back = Handoff.toThisLoop();
           writePath.submit(
               new Write[] {w}, results -> back.run(() -> answerWrite(call, results[0])));
         });
@@ -282,7 +272,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
 
   /** Reads {@code ids} through the count reader, then calls {@code then} on this event loop. */
   private void readLater(Call call, List<CounterId> ids, Consumer<Counts> then) {
-    Handoff back = handoff();
+    Handoff back = Handoff.toThisLoop();
     counts
         .read(ids)
         .whenComplete(
@@ -402,7 +392,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
             answerBatchWrite(call, items, new WriteResult[0]);
             return;
           }
-          Handoff back = handoff();
+          Handoff back = Handoff.toThisLoop();
           writePath.submit(
               valid.toArray(new Write[0]),
               results -> back.run(() -> answerBatchWrite(call, items, results)));
@@ -515,7 +505,7 @@ public final class HttpApi implements Handler<HttpServerRequest> {
       java.util.concurrent.Executor executor,
       java.util.function.Supplier<T> work,
       Consumer<T> then) {
-    Handoff back = handoff();
+    Handoff back = Handoff.toThisLoop();
     try {
       executor.execute(
           () -> {

@@ -17,6 +17,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class Handoff {
 
+  // one per event-loop thread, not per Context: Vert.x gives every request its own duplicate of its
+  // event loop's context, so hand-offs keyed by context would grow with every request
   private static final ThreadLocal<Handoff> OF_LOOP = new ThreadLocal<>();
 
   private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();

@@ -43,10 +43,8 @@ public final class RespCommands {
     /** The credentials AUTH or HELLO presented, as an Authorization header value; or null. */
     String authorization;
 
-    // the counter writes of the commands run since the last submit(), and their replies' stages
-    final List<Write> writes = new ArrayList<>();
-    final List<CompletableFuture<byte[]>> written = new ArrayList<>();
-    final List<Integer> writtenProtocols = new ArrayList<>();
+    // the counter writes of the commands run since the last submit()
+    final List<QueuedWrite> queued = new ArrayList<>();
 
     Session(long id, String address) {
       this.id = id;
@@ -130,35 +128,35 @@ public final class RespCommands {
    * the committer thread that answers the whole group commit.
    */
   public void submit(Session s, java.util.function.Consumer<Runnable> loop) {
-    int n = s.writes.size();
-    if (n == 0) {
+    if (s.queued.isEmpty()) {
       return;
     }
-    Write[] batch = s.writes.toArray(new Write[0]);
-    List<CompletableFuture<byte[]>> replies = List.copyOf(s.written);
-    int[] protocols = new int[n];
-    for (int i = 0; i < n; i++) {
-      protocols[i] = s.writtenProtocols.get(i);
+    List<QueuedWrite> round = List.copyOf(s.queued);
+    s.queued.clear();
+    Write[] batch = new Write[round.size()];
+    for (int i = 0; i < batch.length; i++) {
+      batch[i] = round.get(i).write();
     }
-    s.writes.clear();
-    s.written.clear();
-    s.writtenProtocols.clear();
     try {
       writes.submit(
           batch,
           results ->
               loop.accept(
                   () -> {
-                    for (int i = 0; i < n; i++) {
-                      replies.get(i).complete(written(results[i], protocols[i]));
+                    for (int i = 0; i < batch.length; i++) {
+                      QueuedWrite q = round.get(i);
+                      q.reply().complete(written(results[i], q.protocol()));
                     }
                   }));
     } catch (TallyException e) {
-      for (int i = 0; i < n; i++) {
-        replies.get(i).complete(error(e, protocols[i]));
+      for (QueuedWrite q : round) {
+        q.reply().complete(error(e, q.protocol()));
       }
     }
   }
+
+  /** A counter write waiting for its round's {@link #submit}, with the protocol to answer in. */
+  private record QueuedWrite(Write write, CompletableFuture<byte[]> reply, int protocol) {}
 
   private CompletionStage<byte[]> execute(Session s, String command, List<byte[]> args) {
     RespReply out = new RespReply();
@@ -379,9 +377,7 @@ public final class RespCommands {
       return counts(List.of(id), protocol, false); // adds nothing: the count as it is
     }
     CompletableFuture<byte[]> reply = new CompletableFuture<>();
-    s.writes.add(new Write(id, delta, key));
-    s.written.add(reply);
-    s.writtenProtocols.add(protocol);
+    s.queued.add(new QueuedWrite(new Write(id, delta, key), reply, protocol));
     return reply;
   }
 
