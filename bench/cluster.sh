@@ -40,6 +40,8 @@
 #
 # Results: machine.json; {standalone,cluster}-{put,get}-n{1,2}.json (each load generator's report);
 # {standalone,cluster}-{put,get}-node-cpu.txt (the nodes' CPU ticks over the window by thread);
+# cluster-{put,get}-redis-sched.txt (each Redis's main thread over the window: time on the CPU and
+# time ready to run but waiting for it, from /proc/<pid>/schedstat);
 # cluster-{put,get}-metrics.txt (each node's tally_cluster_*, tally_live_bus_* and tally_commit_*
 # metrics at the window's start and end, to explain a window: follow loads, resubscribes, pushes);
 # {standalone,cluster}-{put,get}.json and direct-{incr,get}.json (a step's acknowledged requests/s,
@@ -77,6 +79,7 @@ trap 'exit 130' INT TERM
   echo "\"java\":\"$("$JAVA" -version 2>&1 | head -1 | tr -d '"')\",\"clk_tck\":$CLK_TCK,"
   echo "\"warmup\":\"$WARMUP\",\"duration\":\"$DURATION\",\"direct_secs\":$DIRECT_SECS,"
   echo "\"server_cpu\":\"$SERVER_CPU\",\"client_cpu\":\"$CLIENT_CPU\","
+  echo "\"redis_daemonize\":\"${REDIS_DAEMONIZE:-no}\",\"autogroup\":$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo null),"
   echo "\"redis\":\"$(redis-server --version | awk '{print $3}')\",\"git\":\"$(git -C "$root" rev-parse --short HEAD)\"}"
 } > "$out/machine.json"
 printf 'step\tworkload\tclient\trequests_per_s\trequests\tnot_acknowledged\tp99_ms\tredis_cpu_us_per_request\tredis_commands_per_request\tnode_cpu_us_per_request\tserver_cpu_busy\n' > "$tsv"
@@ -109,10 +112,19 @@ window_start() { # CONFIG RESETSTAT on every Redis, then w_c0/w_t0: Redis CPU ti
     read -rt 10 line <&"$fd" && [[ $line == +OK* ]] || { log "CONFIG RESETSTAT failed: ${line:-no answer}"; exit 1; }
   done
   redis_ticks; w_c0=$ticks; w_t0=${EPOCHREALTIME/./}
+  redis_sched > "$work/redis-sched0"
+}
+redis_sched() { # per Redis: port, then its main thread's time on the CPU and waiting for it (ns, schedstat)
+  local i
+  for i in "${!redis_pids[@]}"; do echo "${redis_ports[i]} $(cut -d' ' -f1,2 "/proc/${redis_pids[i]}/schedstat")"; done
 }
 window_end() { # file: w_c1/w_t1, then each Redis's INFO commandstats into file, under "# 127.0.0.1:PORT ROLE"
   local i fd head body
   redis_ticks; w_c1=$ticks; w_t1=${EPOCHREALTIME/./}
+  # how long each Redis ran and how long it was ready to run but waited for the CPU, over the window
+  redis_sched | awk 'NR == FNR {r[$1] = $2; w[$1] = $3; next}
+    {printf "%s run_ms %.0f waiting_ms %.0f\n", $1, ($2 - r[$1]) / 1e6, ($3 - w[$1]) / 1e6}' "$work/redis-sched0" - \
+    > "${1%-commandstats.txt}-redis-sched.txt"
   for fd in "${redis_fds[@]}"; do printf 'INFO commandstats\r\n' >&"$fd"; done
   for i in "${!redis_fds[@]}"; do
     fd=${redis_fds[i]}
@@ -381,7 +393,9 @@ f = lambda r, k: float(r[k]) if r.get(k) not in (None, "", "None") else float("n
 ratio = lambda a, b: a / b if b else float("nan")
 print(f"Cluster cost, {machine['date']}, git {machine['git']}, {machine['nproc']} cores, Redis {machine['redis']}; "
       f"two nodes × 32 connections, {machine['warmup']} warm-up + {machine['duration']}; "
-      f"servers on CPU {machine['server_cpu']}, clients on CPU {machine['client_cpu']}\n")
+      f"servers on CPU {machine['server_cpu']}, clients on CPU {machine['client_cpu']}; "
+      f"Redis {'as daemons (a scheduling group each)' if machine.get('redis_daemonize') == 'yes' else 'in one scheduling group with the nodes'}"
+      f" (autogroup {machine.get('autogroup')})\n")
 print("| | standalone req/s | cluster req/s | cluster / standalone | Redis CPU µs per tally request "
       "| direct req/s | Redis CPU µs per direct command | tally cluster / direct |")
 print("|---|---|---|---|---|---|---|---|")
@@ -395,6 +409,10 @@ print()
 print(f"Convergence delay under the cluster PUT load (acknowledged on node 1, visible on node 2): "
       f"p50 {conv['p50_ms']:.1f} ms, p99 {conv['p99_ms']:.1f} ms, max {conv['max_ms']:.1f} ms "
       f"({conv['samples']} samples, {conv['timeouts']} over 5 s, {conv['errors']} errors).")
+sched = [l.split() for l in open(f"{out}/cluster-put-redis-sched.txt")]
+print(f"The six Redis main threads over the PUT window: on the CPU {sum(float(x[2]) for x in sched) / 1000:.1f} s, "
+      f"ready but waiting for it {sum(float(x[4]) for x in sched) / 1000:.1f} s "
+      f"(the most for one: {max(float(x[4]) for x in sched) / 1000:.1f} s; /proc/<pid>/schedstat).")
 print(f"Redis commands per tally request on the primaries: PUT {f(rows[('cluster', 'put')], 'redis_commands_per_request'):.3f}, "
       f"GET {f(rows[('cluster', 'get')], 'redis_commands_per_request'):.3f}. "
       f"Not acknowledged (non-2xx or failed) in the cluster windows: PUT {rows[('cluster', 'put')]['not_acknowledged']}, "

@@ -63,7 +63,13 @@ redis_cluster_up() {
   # Redis's own default node timeout (15 s), not the tests' 2 s: with every server on one core, a
   # primary's cluster-bus answers can lag by seconds under load, and a failover mid-run would
   # measure the failover, not the steady state
-  NODE_TIMEOUT_MS=${NODE_TIMEOUT_MS:-15000} taskset -c "$SERVER_CPU" "$root/deploy/redis-cluster.sh" up "$rdir" "$base" >/dev/null
+  # Started in this script's session (REDIS_DAEMONIZE=no), not as daemons: the nodes and Redis
+  # then share one scheduling group (Linux autogroup). As daemons each Redis has a group of its
+  # own, and on a SERVER_CPU the nodes keep busy this kernel left runnable primaries unrun for
+  # seconds, which stalled every push (docs/performance-notes.md, "Redis starved by the scheduler");
+  # REDIS_DAEMONIZE=yes measures that setting.
+  REDIS_DAEMONIZE=${REDIS_DAEMONIZE:-no} NODE_TIMEOUT_MS=${NODE_TIMEOUT_MS:-15000} \
+    taskset -c "$SERVER_CPU" "$root/deploy/redis-cluster.sh" up "$rdir" "$base" >/dev/null
   for p in "${redis_ports[@]}"; do redis_pids+=("$(cat "$rdir/$p/redis.pid")"); done
   for _ in $(seq 150); do redis_settled && break; sleep 0.2; done
   redis_settled || { log "the Redis Cluster did not settle to 3 primaries + 3 replicas"; exit 1; }

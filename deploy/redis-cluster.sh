@@ -5,6 +5,11 @@
 #   deploy/redis-cluster.sh up   DIR [BASE_PORT]   # ports BASE_PORT..BASE_PORT+5 (default 17000)
 #   deploy/redis-cluster.sh down DIR [BASE_PORT]   # stops the nodes and removes DIR
 # NODE_TIMEOUT_MS (default 2000, so that tests see failovers quickly) is cluster-node-timeout.
+# REDIS_DAEMONIZE (default yes): with "no" the nodes are started in the background of the caller's
+# session instead of as daemons (each of which gets a session of its own), so that they share the
+# caller's scheduling group (Linux autogroup). Benchmarks that pin Redis and tally nodes to one
+# core use it: as daemons, on a core the nodes keep busy, this kernel left a runnable Redis unrun
+# for seconds at a time (docs/performance-notes.md, "Redis starved by the scheduler").
 set -euo pipefail
 
 usage() {
@@ -67,10 +72,14 @@ case $cmd in
     for p in $(ports); do
       rm -rf "${dir:?}/$p"
       mkdir -p "$dir/$p"
-      redis-server --port "$p" --bind 127.0.0.1 --dir "$dir/$p" \
-        --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout "${NODE_TIMEOUT_MS:-2000}" \
-        --appendonly yes --save "" --daemonize yes \
-        --pidfile "$dir/$p/redis.pid" --logfile "$dir/$p/redis.log"
+      args=(--port "$p" --bind 127.0.0.1 --dir "$dir/$p"
+        --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout "${NODE_TIMEOUT_MS:-2000}"
+        --appendonly yes --save "" --pidfile "$dir/$p/redis.pid" --logfile "$dir/$p/redis.log")
+      case ${REDIS_DAEMONIZE:-yes} in
+        yes) redis-server "${args[@]}" --daemonize yes ;;
+        no) redis-server "${args[@]}" --daemonize no </dev/null >/dev/null 2>&1 & ;;
+        *) echo "REDIS_DAEMONIZE must be yes or no" >&2; exit 2 ;;
+      esac
     done
     for p in $(ports); do
       ok=""
