@@ -28,10 +28,26 @@ public record Slot(long p, long n) {
    * @throws ArithmeticException if a component would pass {@link Long#MAX_VALUE}
    */
   public Slot plus(long delta) {
-    if (delta >= 0) {
-      return new Slot(Math.addExact(p, delta), n);
-    }
-    return new Slot(p, Math.addExact(n, Math.negateExact(delta)));
+    return new Slot(pAfter(p, delta), nAfter(n, delta));
+  }
+
+  /**
+   * {@code p} after one more write of {@code delta}, as {@link #plus} changes it; for callers that
+   * keep the components in fields of their own.
+   *
+   * @throws ArithmeticException if it would pass {@link Long#MAX_VALUE}
+   */
+  public static long pAfter(long p, long delta) {
+    return delta >= 0 ? Math.addExact(p, delta) : p;
+  }
+
+  /**
+   * {@code n} after one more write of {@code delta}, as {@link #plus} changes it.
+   *
+   * @throws ArithmeticException if it would pass {@link Long#MAX_VALUE}
+   */
+  public static long nAfter(long n, long delta) {
+    return delta >= 0 ? n : Math.addExact(n, Math.negateExact(delta));
   }
 
   /** The least slot that dominates both: the CRDT merge. */

@@ -389,14 +389,11 @@ public final class Aggregator implements WritePath, AutoCloseable {
       }
     }
     Pending e = pending.get(w.counter());
-    long p = e.p;
-    long n = e.n;
+    long p;
+    long n;
     try {
-      if (w.delta() >= 0) {
-        p = Math.addExact(p, w.delta());
-      } else {
-        n = Math.addExact(n, Math.negateExact(w.delta()));
-      }
+      p = Slot.pAfter(e.p, w.delta());
+      n = Slot.nAfter(e.n, w.delta());
     } catch (ArithmeticException overflow) {
       return WriteResult.failed(
           new TallyException(ErrorKind.UNPROCESSABLE, "the counter cannot grow any further"));
