@@ -2,9 +2,9 @@ package dev.tally.loop;
 
 import dev.tally.engine.Wakeups;
 import io.vertx.core.Context;
-import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -23,11 +23,19 @@ public final class Handoff {
 
   private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
   private final AtomicBoolean scheduled = new AtomicBoolean();
-  private final Handler<Void> drain = v -> drain();
+  private final Thread loopThread;
   private final Runnable schedule;
+  // true while drain() runs; read and written only on loopThread
+  private boolean draining;
 
-  private Handoff(Context context) {
-    this.schedule = () -> context.runOnContext(drain);
+  /**
+   * @param loopThread the event loop's thread
+   * @param loop runs a task on that thread, later (the event loop's task queue)
+   */
+  Handoff(Thread loopThread, Executor loop) {
+    this.loopThread = loopThread;
+    Runnable drain = this::drain;
+    this.schedule = () -> loop.execute(drain);
   }
 
   /**
@@ -42,25 +50,41 @@ public final class Handoff {
       if (context == null) {
         throw new IllegalStateException("not on an event loop");
       }
-      h = new Handoff(context);
+      h = new Handoff(Thread.currentThread(), task -> context.runOnContext(v -> task.run()));
       OF_LOOP.set(h);
     }
     return h;
   }
 
-  /** Queues {@code task} to run on the event loop, in order with the others. */
+  /**
+   * Queues {@code task} to run on the event loop, in order with the others. A task queued by one
+   * that the loop is running now (a reply completing a connection's flush) runs in the same drain.
+   */
   public void run(Runnable task) {
     tasks.add(task);
+    if (Thread.currentThread() == loopThread && draining) {
+      return; // the drain running on this thread polls it before it ends
+    }
     if (scheduled.compareAndSet(false, true)) {
       Wakeups.wake(schedule);
     }
   }
 
   private void drain() {
-    // clear the flag before polling: a task added after the last poll schedules a new drain
+    // clear the flag before polling: a task added from another thread after the last poll
+    // schedules a new drain
     scheduled.set(false);
-    for (Runnable r; (r = tasks.poll()) != null; ) {
-      r.run();
+    draining = true;
+    try {
+      for (Runnable r; (r = tasks.poll()) != null; ) {
+        r.run();
+      }
+    } finally {
+      draining = false;
+      // a task threw: the ones after it run in a drain of their own
+      if (!tasks.isEmpty() && scheduled.compareAndSet(false, true)) {
+        Wakeups.wake(schedule);
+      }
     }
   }
 }
