@@ -24,10 +24,20 @@ public final class CounterNames {
 
   private final Map<String, Integer> codeByName;
   private final String[] nameByCode = new String[MAX_CODE + 1];
+  // the served names' bytes (ASCII) and codes, in the same order
+  private final byte[][] nameBytes;
+  private final int[] codes;
 
   private CounterNames(Map<String, Integer> codeByName) {
     this.codeByName = Collections.unmodifiableMap(new LinkedHashMap<>(codeByName));
     codeByName.forEach((name, code) -> nameByCode[code] = name);
+    this.nameBytes = new byte[codeByName.size()][];
+    this.codes = new int[codeByName.size()];
+    int i = 0;
+    for (Map.Entry<String, Integer> e : this.codeByName.entrySet()) {
+      nameBytes[i] = e.getKey().getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+      codes[i++] = e.getValue();
+    }
   }
 
   /**
@@ -80,6 +90,19 @@ public final class CounterNames {
   public int codeOrMinusOne(String name) {
     Integer c = codeByName.get(name);
     return c == null ? -1 : c;
+  }
+
+  /**
+   * The code of the name in bytes {@code from} (inclusive) to {@code to} (exclusive) of {@code b},
+   * or -1 when the node does not serve that counter; without making a string of it.
+   */
+  public int codeOrMinusOne(byte[] b, int from, int to) {
+    for (int i = 0; i < nameBytes.length; i++) {
+      if (java.util.Arrays.equals(nameBytes[i], 0, nameBytes[i].length, b, from, to)) {
+        return codes[i];
+      }
+    }
+    return -1;
   }
 
   /** The name of {@code code}, or null. */

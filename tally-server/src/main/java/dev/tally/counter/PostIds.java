@@ -12,23 +12,35 @@ public final class PostIds {
    * pad numbers into Redis keys).
    */
   public static long parse(CharSequence s, boolean leadingZeros) {
-    if (s == null || s.isEmpty()) {
+    return s == null ? -1 : parse(s.length(), s::charAt, leadingZeros);
+  }
+
+  /**
+   * The post id that bytes {@code from} (inclusive) to {@code to} (exclusive) of {@code b} name in
+   * ASCII decimal, by the rules of {@link #parse(CharSequence, boolean)}.
+   */
+  public static long parse(byte[] b, int from, int to, boolean leadingZeros) {
+    return parse(to - from, i -> b[from + i], leadingZeros);
+  }
+
+  private static long parse(int length, java.util.function.IntUnaryOperator charAt, boolean zeros) {
+    if (length == 0) {
       return -1;
     }
     int from = 0;
-    if (leadingZeros) {
-      while (from < s.length() - 1 && s.charAt(from) == '0') {
+    if (zeros) {
+      while (from < length - 1 && charAt.applyAsInt(from) == '0') {
         from++;
       }
-    } else if (s.charAt(0) == '0') {
+    } else if (charAt.applyAsInt(0) == '0') {
       return -1;
     }
-    if (s.length() - from > 19) {
+    if (length - from > 19) {
       return -1;
     }
     long v = 0;
-    for (int i = from; i < s.length(); i++) {
-      char c = s.charAt(i);
+    for (int i = from; i < length; i++) {
+      int c = charAt.applyAsInt(i);
       if (c < '0' || c > '9') {
         return -1;
       }

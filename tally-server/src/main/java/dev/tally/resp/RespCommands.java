@@ -15,7 +15,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -27,10 +26,49 @@ import java.util.concurrent.atomic.AtomicLong;
  * clients send on connect are answered as Redis answers them; anything else is an error reply and
  * changes nothing.
  *
- * <p>Each command's reply is produced by a stage, which the connection writes out in command order.
- * Thread-safe: the state of a connection lives in its {@link Session}.
+ * <p>Each command's reply is an {@link Answer}, ready at once or later, which the connection writes
+ * out in command order. Thread-safe: the state of a connection lives in its {@link Session}.
  */
 public final class RespCommands {
+
+  /**
+   * One command's reply, in RESP bytes: ready when {@link #run} returns, or later, when its write
+   * commits or its read completes. An answer made ready later is followed by its session's {@code
+   * answered} callback (once for a whole round of writes), so the connection need not watch each
+   * answer. A plain field and not a future: most answers are ready at once, and a write's is made
+   * ready on the connection's own event loop.
+   */
+  public static final class Answer {
+    private volatile byte[] bytes; // written once; volatile: a read's completes on another thread
+    private io.micrometer.core.instrument.Counter[] meters; // ok, error; set by run()
+
+    Answer() {}
+
+    static Answer of(byte[] bytes) {
+      Answer a = new Answer();
+      a.bytes = bytes;
+      return a;
+    }
+
+    /** True once the reply is made. */
+    public boolean ready() {
+      return bytes != null;
+    }
+
+    /** The reply, once {@link #ready}; counts the command as answered, with or without an error. */
+    public byte[] take() {
+      byte[] b = bytes;
+      if (b != null && meters != null) {
+        meters[b.length == 0 || b[0] == '-' ? 1 : 0].increment();
+        meters = null;
+      }
+      return b;
+    }
+
+    void complete(byte[] reply) {
+      bytes = reply;
+    }
+  }
 
   /** One connection's state. Used by one connection at a time. */
   public static final class Session {
@@ -46,9 +84,13 @@ public final class RespCommands {
     // the counter writes of the commands run since the last submit()
     final List<QueuedWrite> queued = new ArrayList<>();
 
-    Session(long id, String address) {
+    // after answers were made ready later: once per round of writes, once per late read
+    final Runnable answered;
+
+    Session(long id, String address, Runnable answered) {
       this.id = id;
       this.address = address;
+      this.answered = answered;
     }
 
     /** True once the client asked to end the connection ({@code QUIT}): close after the reply. */
@@ -88,24 +130,58 @@ public final class RespCommands {
     this.version = version;
   }
 
-  /** A new connection's session; {@code address} is the client's, for rate limits. */
-  public Session open(String address) {
-    return new Session(sessions.incrementAndGet(), address);
+  /**
+   * A new connection's session; {@code address} is the client's, for rate limits. {@code answered}
+   * runs after answers were made ready later than {@link #run} returned them, on the thread that
+   * made them ready: the connection's event loop for writes ({@link #submit}'s {@code loop}), a
+   * reader thread for a read that had to wait for the store or Redis.
+   */
+  public Session open(String address, Runnable answered) {
+    return new Session(sessions.incrementAndGet(), address, answered);
   }
 
   /**
-   * Runs {@code args} (the command name first); completes with the reply's bytes. A counter write
-   * waits in the session until {@link #submit}, so that the writes of one read from the socket go
-   * to the write path together.
+   * Runs {@code args} (the command name first) and returns its answer. A counter write waits in the
+   * session until {@link #submit}, so that the writes of one read from the socket go to the write
+   * path together.
    */
-  public CompletionStage<byte[]> run(Session s, List<byte[]> args) {
-    String name = text(args.get(0)).toUpperCase(Locale.ROOT);
-    io.micrometer.core.instrument.Counter[] meters =
-        counted.computeIfAbsent(COMMANDS.contains(name) ? name : "OTHER", this::meters);
-    return execute(s, name, args)
-        .whenComplete(
-            (reply, error) ->
-                meters[error != null || reply.length == 0 || reply[0] == '-' ? 1 : 0].increment());
+  public Answer run(Session s, List<byte[]> args) {
+    String name = commandName(args.get(0));
+    io.micrometer.core.instrument.Counter[] meters = counted.get(name);
+    if (meters == null) {
+      meters = counted.computeIfAbsent(COMMANDS.contains(name) ? name : "OTHER", this::meters);
+    }
+    Answer a = execute(s, name, args);
+    a.meters = meters;
+    return a;
+  }
+
+  // the counter commands, matched without making a string of the name
+  private static final String[] COUNTER_COMMANDS = {
+    "INCR", "GET", "INCRBY", "DECR", "DECRBY", "MGET", "TALLY.INCRBY"
+  };
+
+  /** The command's name in upper case; the counter commands' without a new string. */
+  static String commandName(byte[] raw) {
+    for (String c : COUNTER_COMMANDS) {
+      if (c.length() == raw.length && sameIgnoringAsciiCase(raw, c)) {
+        return c;
+      }
+    }
+    return text(raw).toUpperCase(Locale.ROOT);
+  }
+
+  private static boolean sameIgnoringAsciiCase(byte[] raw, String upper) {
+    for (int i = 0; i < raw.length; i++) {
+      int b = raw[i];
+      if (b >= 'a' && b <= 'z') {
+        b -= 'a' - 'A';
+      }
+      if (b != upper.charAt(i)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** The command's counters: answered without and with an error reply. */
@@ -131,11 +207,11 @@ public final class RespCommands {
     if (s.queued.isEmpty()) {
       return;
     }
-    List<QueuedWrite> round = List.copyOf(s.queued);
+    QueuedWrite[] round = s.queued.toArray(new QueuedWrite[0]);
     s.queued.clear();
-    Write[] batch = new Write[round.size()];
+    Write[] batch = new Write[round.length];
     for (int i = 0; i < batch.length; i++) {
-      batch[i] = round.get(i).write();
+      batch[i] = round[i].write();
     }
     try {
       writes.submit(
@@ -143,22 +219,24 @@ public final class RespCommands {
           results ->
               loop.accept(
                   () -> {
-                    for (int i = 0; i < batch.length; i++) {
-                      QueuedWrite q = round.get(i);
+                    for (int i = 0; i < round.length; i++) {
+                      QueuedWrite q = round[i];
                       q.reply().complete(written(results[i], q.protocol()));
                     }
+                    s.answered.run();
                   }));
     } catch (TallyException e) {
       for (QueuedWrite q : round) {
         q.reply().complete(error(e, q.protocol()));
       }
+      s.answered.run();
     }
   }
 
   /** A counter write waiting for its round's {@link #submit}, with the protocol to answer in. */
-  private record QueuedWrite(Write write, CompletableFuture<byte[]> reply, int protocol) {}
+  private record QueuedWrite(Write write, Answer reply, int protocol) {}
 
-  private CompletionStage<byte[]> execute(Session s, String command, List<byte[]> args) {
+  private Answer execute(Session s, String command, List<byte[]> args) {
     RespReply out = new RespReply();
     out.protocol(s.protocol);
     try {
@@ -170,11 +248,11 @@ public final class RespCommands {
         case "TALLY.INCRBY" -> write(s, args, 4, 1);
         case "GET" -> read(s, args, false);
         case "MGET" -> read(s, args, true);
-        default -> CompletableFuture.completedFuture(connection(s, command, args, out).take());
+        default -> Answer.of(connection(s, command, args, out).take());
       };
     } catch (Refusal e) {
       out.error(e.getMessage());
-      return CompletableFuture.completedFuture(out.take());
+      return Answer.of(out.take());
     }
   }
 
@@ -354,7 +432,7 @@ public final class RespCommands {
    * INCR and friends: {@code sign} is the direction, {@code arity} the argument count including the
    * command (2: no amount, 3: an amount, 4: an amount and an idempotency key).
    */
-  private CompletionStage<byte[]> write(Session s, List<byte[]> args, int arity, int sign) {
+  private Answer write(Session s, List<byte[]> args, int arity, int sign) {
     arity(args, arity, arity);
     CounterId id = counter(args.get(1));
     long delta = sign;
@@ -371,26 +449,24 @@ public final class RespCommands {
       access.checkWrite(s.authorization, s.address, 1);
       access.checkPost(id.postId(), 1);
     } catch (TallyException e) {
-      return CompletableFuture.completedFuture(error(e, protocol));
+      return Answer.of(error(e, protocol));
     }
     if (delta == 0) {
-      return counts(List.of(id), protocol, false); // adds nothing: the count as it is
+      return counts(s, List.of(id), false); // adds nothing: the count as it is
     }
-    CompletableFuture<byte[]> reply = new CompletableFuture<>();
+    Answer reply = new Answer();
     s.queued.add(new QueuedWrite(new Write(id, delta, key), reply, protocol));
     return reply;
   }
 
   private static byte[] written(WriteResult r, int protocol) {
-    RespReply out = new RespReply();
-    out.protocol(protocol);
     if (r.outcome() == WriteResult.Outcome.FAILED) {
       return error(r.error(), protocol);
     }
-    return out.integer(r.count()).take();
+    return RespReply.integerReply(r.count());
   }
 
-  private CompletionStage<byte[]> read(Session s, List<byte[]> args, boolean many) {
+  private Answer read(Session s, List<byte[]> args, boolean many) {
     if (many ? args.size() < 2 : args.size() != 2) {
       throw new Refusal(wrongArity(args));
     }
@@ -401,41 +477,59 @@ public final class RespCommands {
     try {
       access.checkRead(s.authorization, s.address);
     } catch (TallyException e) {
-      return CompletableFuture.completedFuture(error(e, s.protocol));
+      return Answer.of(error(e, s.protocol));
     }
-    return counts(ids, s.protocol, many);
+    return counts(s, ids, many);
   }
 
   /** GET answers a bulk string of the count, as Redis answers GET of a key INCR made. */
-  private CompletionStage<byte[]> counts(List<CounterId> ids, int protocol, boolean array) {
+  private Answer counts(Session s, List<CounterId> ids, boolean array) {
+    int protocol = s.protocol;
     CountReader.Counts now = counts.peek(ids);
+    if (now != null) {
+      return Answer.of(countsReply(now, protocol, array));
+    }
     CompletionStage<CountReader.Counts> later;
     try {
-      later = now != null ? CompletableFuture.completedFuture(now) : counts.read(ids);
+      later = counts.read(ids);
     } catch (TallyException e) {
-      return CompletableFuture.completedFuture(error(e, protocol));
+      return Answer.of(error(e, protocol));
     }
-    return later.handle(
+    Answer answer = new Answer();
+    later.whenComplete(
         (c, failure) -> {
-          if (failure != null) {
-            return error(
-                failure instanceof TallyException t
-                    ? t
-                    : failure.getCause() instanceof TallyException t2
-                        ? t2
-                        : new TallyException(ErrorKind.INTERNAL, "cannot read the counts"),
-                protocol);
+          byte[] reply;
+          try {
+            reply =
+                failure == null
+                    ? countsReply(c, protocol, array)
+                    : error(
+                        failure instanceof TallyException t
+                            ? t
+                            : failure.getCause() instanceof TallyException t2
+                                ? t2
+                                : new TallyException(ErrorKind.INTERNAL, "cannot read the counts"),
+                        protocol);
+          } catch (RuntimeException e) {
+            reply =
+                error(new TallyException(ErrorKind.INTERNAL, "cannot read the counts"), protocol);
           }
-          RespReply out = new RespReply();
-          out.protocol(protocol);
-          if (array) {
-            out.array(ids.size());
-          }
-          for (long n : c.counts()) {
-            out.bulk(Long.toString(n));
-          }
-          return out.take();
+          answer.complete(reply);
+          s.answered.run();
         });
+    return answer;
+  }
+
+  private static byte[] countsReply(CountReader.Counts c, int protocol, boolean array) {
+    RespReply out = new RespReply();
+    out.protocol(protocol);
+    if (array) {
+      out.array(c.counts().length);
+    }
+    for (long n : c.counts()) {
+      out.bulk(Long.toString(n));
+    }
+    return out.take();
   }
 
   /**
@@ -457,23 +551,29 @@ public final class RespCommands {
 
   /** The counter a key names: {@code <counter>:<postId>}. */
   private CounterId counter(byte[] key) {
-    String k = text(key);
-    int colon = k.lastIndexOf(':');
-    if (colon <= 0 || colon == k.length() - 1) {
-      throw new Refusal("ERR key must be <counter>:<postId>, e.g. likes:812; got '" + k + "'");
+    int colon = key.length - 1;
+    while (colon >= 0 && key[colon] != ':') {
+      colon--;
     }
-    int code = names.codeOrMinusOne(k.substring(0, colon));
+    if (colon <= 0 || colon == key.length - 1) {
+      throw new Refusal(
+          "ERR key must be <counter>:<postId>, e.g. likes:812; got '" + text(key) + "'");
+    }
+    int code = names.codeOrMinusOne(key, 0, colon);
     if (code < 0) {
       throw new Refusal(
-          "ERR unknown counter '" + k.substring(0, colon) + "'; counters: " + names.names());
+          "ERR unknown counter '"
+              + new String(key, 0, colon, StandardCharsets.UTF_8)
+              + "'; counters: "
+              + names.names());
     }
     // leading zeros allowed (unlike the HTTP API) so that tools which pad numbers into keys, like
     // redis-benchmark's __rand_int__, name posts: likes:0812 is the same counter as likes:812
-    long post = PostIds.parse(k.substring(colon + 1), true);
+    long post = PostIds.parse(key, colon + 1, key.length, true);
     if (post <= 0) {
       throw new Refusal(
           "ERR post id must be a positive 64-bit integer in decimal; got '"
-              + k.substring(colon + 1)
+              + new String(key, colon + 1, key.length - colon - 1, StandardCharsets.UTF_8)
               + "'");
     }
     return new CounterId(post, code);

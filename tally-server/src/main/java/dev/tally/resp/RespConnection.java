@@ -5,7 +5,6 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.net.NetSocket;
 import java.util.ArrayDeque;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -28,7 +27,7 @@ final class RespConnection {
   private final RespCommands.Session session;
   private final RespDecoder decoder;
   private final int maxPipeline;
-  private final ArrayDeque<CompletableFuture<byte[]>> replies = new ArrayDeque<>();
+  private final ArrayDeque<RespCommands.Answer> replies = new ArrayDeque<>();
   private boolean paused;
   private boolean closing;
   private boolean parsing;
@@ -39,7 +38,7 @@ final class RespConnection {
     this.socket = socket;
     this.loop = Handoff.toThisLoop();
     this.commands = commands;
-    this.session = commands.open(socket.remoteAddress().hostAddress());
+    this.session = commands.open(socket.remoteAddress().hostAddress(), this::scheduleFlush);
     this.decoder = decoder;
     this.maxPipeline = maxPipeline;
   }
@@ -72,7 +71,7 @@ final class RespConnection {
           command = decoder.next();
         } catch (RespDecoder.ProtocolError e) {
           RespReply error = new RespReply();
-          replies.add(CompletableFuture.completedFuture(error.error(e.getMessage()).take()));
+          replies.add(RespCommands.Answer.of(error.error(e.getMessage()).take()));
           closing = true;
           break;
         }
@@ -80,13 +79,9 @@ final class RespConnection {
           starved = true; // only new bytes can make the next command
           break;
         }
-        CompletableFuture<byte[]> reply = commands.run(session, command).toCompletableFuture();
-        replies.add(reply);
+        replies.add(commands.run(session, command));
         if (session.closing()) {
           closing = true;
-        }
-        if (!reply.isDone()) {
-          reply.whenComplete((r, e) -> scheduleFlush());
         }
       }
     } finally {
@@ -97,9 +92,9 @@ final class RespConnection {
   }
 
   /**
-   * From the thread that completed a reply (the committer, for writes): one hop to the event loop
-   * for however many of this connection's replies complete before it runs, not one per reply, and
-   * one wake-up of the loop for all its connections answered by one commit ({@link Handoff}).
+   * After answers were made ready late: on this loop for a round of writes (the round's hand-off,
+   * see {@link RespCommands#submit}), on a reader thread for a read. One hop to the event loop for
+   * however many of this connection's answers are ready before it runs ({@link Handoff}).
    */
   private void scheduleFlush() {
     if (flushScheduled.compareAndSet(false, true)) {
@@ -112,11 +107,8 @@ final class RespConnection {
     // cleared before looking: a reply completing after the look schedules the next flush
     flushScheduled.set(false);
     Buffer out = null;
-    while (!replies.isEmpty() && replies.peek().isDone()) {
-      byte[] r = replies.poll().getNow(null);
-      if (r == null) {
-        r = new RespReply().error("ERR internal error").take();
-      }
+    while (!replies.isEmpty() && replies.peek().ready()) {
+      byte[] r = replies.poll().take();
       if (out == null) {
         out = Buffer.buffer(r.length);
       }

@@ -46,6 +46,35 @@ public final class RespReply {
     return line(':', Long.toString(n));
   }
 
+  /**
+   * {@code :42\r\n} as a whole reply, the same in RESP2 and RESP3: a counter write's answer, made
+   * without a buffer.
+   */
+  static byte[] integerReply(long n) {
+    if (n == Long.MIN_VALUE) {
+      return new RespReply().integer(n).take();
+    }
+    int sign = n < 0 ? 1 : 0;
+    long v = Math.abs(n);
+    int digits = 1;
+    for (long t = v; t >= 10; t /= 10) {
+      digits++;
+    }
+    byte[] b = new byte[1 + sign + digits + 2];
+    b[0] = ':';
+    if (sign == 1) {
+      b[1] = '-';
+    }
+    int i = sign + digits;
+    do {
+      b[i--] = (byte) ('0' + v % 10);
+      v /= 10;
+    } while (v != 0);
+    b[b.length - 2] = '\r';
+    b[b.length - 1] = '\n';
+    return b;
+  }
+
   /** {@code $5\r\nhello}. */
   public RespReply bulk(byte[] b) {
     line('$', Integer.toString(b.length));

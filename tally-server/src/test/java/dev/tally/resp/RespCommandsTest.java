@@ -58,7 +58,7 @@ class RespCommandsTest {
             new LocalCountReader(cache, reads),
             "test-version",
             registry);
-    session = commands.open("127.0.0.1");
+    session = commands.open("127.0.0.1", () -> {});
   }
 
   @AfterEach
@@ -78,34 +78,72 @@ class RespCommandsTest {
 
   /** One command as a connection runs it: then the round's writes are submitted. */
   private String run(String... args) throws Exception {
-    java.util.concurrent.CompletableFuture<byte[]> reply =
-        commands.run(session, args(args)).toCompletableFuture();
+    RespCommands.Answer reply = commands.run(session, args(args));
     commands.submit(session, Runnable::run);
     return text(reply);
   }
 
-  private static String text(java.util.concurrent.CompletionStage<byte[]> reply) throws Exception {
-    return new String(
-        reply.toCompletableFuture().get(10, TimeUnit.SECONDS), StandardCharsets.UTF_8);
+  private static String text(RespCommands.Answer reply) throws Exception {
+    dev.tally.testing.Poll.until(
+        "the answer",
+        java.time.Duration.ofSeconds(10),
+        java.time.Duration.ofMillis(1),
+        reply::ready,
+        Boolean.TRUE::equals);
+    return new String(reply.take(), StandardCharsets.UTF_8);
   }
 
   @Test
   void theWritesOfOneRound_goToTheWritePathTogether_andAreAnsweredOnTheLoop() throws Exception {
-    var a = commands.run(session, args("INCR", "likes:5")).toCompletableFuture();
-    var b = commands.run(session, args("INCRBY", "likes:5", "2")).toCompletableFuture();
-    var c = commands.run(session, args("DECR", "views:5")).toCompletableFuture();
-    assertThat(a).as("waits for the round's submit").isNotDone();
+    var a = commands.run(session, args("INCR", "likes:5"));
+    var b = commands.run(session, args("INCRBY", "likes:5", "2"));
+    var c = commands.run(session, args("DECR", "views:5"));
+    assertThat(a.ready()).as("waits for the round's submit").isFalse();
     java.util.concurrent.BlockingQueue<Runnable> loop =
         new java.util.concurrent.LinkedBlockingQueue<>();
     commands.submit(session, loop::add);
     Runnable answers = loop.poll(10, TimeUnit.SECONDS);
     assertThat(answers).as("one hand-off for the whole round").isNotNull();
-    assertThat(List.of(a, b, c)).as("replies are made on the loop").noneMatch(f -> f.isDone());
+    assertThat(List.of(a, b, c)).as("replies are made on the loop").noneMatch(f -> f.ready());
     answers.run();
     assertThat(text(a)).isEqualTo(":1\r\n");
     assertThat(text(b)).isEqualTo(":3\r\n");
     assertThat(text(c)).isEqualTo(":-1\r\n");
     assertThat(loop).isEmpty();
+  }
+
+  @Test
+  void aRoundOfWrites_isFollowedByOneAnsweredCall_withEveryAnswerReadyByThen() throws Exception {
+    List<Boolean> readyWhenCalled = new ArrayList<>();
+    RespCommands.Answer[] answers = new RespCommands.Answer[2];
+    RespCommands.Session s =
+        commands.open(
+            "127.0.0.1", () -> readyWhenCalled.add(answers[0].ready() && answers[1].ready()));
+    answers[0] = commands.run(s, args("INCR", "likes:9"));
+    answers[1] = commands.run(s, args("incr", "likes:9"));
+    java.util.concurrent.BlockingQueue<Runnable> loop =
+        new java.util.concurrent.LinkedBlockingQueue<>();
+    commands.submit(s, loop::add);
+    loop.poll(10, TimeUnit.SECONDS).run();
+    assertThat(readyWhenCalled).containsExactly(true);
+    assertThat(text(answers[1])).isEqualTo(":2\r\n");
+  }
+
+  @Test
+  void commandNames_matchInAnyCase() {
+    assertThat(RespCommands.commandName("incrBY".getBytes(StandardCharsets.US_ASCII)))
+        .isSameAs("INCRBY");
+    assertThat(RespCommands.commandName("tally.IncrBy".getBytes(StandardCharsets.US_ASCII)))
+        .isEqualTo("TALLY.INCRBY");
+    assertThat(RespCommands.commandName("get".getBytes(StandardCharsets.US_ASCII)))
+        .isEqualTo("GET");
+    assertThat(RespCommands.commandName("set".getBytes(StandardCharsets.US_ASCII)))
+        .isEqualTo("SET");
+    assertThat(RespCommands.commandName("GETS".getBytes(StandardCharsets.US_ASCII)))
+        .isEqualTo("GETS");
+    assertThat(RespCommands.commandName("inc{".getBytes(StandardCharsets.US_ASCII)))
+        .as("only letters fold")
+        .isEqualTo("INC{");
   }
 
   @Test
@@ -121,9 +159,9 @@ class RespCommandsTest {
             new LocalCountReader(new ReadCache(store, 10), reads),
             "test-version",
             registry);
-    RespCommands.Session s = refusing.open("127.0.0.1");
-    var a = refusing.run(s, args("INCR", "likes:7")).toCompletableFuture();
-    var b = refusing.run(s, args("DECRBY", "likes:7", "3")).toCompletableFuture();
+    RespCommands.Session s = refusing.open("127.0.0.1", () -> {});
+    var a = refusing.run(s, args("INCR", "likes:7"));
+    var b = refusing.run(s, args("DECRBY", "likes:7", "3"));
     refusing.submit(s, Runnable::run);
     assertThat(text(a)).startsWith("-TRYAGAIN too many writes are waiting");
     assertThat(text(b)).startsWith("-TRYAGAIN too many writes are waiting");
@@ -170,7 +208,11 @@ class RespCommandsTest {
     assertThat(run("SET", "likes:9", "5"))
         .isEqualTo("-ERR unknown command 'SET', with args beginning with: 'likes:9' '5' \r\n");
     assertThat(run("INCR", "likes")).startsWith("-ERR key must be <counter>:<postId>");
+    assertThat(run("INCR", ":5")).startsWith("-ERR key must be <counter>:<postId>");
+    assertThat(run("INCR", "likes:")).startsWith("-ERR key must be <counter>:<postId>");
     assertThat(run("INCR", "shares:9")).startsWith("-ERR unknown counter 'shares'");
+    assertThat(run("INCR", "likes:x:9")).startsWith("-ERR unknown counter 'likes:x'");
+    assertThat(run("INCR", "likes:9x")).startsWith("-ERR post id must be").contains("'9x'");
     assertThat(run("INCR", "likes:0")).startsWith("-ERR post id must be");
     assertThat(run("INCR", "likes:-9")).startsWith("-ERR post id must be");
     assertThat(run("INCR", "likes:99999999999999999999")).startsWith("-ERR post id must be");
@@ -179,7 +221,7 @@ class RespCommandsTest {
     assertThat(run("GET", "likes:9")).isEqualTo("$1\r\n0\r\n");
     assertThat(
             registry.counter("tally.resp.commands", "command", "incr", "outcome", "error").count())
-        .isEqualTo(7);
+        .isEqualTo(11);
     assertThat(
             registry.counter("tally.resp.commands", "command", "other", "outcome", "error").count())
         .isEqualTo(1);

@@ -25,6 +25,15 @@ class RespReplyTest {
   }
 
   @Test
+  void integerReplies_madeWithoutABuffer_areTheSameBytes() {
+    for (long n : new long[] {0, 7, -7, 10, 99, -100, 123456789, Long.MAX_VALUE, Long.MIN_VALUE}) {
+      assertThat(new String(RespReply.integerReply(n), StandardCharsets.UTF_8))
+          .isEqualTo(text(new RespReply().integer(n)))
+          .isEqualTo(":" + n + "\r\n");
+    }
+  }
+
+  @Test
   void nullsAndMaps_followTheConnectionsProtocol() {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("server", "tally");
