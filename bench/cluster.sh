@@ -6,9 +6,11 @@
 # Needs a built tree (./mvnw -q -DskipTests package), redis-server and redis-tools (redis-cli,
 # redis-benchmark). Environment: WARMUP (40s) and DURATION (20s) of each node load, DIRECT_SECS (10)
 # of each redis-benchmark run, REDIS_BASE (17300: Redis on 17300-17305, bus ports +10000),
-# SERVER_CPU/CLIENT_CPU (lib.sh), TALLY_JAVA_OPTS/TALLY_JAVA_EXTRA (as tally_start).
+# SERVER_CPU/CLIENT_CPU (lib.sh), TALLY_JAVA_OPTS/TALLY_JAVA_EXTRA (as tally_start), KEYS (uniform,
+# or zipf: the node loads' posts Zipfian with exponent 1.0, as likes and views of a feed fall; the
+# targets are stated for uniform, where no two writes of a push round share a counter).
 #
-# Steps; in the first two each node has its own load generator (32 connections, uniform over
+# Steps; in the first two each node has its own load generator (32 connections, uniform (KEYS) over
 # 100,000 posts, the same posts on both nodes), PUT increments first, then GETs of those posts:
 #   standalone  two nodes without --redis, each with its own data
 #   cluster     two fresh nodes with --redis on the Redis Cluster. Over each measured window (not
@@ -63,6 +65,8 @@ DIRECT_SECS=${DIRECT_SECS:-10}
 REDIS_BASE=${REDIS_BASE:-17300}
 NODE_CONNS=32
 POSTS=100000
+KEYS=${KEYS:-uniform}
+[[ $KEYS == uniform || $KEYS == zipf ]] || { log "KEYS must be uniform or zipf, not $KEYS"; exit 2; }
 NODE_PORTS=(18191 18192)
 CLK_TCK=$(getconf CLK_TCK)
 tsv="$out/cluster.tsv"
@@ -78,7 +82,7 @@ trap 'exit 130' INT TERM
   echo "\"cpu\":\"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)\","
   echo "\"java\":\"$("$JAVA" -version 2>&1 | head -1 | tr -d '"')\",\"clk_tck\":$CLK_TCK,"
   echo "\"warmup\":\"$WARMUP\",\"duration\":\"$DURATION\",\"direct_secs\":$DIRECT_SECS,"
-  echo "\"server_cpu\":\"$SERVER_CPU\",\"client_cpu\":\"$CLIENT_CPU\","
+  echo "\"server_cpu\":\"$SERVER_CPU\",\"client_cpu\":\"$CLIENT_CPU\",\"keys\":\"$KEYS\","
   echo "\"redis_daemonize\":\"${REDIS_DAEMONIZE:-no}\",\"autogroup\":$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo null),"
   echo "\"redis\":\"$(redis-server --version | awk '{print $3}')\",\"git\":\"$(git -C "$root" rev-parse --short HEAD)\"}"
 } > "$out/machine.json"
@@ -250,7 +254,7 @@ phase() { # step (standalone|cluster), workload (write|read): both nodes under l
   log "$name: $NODE_CONNS connections per node, $WARMUP warm-up + $DURATION"
   for i in 0 1; do
     taskset -c "$CLIENT_CPU" "$JAVA" -jar "$BENCH_JAR" --target "127.0.0.1:${NODE_PORTS[i]}" \
-      --connections "$NODE_CONNS" --duration "$DURATION" --warmup "$WARMUP" --workload "$w" --keys uniform \
+      --connections "$NODE_CONNS" --duration "$DURATION" --warmup "$WARMUP" --workload "$w" --keys "$KEYS" \
       --posts "$POSTS" --first-post 1 --seed $((42 + i)) --json "$out/$name-n$((i + 1)).json" \
       > /dev/null 2> "$work/$name-n$((i + 1)).log" & pids+=($!)
     lp+=($!)
@@ -392,7 +396,7 @@ drain = json.load(open(f"{out}/cluster-drain.json"))
 f = lambda r, k: float(r[k]) if r.get(k) not in (None, "", "None") else float("nan")
 ratio = lambda a, b: a / b if b else float("nan")
 print(f"Cluster cost, {machine['date']}, git {machine['git']}, {machine['nproc']} cores, Redis {machine['redis']}; "
-      f"two nodes × 32 connections, {machine['warmup']} warm-up + {machine['duration']}; "
+      f"two nodes × 32 connections, {machine.get('keys', 'uniform')} over 100,000 posts, {machine['warmup']} warm-up + {machine['duration']}; "
       f"servers on CPU {machine['server_cpu']}, clients on CPU {machine['client_cpu']}; "
       f"Redis {'as daemons (a scheduling group each)' if machine.get('redis_daemonize') == 'yes' else 'in one scheduling group with the nodes'}"
       f" (autogroup {machine.get('autogroup')})\n")
