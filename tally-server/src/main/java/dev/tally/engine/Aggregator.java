@@ -335,12 +335,26 @@ public final class Aggregator implements WritePath, AutoCloseable {
   }
 
   /** Loads the counters and keys this batch needs and the committer does not hold. */
+  @SuppressWarnings("unused") // written only: see load()
+  private long touched;
+
   private void load(long now) {
     List<CounterId> counters = toLoad;
     List<String> keys = keysToLoad;
     counters.clear();
     keys.clear();
     toFill.clear();
+    // touch every write's counter and its place in the state table first: these loads do not wait
+    // for one another, so their cache misses overlap; in the loop below, where each lookup waits
+    // for the one before, they were a fifth of the committer's time (docs/performance-notes.md)
+    long touched = 0;
+    for (Submission s : batch) {
+      for (Write w : s.writes()) {
+        CounterId id = w.counter();
+        touched += state.touch(id.postId(), id.code());
+      }
+    }
+    this.touched = touched; // kept, so that the loads are not optimised away
     for (Submission s : batch) {
       for (Write w : s.writes()) {
         CounterId id = w.counter();
