@@ -1,6 +1,5 @@
 package dev.tally.cluster;
 
-import dev.tally.counter.CounterId;
 import dev.tally.engine.Aggregator;
 import dev.tally.engine.Write;
 import dev.tally.engine.WritePath;
@@ -149,8 +148,6 @@ public final class ClusterWriter implements WritePath {
       keyed |= w.idempotencyKey() != null;
     }
     if (!keyed) {
-      boolean[] all = new boolean[writes.length];
-      Arrays.fill(all, true);
       Claim[] none = new Claim[writes.length];
       Arrays.fill(none, Claim.LOCAL);
       aggregator.submit(writes, results -> answer(writes, results, none, callback));
@@ -366,29 +363,25 @@ public final class ClusterWriter implements WritePath {
   private void answer(
       Write[] writes, WriteResult[] results, Claim[] claims, Aggregator.Callback callback) {
     long seq = sync.committedSeq();
-    List<CounterId> ids = new ArrayList<>(writes.length);
-    for (Write w : writes) {
-      ids.add(w.counter());
-    }
     boolean succeeded = false;
     for (int i = 0; i < results.length; i++) {
       succeeded |= claims[i].local() && results[i].outcome() != Outcome.FAILED;
     }
     boolean anyLocalSuccess = succeeded;
-    CompletionStage<Void> confirmed =
-        settings.ack() == Ack.CLUSTER && anyLocalSuccess
-            ? sync.awaitPushed(seq, settings.ackTimeout(), settings.maxWaiting())
-            : CompletableFuture.completedFuture(null);
-    confirmed
+    if (settings.ack() != Ack.CLUSTER || !anyLocalSuccess) {
+      // nothing to wait for: answered here, on the committer, without a chain of stages per
+      // submission (a single write is a submission of its own)
+      try {
+        finish(writes, results, claims, anyLocalSuccess ? others(writes) : null, null);
+      } catch (RuntimeException e) {
+        log.error("completing cluster writes failed", e);
+      }
+      callback.done(results);
+      return;
+    }
+    sync.awaitPushed(seq, settings.ackTimeout(), settings.maxWaiting())
         .handle((ok, error) -> error)
-        .thenCompose(
-            ackError ->
-                (anyLocalSuccess ? others(ids) : CompletableFuture.<long[]>completedFuture(null))
-                    .handle(
-                        (others, readError) -> {
-                          finish(writes, results, claims, others, ackError);
-                          return null;
-                        }))
+        .thenAccept(ackError -> finish(writes, results, claims, others(writes), ackError))
         .whenComplete(
             (ignored, error) -> {
               if (error != null) {
@@ -399,20 +392,20 @@ public final class ClusterWriter implements WritePath {
   }
 
   /**
-   * The other writers' share of {@code ids} for a write's answer, from the view: a write never
-   * waits for Redis, nor makes the node follow a counter (that costs a Redis read per counter, as
-   * much as the write itself; reads and streams follow what they show). A counter not followed
-   * counts only this node's part in the answer (documented).
+   * The other writers' share of the writes' counters for their answers, from the view: a write
+   * never waits for Redis, nor makes the node follow a counter (that costs a Redis read per
+   * counter, as much as the write itself; reads and streams follow what they show). A counter not
+   * followed counts only this node's part in the answer (documented).
    */
-  private CompletionStage<long[]> others(List<CounterId> ids) {
-    long[] out = new long[ids.size()];
+  private long[] others(Write[] writes) {
+    long[] out = new long[writes.length];
     for (int i = 0; i < out.length; i++) {
-      FollowedCounters.Share s = view.peek(ids.get(i));
+      FollowedCounters.Share s = view.peek(writes[i].counter());
       if (s != null) {
         out[i] = s.others();
       }
     }
-    return CompletableFuture.completedFuture(out);
+    return out;
   }
 
   /**
