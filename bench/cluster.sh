@@ -178,6 +178,18 @@ node_threads() { # file: each node's CPU ticks (utime+stime) by thread name, "no
   awk -v cpus=",$SERVER_CPU," '$1 ~ /^cpu[0-9]+$/ && index(cpus, "," substr($1, 4) ",") {
     t = 0; for (i = 2; i <= NF; i++) t += $i; print $1, $5 + $6, t }' /proc/stat > "$1.cpu"
 }
+jit_time() { # file: each node's JIT compilation so far, "node<N> <ns> <compiles>" (jcmd PerfCounter.print:
+  # java.ci.totalTime, the compiler threads' time in compilations, and sun.ci.totalCompiles)
+  local i j=()
+  for i in "${!node_pids[@]}"; do
+    taskset -c "$CLIENT_CPU" "$JAVA_HOME/bin/jcmd" "${node_pids[i]}" PerfCounter.print 2>/dev/null |
+      awk -v n="node$((i + 1))" -F= '$1 == "java.ci.totalTime" {t = $2} $1 == "sun.ci.totalCompiles" {c = $2}
+        END {print n, t + 0, c + 0}' > "$1.$i" &
+    j+=($!)
+  done
+  wait "${j[@]}" || true
+  cat "$1".* > "$1"
+}
 node_stop() { local p; for p in "${node_pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; node_pids=(); }
 await_ready() { # pattern: wait (≤ $2 s) until both nodes' /health/ready matches it; prints the seconds
   local i t0 deadline body
@@ -277,10 +289,17 @@ phase() { # step (standalone|cluster), workload (write|read): both nodes under l
   node_threads "$work/$name-threads0"
   ((redis)) && window_start
   ((redis)) && node_metrics start > "$out/$name-metrics.txt"
+  jit_time "$work/$name-jit0"
   sleep_until $((t_load + warmup_us + window_us))
   node_threads "$work/$name-threads1"
   ((redis)) && window_end "$out/$name-commandstats.txt"
   ((redis)) && node_metrics end >> "$out/$name-metrics.txt"
+  jit_time "$work/$name-jit1"
+  # JIT compilation over the window, both nodes: a window the compilers still work in is no
+  # steady state (on a shared core they take CPU from the nodes and leave hot code interpreted or
+  # at C1 for longer)
+  awk 'NR == FNR {t[$1] = $2; c[$1] = $3; next} {ms += ($2 - t[$1]) / 1e6; n += $3 - c[$1]}
+    END {printf "%.0f %d\n", ms, n}' "$work/$name-jit0" "$work/$name-jit1" > "$out/$name-jit.txt"
   # the nodes' CPU over the window by thread name, busiest first
   awk 'NR == FNR {a[$1 " " $2] = $3; next} {print $3 - a[$1 " " $2], $1, $2}' \
     "$work/$name-threads0" "$work/$name-threads1" | sort -k2,2 -k1,1nr > "$out/$name-node-cpu.txt"
@@ -443,6 +462,16 @@ print("Node CPU µs per request (both nodes, utime+stime over the window): " + "
     + "; by thread in {standalone,cluster}-{put,get}-node-cpu.txt. Server CPUs busy: " + ", ".join(
     f"{label.upper()} standalone {f(rows[('standalone', label)], 'server_cpu_busy'):.0%}, "
     f"cluster {f(rows[('cluster', label)], 'server_cpu_busy'):.0%}" for label in ("put", "get")) + ".")
+jit = {}
+for step in ("standalone", "cluster"):
+    for label in ("put", "get"):
+        try:
+            ms, n = open(f"{out}/{step}-{label}-jit.txt").read().split()
+            jit[step, label] = f"{label.upper()} {step} {int(ms) / 1000:.1f} s ({n} compilations)"
+        except (OSError, ValueError):
+            jit[step, label] = f"{label.upper()} {step} unknown"
+print("JIT compilation in the windows (both nodes, java.ci.totalTime; the more, the further from a "
+      "steady state): " + ", ".join(jit[k] for k in sorted(jit, key=lambda k: (k[1] == "get", k[0] == "cluster"))) + ".")
 PY
 cat "$out/cluster-summary.md"
 if (($(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["samples"])' "$out/convergence.json") < 50)); then
