@@ -43,7 +43,8 @@ public final class RespReply {
 
   /** {@code :42}. */
   public RespReply integer(long n) {
-    return line(':', Long.toString(n));
+    out.writeBytes(integerReply(n));
+    return this;
   }
 
   /**
@@ -51,28 +52,7 @@ public final class RespReply {
    * without a buffer.
    */
   static byte[] integerReply(long n) {
-    if (n == Long.MIN_VALUE) {
-      return new RespReply().integer(n).take();
-    }
-    int sign = n < 0 ? 1 : 0;
-    long v = Math.abs(n);
-    int digits = 1;
-    for (long t = v; t >= 10; t /= 10) {
-      digits++;
-    }
-    byte[] b = new byte[1 + sign + digits + 2];
-    b[0] = ':';
-    if (sign == 1) {
-      b[1] = '-';
-    }
-    int i = sign + digits;
-    do {
-      b[i--] = (byte) ('0' + v % 10);
-      v /= 10;
-    } while (v != 0);
-    b[b.length - 2] = '\r';
-    b[b.length - 1] = '\n';
-    return b;
+    return (":" + n + "\r\n").getBytes(StandardCharsets.US_ASCII);
   }
 
   /** {@code $5\r\nhello}. */
