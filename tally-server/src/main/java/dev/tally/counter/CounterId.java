@@ -23,13 +23,18 @@ public record CounterId(long postId, int code) {
 
   public byte[] toBytes() {
     byte[] b = new byte[ENCODED_LENGTH];
+    writeTo(b, 0);
+    return b;
+  }
+
+  /** Writes {@link #toBytes()}'s bytes at {@code at} of {@code b}, which must have room. */
+  public void writeTo(byte[] b, int at) {
     long v = postId;
-    for (int i = 7; i >= 0; i--) {
+    for (int i = at + 7; i >= at; i--) {
       b[i] = (byte) v;
       v >>>= 8;
     }
-    b[8] = (byte) code;
-    return b;
+    b[at + 8] = (byte) code;
   }
 
   public static CounterId fromBytes(byte[] b) {

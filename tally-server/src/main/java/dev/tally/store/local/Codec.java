@@ -16,12 +16,22 @@ final class Codec {
 
   private Codec() {}
 
+  /** The most bytes {@link #putCounterValue} writes. */
+  static final int MAX_COUNTER_VALUE = 3 * Varint.MAX_LENGTH;
+
   static byte[] counterValue(CounterValue v) {
-    byte[] buf = new byte[30];
-    int pos = Varint.put(buf, 0, v.slot().p());
+    byte[] buf = new byte[MAX_COUNTER_VALUE];
+    return java.util.Arrays.copyOf(buf, putCounterValue(buf, 0, v));
+  }
+
+  /**
+   * Writes {@link #counterValue(CounterValue)}'s bytes at {@code pos} of {@code buf}; returns the
+   * end.
+   */
+  static int putCounterValue(byte[] buf, int pos, CounterValue v) {
+    pos = Varint.put(buf, pos, v.slot().p());
     pos = Varint.put(buf, pos, v.slot().n());
-    pos = Varint.put(buf, pos, v.updatedAtSecond());
-    return java.util.Arrays.copyOf(buf, pos);
+    return Varint.put(buf, pos, v.updatedAtSecond());
   }
 
   static CounterValue counterValue(byte[] b) {

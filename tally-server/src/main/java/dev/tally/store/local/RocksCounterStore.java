@@ -11,6 +11,7 @@ import dev.tally.store.IdempotencyRecord;
 import dev.tally.store.Outbox;
 import dev.tally.store.StoreStatistic;
 import dev.tally.store.local.StoreDb.Handles;
+import dev.tally.store.local.StoreLayout.Family;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -59,7 +60,10 @@ public final class RocksCounterStore implements CounterStore, Outbox {
   /** Free space needed before a store that failed a write is reopened. */
   private static final long REOPEN_FREE_BYTES = 32L << 20;
 
+  private static final byte[] NO_BYTES = new byte[0];
+
   private final StoreDb db;
+  private final BatchRep rep = new BatchRep(); // the committer's, reused commit after commit
   private final CounterScans scans = new CounterScans();
   private final RocksOutbox outbox;
   private final CounterNames names;
@@ -173,34 +177,41 @@ public final class RocksCounterStore implements CounterStore, Outbox {
     if (!writable) {
       reopenIfSpace();
     }
-    try (WriteBatch batch = new WriteBatch()) {
-      db.run(h -> write(h, batch, commit));
+    try {
+      db.run(h -> write(h, commit));
     } catch (RocksDBException e) {
       writable = false;
       throw StoreDb.writeFailure(e);
+    } finally {
+      rep.clear();
     }
   }
 
-  /** Writes {@code commit} through {@code batch}, durably. Committer thread only. */
-  private void write(Handles h, WriteBatch batch, Commit commit) throws RocksDBException {
+  /** Writes {@code commit}, durably, as one batch. Committer thread only. */
+  private void write(Handles h, Commit commit) throws RocksDBException {
     int n = commit.counterCount();
     // one outbox entry per target naming every counter of the commit (see Outbox)
     byte[] entry = outbox.newEntry(n);
+    int counters = h.id(Family.COUNTERS);
     for (int i = 0; i < n; i++) {
-      byte[] id = commit.counterId(i).toBytes();
-      batch.put(h.counters(), id, Codec.counterValue(commit.counterValue(i)));
+      CounterId id = commit.counterId(i);
+      rep.putCounter(counters, id, commit.counterValue(i));
       if (entry != null) {
-        System.arraycopy(id, 0, entry, i * CounterId.ENCODED_LENGTH, id.length);
+        id.writeTo(entry, i * CounterId.ENCODED_LENGTH);
       }
     }
-    long seq = entry != null ? outbox.append(h, batch, entry) : 0;
+    long seq = entry != null ? outbox.append(h, rep, entry) : 0;
+    int keys = h.id(Family.KEYS);
+    int expiry = h.id(Family.EXPIRY);
     for (int i = 0; i < commit.keyCount(); i++) {
       byte[] k = Codec.keyBytes(commit.key(i));
       IdempotencyRecord r = commit.keyRecord(i);
-      batch.put(h.keys(), k, Codec.idempotencyRecord(r));
-      batch.put(h.expiry(), Codec.expiryKey(r.expiresAtSecond(), k), new byte[0]);
+      rep.put(keys, k, Codec.idempotencyRecord(r));
+      rep.put(expiry, Codec.expiryKey(r.expiresAtSecond(), k), NO_BYTES);
     }
-    h.db().write(h.syncWrite(), batch);
+    try (WriteBatch batch = rep.toWriteBatch()) {
+      h.db().write(h.syncWrite(), batch);
+    }
     writable = true;
     if (entry != null) {
       outbox.appended(seq, n);

@@ -3,6 +3,7 @@ package dev.tally.store.local;
 import dev.tally.counter.CounterId;
 import dev.tally.store.Outbox;
 import dev.tally.store.local.StoreDb.Handles;
+import dev.tally.store.local.StoreLayout.Family;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -87,10 +88,11 @@ final class RocksOutbox {
    * Adds {@code entry} for every target to the commit's {@code batch}, numbered after the last
    * commit's; returns that number. Committer only; {@link #appended} once the batch is written.
    */
-  long append(Handles h, WriteBatch batch, byte[] entry) throws RocksDBException {
+  long append(Handles h, BatchRep batch, byte[] entry) {
     long next = seq + 1;
+    int family = h.id(Family.OUTBOX);
     for (int t = 0; t < targets; t++) {
-      batch.put(h.outbox(), key(t, next), entry);
+      batch.put(family, key(t, next), entry);
     }
     return next;
   }

@@ -45,7 +45,14 @@ final class StoreDb {
    * The open database, its column families and the options to use them with. Valid only inside the
    * {@link Use} or {@link Action} it was passed to: a reopen replaces it.
    */
-  record Handles(RocksDB db, List<ColumnFamilyHandle> all, StoreLayout layout) {
+  record Handles(RocksDB db, List<ColumnFamilyHandle> all, StoreLayout layout, int[] ids) {
+
+    /**
+     * The id RocksDB numbers column family {@code f} by, in a serialized batch ({@link BatchRep}).
+     */
+    int id(Family f) {
+      return ids[f.ordinal()];
+    }
 
     ColumnFamilyHandle meta() {
       return all.get(Family.META.ordinal());
@@ -108,7 +115,11 @@ final class StoreDb {
   private Handles openHandles() throws RocksDBException {
     List<ColumnFamilyHandle> all = new ArrayList<>();
     RocksDB db = RocksDB.open(layout.dbOptions(), dir.toString(), layout.descriptors(), all);
-    return new Handles(db, List.copyOf(all), layout);
+    int[] ids = new int[all.size()];
+    for (int i = 0; i < ids.length; i++) {
+      ids[i] = all.get(i).getID();
+    }
+    return new Handles(db, List.copyOf(all), layout, ids);
   }
 
   private void closeHandles() {
