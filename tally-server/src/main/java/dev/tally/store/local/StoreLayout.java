@@ -80,6 +80,8 @@ final class StoreLayout implements AutoCloseable {
   // hash buckets of the counters' memtable: 8 MiB of its arena, ≈ one bucket per counter that a
   // 64 MiB memtable holds
   private static final int MEMTABLE_BUCKETS = 1 << 20;
+  // the longest idempotency key the HTTP API takes (255 ASCII characters)
+  private static final int MAX_IDEMPOTENCY_KEY_BYTES = 255;
   // the write-ahead log's bound, which bounds the replay after a crash: 256 MiB replays in ≈ 6.5 s
   // on the test machine, and against 64 MiB (≈ 3.5 s) it took spread batch writes from ≈ 440k to
   // ≈ 540k increments/s, fewer flushes being forced by the log (docs/performance-notes.md)
@@ -146,6 +148,19 @@ final class StoreLayout implements AutoCloseable {
       // nothing here uses (CounterScans says so).
       o.setInplaceUpdateSupport(true);
       o.useFixedLengthPrefixExtractor(CounterId.ENCODED_LENGTH)
+          .setMemTableConfig(
+              new HashLinkedListMemTableConfig()
+                  .setBucketCount(MEMTABLE_BUCKETS)
+                  .setIfLogBucketDistWhenFlush(false));
+    }
+    if (family == Family.KEYS) {
+      // Idempotency keys are only ever read, written and deleted one by one, never scanned: hashed
+      // on the key (its first 255 bytes: all of it, for the keys the HTTP API takes), the memtable
+      // finds and inserts a key in a few memory accesses, where a skip list of random keys spent
+      // half of a keyed write's commit in
+      // its search (docs/performance-notes.md). The expiry index, which the purge scans in order,
+      // keeps its skip list.
+      o.useCappedPrefixExtractor(MAX_IDEMPOTENCY_KEY_BYTES)
           .setMemTableConfig(
               new HashLinkedListMemTableConfig()
                   .setBucketCount(MEMTABLE_BUCKETS)
