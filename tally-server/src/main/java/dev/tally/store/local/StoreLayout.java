@@ -147,11 +147,7 @@ final class StoreLayout implements AutoCloseable {
       // counter once. In-place updates give up consistent snapshots of this family, which
       // nothing here uses (CounterScans says so).
       o.setInplaceUpdateSupport(true);
-      o.useFixedLengthPrefixExtractor(CounterId.ENCODED_LENGTH)
-          .setMemTableConfig(
-              new HashLinkedListMemTableConfig()
-                  .setBucketCount(MEMTABLE_BUCKETS)
-                  .setIfLogBucketDistWhenFlush(false));
+      o.useFixedLengthPrefixExtractor(CounterId.ENCODED_LENGTH).setMemTableConfig(hashedMemtable());
     }
     if (family == Family.KEYS) {
       // Idempotency keys are only ever read, written and deleted one by one, never scanned: hashed
@@ -160,11 +156,7 @@ final class StoreLayout implements AutoCloseable {
       // half of a keyed write's commit in
       // its search (docs/performance-notes.md). The expiry index, which the purge scans in order,
       // keeps its skip list.
-      o.useCappedPrefixExtractor(MAX_IDEMPOTENCY_KEY_BYTES)
-          .setMemTableConfig(
-              new HashLinkedListMemTableConfig()
-                  .setBucketCount(MEMTABLE_BUCKETS)
-                  .setIfLogBucketDistWhenFlush(false));
+      o.useCappedPrefixExtractor(MAX_IDEMPOTENCY_KEY_BYTES).setMemTableConfig(hashedMemtable());
     }
     o.setTableFormatConfig(table)
         .setCompressionType(CompressionType.LZ4_COMPRESSION)
@@ -173,6 +165,13 @@ final class StoreLayout implements AutoCloseable {
         .setLevelCompactionDynamicLevelBytes(true);
     cfOptions.add(o);
     return o;
+  }
+
+  /** A memtable hashed on each key's prefix (the options' prefix extractor), for point access. */
+  private static HashLinkedListMemTableConfig hashedMemtable() {
+    return new HashLinkedListMemTableConfig()
+        .setBucketCount(MEMTABLE_BUCKETS)
+        .setIfLogBucketDistWhenFlush(false);
   }
 
   DBOptions dbOptions() {
