@@ -19,9 +19,6 @@ import java.util.List;
  */
 final class Requests {
 
-  /** Longest accepted {@code Idempotency-Key}. */
-  static final int MAX_KEY_LENGTH = 255;
-
   private Requests() {}
 
   /** A batch-write item: the write, or why it cannot be one. */
@@ -63,25 +60,12 @@ final class Requests {
     if (header == null) {
       return null;
     }
-    if (!validKey(header)) {
+    if (!Write.validKey(header)) {
       throw new TallyException(
           ErrorKind.BAD_REQUEST,
-          "Idempotency-Key must be 1-" + MAX_KEY_LENGTH + " visible ASCII characters");
+          "Idempotency-Key must be 1-" + Write.MAX_KEY_LENGTH + " visible ASCII characters");
     }
     return header;
-  }
-
-  private static boolean validKey(String k) {
-    if (k.isEmpty() || k.length() > MAX_KEY_LENGTH) {
-      return false;
-    }
-    for (int i = 0; i < k.length(); i++) {
-      char c = k.charAt(i);
-      if (c < 0x21 || c > 0x7E) {
-        return false;
-      }
-    }
-    return true;
   }
 
   private static final byte[] INCREMENT =

@@ -100,6 +100,8 @@ public final class RespCommands {
   }
 
   private static final String NOT_INTEGER = "ERR value is not an integer or out of range";
+  private static final String BAD_KEY =
+      "ERR an idempotency key must be 1-" + Write.MAX_KEY_LENGTH + " visible ASCII characters";
 
   private final CounterNames names;
   private final dev.tally.access.AccessControl access;
@@ -444,6 +446,9 @@ public final class RespCommands {
       delta = sign * amount;
     }
     String key = arity == 4 ? text(args.get(3)) : null;
+    if (key != null && !Write.validKey(key)) {
+      throw new Refusal(BAD_KEY);
+    }
     int protocol = s.protocol;
     try {
       access.checkWrite(s.authorization, s.address, 1);

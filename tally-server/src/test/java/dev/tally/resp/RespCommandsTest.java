@@ -188,6 +188,18 @@ class RespCommandsTest {
   }
 
   @Test
+  void theIdempotentForm_refusesTheKeysTheHttpApiRefuses_andChangesNothing() throws Exception {
+    String longest = "k".repeat(255);
+    assertThat(run("TALLY.INCRBY", "views:8", "1", longest)).isEqualTo(":1\r\n");
+    for (String bad : List.of("k".repeat(256), "", "with space", "caf\u00e9", "tab\tkey")) {
+      assertThat(run("TALLY.INCRBY", "views:8", "1", bad))
+          .as(bad)
+          .isEqualTo("-ERR an idempotency key must be 1-255 visible ASCII characters\r\n");
+    }
+    assertThat(run("GET", "views:8")).isEqualTo("$1\r\n1\r\n");
+  }
+
+  @Test
   void theIdempotentForm_appliesAKeyOnce_andRepeatsItsAnswer() throws Exception {
     assertThat(run("TALLY.INCRBY", "views:7", "5", "k-1")).isEqualTo(":5\r\n");
     assertThat(run("INCR", "views:7")).isEqualTo(":6\r\n");

@@ -80,7 +80,7 @@ final class StoreLayout implements AutoCloseable {
   // hash buckets of the counters' memtable: 8 MiB of its arena, ≈ one bucket per counter that a
   // 64 MiB memtable holds
   private static final int MEMTABLE_BUCKETS = 1 << 20;
-  // the longest idempotency key the HTTP API takes (255 ASCII characters)
+  // the longest idempotency key the APIs take (Write.MAX_KEY_LENGTH ASCII characters)
   private static final int MAX_IDEMPOTENCY_KEY_BYTES = 255;
   // the write-ahead log's bound, which bounds the replay after a crash: 256 MiB replays in ≈ 6.5 s
   // on the test machine, and against 64 MiB (≈ 3.5 s) it took spread batch writes from ≈ 440k to
@@ -151,7 +151,7 @@ final class StoreLayout implements AutoCloseable {
     }
     if (family == Family.KEYS) {
       // Idempotency keys are only ever read, written and deleted one by one, never scanned: hashed
-      // on the key (its first 255 bytes: all of it, for the keys the HTTP API takes), the memtable
+      // on the whole key (at most 255 bytes, as both APIs take them), the memtable
       // finds and inserts a key in a few memory accesses, where a skip list of random keys spent
       // half of a keyed write's commit in
       // its search (docs/performance-notes.md). The expiry index, which the purge scans in order,
