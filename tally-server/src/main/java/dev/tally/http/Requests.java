@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import dev.tally.counter.CounterId;
 import dev.tally.counter.CounterNames;
+import dev.tally.counter.IdempotencyKeys;
 import dev.tally.counter.PostIds;
 import dev.tally.engine.Write;
 import dev.tally.error.ErrorKind;
@@ -60,10 +61,10 @@ final class Requests {
     if (header == null) {
       return null;
     }
-    if (!Write.validKey(header)) {
+    if (!IdempotencyKeys.valid(header)) {
       throw new TallyException(
           ErrorKind.BAD_REQUEST,
-          "Idempotency-Key must be 1-" + Write.MAX_KEY_LENGTH + " visible ASCII characters");
+          "Idempotency-Key must be 1-" + IdempotencyKeys.MAX_LENGTH + " visible ASCII characters");
     }
     return header;
   }

@@ -2,6 +2,7 @@ package dev.tally.resp;
 
 import dev.tally.counter.CounterId;
 import dev.tally.counter.CounterNames;
+import dev.tally.counter.IdempotencyKeys;
 import dev.tally.counter.PostIds;
 import dev.tally.engine.CountReader;
 import dev.tally.engine.Write;
@@ -101,7 +102,9 @@ public final class RespCommands {
 
   private static final String NOT_INTEGER = "ERR value is not an integer or out of range";
   private static final String BAD_KEY =
-      "ERR an idempotency key must be 1-" + Write.MAX_KEY_LENGTH + " visible ASCII characters";
+      "ERR an idempotency key must be 1-"
+          + IdempotencyKeys.MAX_LENGTH
+          + " visible ASCII characters";
 
   private final CounterNames names;
   private final dev.tally.access.AccessControl access;
@@ -446,7 +449,7 @@ public final class RespCommands {
       delta = sign * amount;
     }
     String key = arity == 4 ? text(args.get(3)) : null;
-    if (key != null && !Write.validKey(key)) {
+    if (key != null && !IdempotencyKeys.valid(key)) {
       throw new Refusal(BAD_KEY);
     }
     int protocol = s.protocol;

@@ -1,6 +1,7 @@
 package dev.tally.store.local;
 
 import dev.tally.counter.CounterId;
+import dev.tally.counter.IdempotencyKeys;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -80,8 +81,6 @@ final class StoreLayout implements AutoCloseable {
   // hash buckets of the counters' memtable: 8 MiB of its arena, ≈ one bucket per counter that a
   // 64 MiB memtable holds
   private static final int MEMTABLE_BUCKETS = 1 << 20;
-  // the longest idempotency key the APIs take (Write.MAX_KEY_LENGTH ASCII characters)
-  private static final int MAX_IDEMPOTENCY_KEY_BYTES = 255;
   // the write-ahead log's bound, which bounds the replay after a crash: 256 MiB replays in ≈ 6.5 s
   // on the test machine, and against 64 MiB (≈ 3.5 s) it took spread batch writes from ≈ 440k to
   // ≈ 540k increments/s, fewer flushes being forced by the log (docs/performance-notes.md)
@@ -156,7 +155,7 @@ final class StoreLayout implements AutoCloseable {
       // half of a keyed write's commit in
       // its search (docs/performance-notes.md). The expiry index, which the purge scans in order,
       // keeps its skip list.
-      o.useCappedPrefixExtractor(MAX_IDEMPOTENCY_KEY_BYTES).setMemTableConfig(hashedMemtable());
+      o.useCappedPrefixExtractor(IdempotencyKeys.MAX_LENGTH).setMemTableConfig(hashedMemtable());
     }
     o.setTableFormatConfig(table)
         .setCompressionType(CompressionType.LZ4_COMPRESSION)
