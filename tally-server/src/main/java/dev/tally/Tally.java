@@ -138,7 +138,8 @@ public final class Tally implements AutoCloseable {
                 config.store().maxPendingWrites(),
                 config.store().cacheCounters(),
                 config.store().idempotencyRetention(),
-                Duration.ofSeconds(1)),
+                Duration.ofSeconds(1),
+                config.store().committerThreads(config.clustered())),
             metrics.registry());
     if (config.clustered()) {
       try {
@@ -770,14 +771,15 @@ public final class Tally implements AutoCloseable {
     }
     log.info(
         "tally {} started: port={} resp-port={} data-dir={} store=rocksdb counters={} node-id={}"
-            + " event-loops={}",
+            + " event-loops={} committers={}",
         version(),
         node.port(),
         node.respPort(),
         config.store().dataDir().toAbsolutePath().normalize(),
         String.join(",", node.store.names().names()),
         String.format("%016x", node.nodeId()),
-        config.server().eventLoops());
+        config.server().eventLoops(),
+        config.store().committerThreads(config.clustered()));
   }
 
   /** For tests: the store's configured counters with their codes. */

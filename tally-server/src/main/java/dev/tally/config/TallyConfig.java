@@ -18,6 +18,16 @@ import java.util.Map;
 public record TallyConfig(
     Server server, Store store, Live live, Security security, Cluster cluster, Logs logs) {
 
+  public TallyConfig {
+    if (cluster.clustered() && store.committers() > 1) {
+      throw new ConfigException(
+          "--committers "
+              + store.committers()
+              + " is for a single node: a cluster member runs one committer (its outbox numbers"
+              + " commits in the order they become durable); leave it at 0 or 1");
+    }
+  }
+
   /**
    * The HTTP server.
    *
@@ -68,6 +78,8 @@ public record TallyConfig(
    * @param cacheCounters counters kept in memory by each of the write and read caches
    * @param blockCacheMb RocksDB block cache size, MiB
    * @param backupDir where online backups go ({@code POST /admin/backup}), or null: off
+   * @param committers committer threads, each owning a share of the counters; 0: chosen from the
+   *     cores (see {@link #committerThreads})
    */
   public record Store(
       Path dataDir,
@@ -77,7 +89,23 @@ public record TallyConfig(
       int maxPendingWrites,
       int cacheCounters,
       int blockCacheMb,
-      Path backupDir) {}
+      Path backupDir,
+      int committers) {
+
+    /**
+     * The committer threads to run: {@code committers}, or when 0 one per four cores, 1 to 8;
+     * always 1 for a cluster member, whose outbox numbers commits in the order they become durable.
+     */
+    public int committerThreads(boolean clustered) {
+      if (clustered) {
+        return 1;
+      }
+      if (committers > 0) {
+        return committers;
+      }
+      return Math.max(1, Math.min(8, Runtime.getRuntime().availableProcessors() / 4));
+    }
+  }
 
   /**
    * Live counts: event streams and heartbeats.
@@ -259,6 +287,13 @@ public record TallyConfig(
           "20000",
           "most writes committed in one durable group commit",
           Parsers.intIn(1, 1_000_000));
+  public static final Option<Integer> COMMITTERS =
+      new Option<>(
+          "committers",
+          "0",
+          "committer threads, each owning a share of the counters (0: one per four cores, 1 to 8);"
+              + " a cluster member runs one",
+          Parsers.intIn(0, 64));
   public static final Option<Integer> MAX_PENDING_WRITES =
       new Option<>(
           "max-pending-writes",
@@ -531,6 +566,7 @@ public record TallyConfig(
           EVENT_LOOPS,
           MAX_BATCH_WRITES,
           MAX_PENDING_WRITES,
+          COMMITTERS,
           MAX_BODY_BYTES,
           MAX_BATCH_ITEMS,
           CACHE_COUNTERS,
@@ -630,7 +666,8 @@ public record TallyConfig(
             v.get(MAX_PENDING_WRITES),
             v.get(CACHE_COUNTERS),
             v.get(BLOCK_CACHE_MB),
-            v.get(BACKUP_DIR)),
+            v.get(BACKUP_DIR),
+            v.get(COMMITTERS)),
         new Live(
             v.get(STREAM_COALESCE),
             v.get(STREAM_KEEPALIVE),
@@ -689,7 +726,8 @@ public record TallyConfig(
             store.maxPendingWrites(),
             store.cacheCounters(),
             store.blockCacheMb(),
-            store.backupDir()),
+            store.backupDir(),
+            store.committers()),
         live,
         security,
         cluster,

@@ -2,10 +2,8 @@ package dev.tally.engine;
 
 import dev.tally.counter.CounterId;
 import dev.tally.counter.CounterValue;
-import dev.tally.counter.Slot;
 import dev.tally.error.ErrorKind;
 import dev.tally.error.TallyException;
-import dev.tally.store.Commit;
 import dev.tally.store.CounterStore;
 import dev.tally.store.IdempotencyRecord;
 import io.micrometer.core.instrument.Counter;
@@ -15,11 +13,9 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
@@ -31,24 +27,36 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Concurrency: {@link #submit} is called from any thread (the HTTP event loops) and never
  * blocks: it puts the writes on a queue bounded by {@code maxPendingWrites} and returns, or throws
- * {@link ErrorKind#OVERLOADED} when the queue is full. One committer thread, owned by this object,
- * takes everything queued (up to {@code maxBatchWrites}), applies it in queue order to its private
- * copy of the counters, writes one batch to the store and then runs every callback. While it
- * writes, new requests queue up and form the next batch, so batches grow with load and a lone write
- * is committed at once. A hot counter costs one store update per batch, however many writes it got.
- * Callbacks run on the committer thread and must only hand off.
+ * {@link ErrorKind#OVERLOADED} when the bound is reached. {@code committers} threads, owned by this
+ * object, each own the counters whose id hashes to it (ADR 0008): a write goes to its counter's
+ * committer, which takes everything queued for it (up to {@code maxBatchWrites}), applies it in
+ * queue order to its private copy of its counters, writes one batch to the store and then runs
+ * every callback. While it writes, new requests queue up and form the next batch, so batches grow
+ * with load and a lone write is committed at once. A hot counter costs one store update per batch,
+ * however many writes it got. Committers write to the store at the same time; the store merges
+ * their batches into one log write and sync where it can. Callbacks run on committer threads and
+ * must only hand off. A submission whose writes belong to several committers is answered once, by
+ * the last of them, with every write's result in its place.
  *
- * <p>Durability: a callback reports {@code APPLIED} only after the store made the whole batch
+ * <p>Durability: a callback reports {@code APPLIED} only after the store made the write's batch
  * durable. The idempotency key of each applied write is in the same batch as its effect. If the
  * store write fails, every write of the batch fails (retriable) and the committer drops the batch's
  * effects, so a retry applies them once.
  *
+ * <p>Idempotency keys across committers: a key's record is written by the committer of its write's
+ * counter, so a key reused for a counter of another committer is checked here, at submit. While a
+ * write with the key is in flight on one committer, a write with the same key routed to another (so
+ * for another counter: a different write) is answered as a conflict, as it would be once the first
+ * is durable; after that, the other committer finds the first's record in the store (and if the key
+ * was recorded before either, both are answered from the record). The one difference from a single
+ * committer: if the first write then fails, the second was refused all the same (a key reused for a
+ * different write is a client's mistake either way; nothing was counted).
+ *
  * <p>Ordering: writes to one counter are applied in queue order, so N concurrent increments of a
- * counter at c are answered c+1 … c+N, each value once.
+ * counter at c are answered c+1 … c+N, each value once. Writes to counters of different committers
+ * may be answered in any order.
  */
 public final class Aggregator implements WritePath, AutoCloseable {
-
-  private static final Logger log = LoggerFactory.getLogger(Aggregator.class);
 
   /** Receives the answers to one {@link #submit}, in the order of its writes. */
   @FunctionalInterface
@@ -56,13 +64,18 @@ public final class Aggregator implements WritePath, AutoCloseable {
     void done(WriteResult[] results);
   }
 
-  /** Tuning; see {@code TallyConfig} for the documented keys. */
+  /**
+   * Tuning; see {@code TallyConfig} for the documented keys.
+   *
+   * @param committers committer threads, each owning a share of the counters (1 to 64)
+   */
   public record Settings(
       int maxBatchWrites,
       int maxPendingWrites,
       int stateCacheCounters,
       Duration idempotencyRetention,
-      Duration purgeInterval) {
+      Duration purgeInterval,
+      int committers) {
 
     public Settings {
       if (maxBatchWrites < 1 || maxPendingWrites < 1 || stateCacheCounters < 0) {
@@ -72,45 +85,77 @@ public final class Aggregator implements WritePath, AutoCloseable {
       if (!idempotencyRetention.isPositive() || !purgeInterval.isPositive()) {
         throw new IllegalArgumentException("idempotency retention and purge interval must be > 0");
       }
+      if (committers < 1 || committers > MAX_COMMITTERS) {
+        throw new IllegalArgumentException("committers must be 1.." + MAX_COMMITTERS);
+      }
+    }
+
+    /** One committer. */
+    public Settings(
+        int maxBatchWrites,
+        int maxPendingWrites,
+        int stateCacheCounters,
+        Duration idempotencyRetention,
+        Duration purgeInterval) {
+      this(
+          maxBatchWrites,
+          maxPendingWrites,
+          stateCacheCounters,
+          idempotencyRetention,
+          purgeInterval,
+          1);
     }
   }
 
-  private record Submission(Write[] writes, Callback callback) {}
+  /** Most committer threads. */
+  public static final int MAX_COMMITTERS = 64;
+
+  /** The meters every committer adds to. */
+  record Meters(
+      Counter applied,
+      Counter replayed,
+      Counter failed,
+      Counter rejected,
+      DistributionSummary batchWrites,
+      DistributionSummary batchCounters,
+      Timer commitTimer) {
+
+    void count(WriteResult[] results) {
+      for (WriteResult r : results) {
+        switch (r.outcome()) {
+          case APPLIED -> applied.increment();
+          case REPLAYED -> replayed.increment();
+          case FAILED -> failed.increment();
+        }
+      }
+    }
+  }
+
+  /**
+   * A key in flight: the committer its writes went to and how many are unanswered. Guarded by the
+   * map's entry.
+   */
+  private static final class KeyUse {
+    final int committer;
+    int uses = 1;
+
+    KeyUse(int committer) {
+      this.committer = committer;
+    }
+  }
+
+  private static final Logger log = LoggerFactory.getLogger(Aggregator.class);
 
   private final CounterStore store;
-  private final ReadCache readCache;
   private final Clock clock;
   private final Settings settings;
-  private final LinkedBlockingQueue<Submission> queue = new LinkedBlockingQueue<>();
+  private final Committer[] committers;
   private final AtomicInteger pendingWrites = new AtomicInteger();
-  private final Thread committer;
-  private final java.util.concurrent.CopyOnWriteArrayList<CommitListener> listeners =
-      new java.util.concurrent.CopyOnWriteArrayList<>();
+  private final CopyOnWriteArrayList<CommitListener> listeners = new CopyOnWriteArrayList<>();
+  // only with more than one committer; guarded by the map's own per-key locking (compute)
+  private final ConcurrentHashMap<String, KeyUse> keysInFlight = new ConcurrentHashMap<>();
+  private final Meters meters;
   private volatile boolean closing;
-
-  // committer-thread state
-  private final CounterTable state;
-  private final List<Submission> batch = new ArrayList<>();
-  private final Map<String, IdempotencyRecord> keysInBatch = new HashMap<>();
-  // load()'s scratch, cleared for each batch: the committer is one thread
-  private final List<CounterId> toLoad = new ArrayList<>();
-  private final List<String> keysToLoad = new ArrayList<>();
-  private final List<Pending> toFill = new ArrayList<>(); // the entries of toLoad, in its order
-  // every counter of the batch, from its committed value (one look into `state` or the store per
-  // distinct counter) to its value after the batch: this small map, not the big one that misses
-  // the CPU caches; and the same entries in first-seen order
-  private final Map<CounterId, Pending> pending = new HashMap<>();
-  private final List<Pending> pendingOrder = new ArrayList<>();
-  private final Commit commit = new Commit();
-  private long lastPurgeMillis;
-
-  private final Counter writesApplied;
-  private final Counter writesReplayed;
-  private final Counter writesFailed;
-  private final Counter writesRejected;
-  private final DistributionSummary batchWrites;
-  private final DistributionSummary batchCounters;
-  private final Timer commitTimer;
 
   public Aggregator(
       CounterStore store,
@@ -119,41 +164,55 @@ public final class Aggregator implements WritePath, AutoCloseable {
       Settings settings,
       MeterRegistry registry) {
     this.store = store;
-    this.readCache = readCache;
     this.clock = clock;
     this.settings = settings;
-    this.state = new CounterTable(settings.stateCacheCounters());
-    this.committer = Thread.ofPlatform().name("tally-committer").unstarted(this::run);
-    this.writesApplied = writes(registry, "applied");
-    this.writesReplayed = writes(registry, "replayed");
-    this.writesFailed = writes(registry, "failed");
-    this.writesRejected = writes(registry, "rejected");
-    this.batchWrites =
-        DistributionSummary.builder("tally.commit.batch.writes")
-            .description("Writes per group commit")
-            .publishPercentileHistogram()
-            .minimumExpectedValue(1.0)
-            .maximumExpectedValue((double) settings.maxBatchWrites())
-            .register(registry);
-    this.batchCounters =
-        DistributionSummary.builder("tally.commit.batch.counters")
-            .description("Distinct counters per group commit (the store updates it made)")
-            .publishPercentileHistogram()
-            .minimumExpectedValue(1.0)
-            .maximumExpectedValue((double) settings.maxBatchWrites())
-            .register(registry);
-    this.commitTimer =
-        Timer.builder("tally.commit.duration")
-            .description("Time to write one group commit durably")
-            .publishPercentileHistogram()
-            .minimumExpectedValue(Duration.ofNanos(50_000))
-            .maximumExpectedValue(Duration.ofSeconds(5))
-            .register(registry);
+    int n = settings.committers();
+    this.committers = new Committer[n];
+    for (int i = 0; i < n; i++) {
+      committers[i] =
+          new Committer(
+              this,
+              n == 1 ? "tally-committer" : "tally-committer-" + i,
+              // the bound on the committers' copies holds for all of them together
+              settings.stateCacheCounters() / n,
+              i == 0,
+              store,
+              readCache,
+              clock,
+              settings);
+    }
+    this.meters =
+        new Meters(
+            writes(registry, "applied"),
+            writes(registry, "replayed"),
+            writes(registry, "failed"),
+            writes(registry, "rejected"),
+            DistributionSummary.builder("tally.commit.batch.writes")
+                .description("Writes per group commit")
+                .publishPercentileHistogram()
+                .minimumExpectedValue(1.0)
+                .maximumExpectedValue((double) settings.maxBatchWrites())
+                .register(registry),
+            DistributionSummary.builder("tally.commit.batch.counters")
+                .description("Distinct counters per group commit (the store updates it made)")
+                .publishPercentileHistogram()
+                .minimumExpectedValue(1.0)
+                .maximumExpectedValue((double) settings.maxBatchWrites())
+                .register(registry),
+            Timer.builder("tally.commit.duration")
+                .description("Time to write one group commit durably")
+                .publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofNanos(50_000))
+                .maximumExpectedValue(Duration.ofSeconds(5))
+                .register(registry));
     Gauge.builder("tally.queue.writes", pendingWrites, AtomicInteger::get)
         .description("Writes accepted and not yet answered")
         .register(registry);
     Gauge.builder("tally.queue.capacity.writes", settings, s -> s.maxPendingWrites())
         .description("Most writes that may wait at once; more are answered 503")
+        .register(registry);
+    Gauge.builder("tally.committers", settings, s -> s.committers())
+        .description("Committer threads, each owning a share of the counters")
         .register(registry);
   }
 
@@ -164,19 +223,22 @@ public final class Aggregator implements WritePath, AutoCloseable {
         .register(registry);
   }
 
-  /** Adds a listener for durable commits; see {@link CommitListener} for its threading rules. */
+  /**
+   * Adds a listener for durable commits; see {@link CommitListener} for its threading rules. With
+   * more than one committer it is called from each of their threads, at the same time.
+   */
   public void addListener(CommitListener listener) {
     listeners.add(listener);
   }
 
   public void start() {
-    lastPurgeMillis = clock.millis();
-    committer.start();
+    for (Committer c : committers) {
+      c.start();
+    }
   }
 
   /**
-   * Queues {@code writes}; {@code callback} later gets one result per write, on the committer
-   * thread.
+   * Queues {@code writes}; {@code callback} later gets one result per write, on a committer thread.
    *
    * @throws TallyException {@link ErrorKind#OVERLOADED} when too many writes are waiting, {@link
    *     ErrorKind#UNAVAILABLE} when the node is shutting down; then nothing was queued
@@ -186,7 +248,7 @@ public final class Aggregator implements WritePath, AutoCloseable {
     int n = writes.length;
     if (pendingWrites.addAndGet(n) > settings.maxPendingWrites()) {
       pendingWrites.addAndGet(-n);
-      writesRejected.increment(n);
+      meters.rejected().increment(n);
       throw new TallyException(ErrorKind.OVERLOADED, "too many writes are waiting; retry shortly");
     }
     // the increment above comes first, so a committer that sees `closing` still waits for us
@@ -194,7 +256,149 @@ public final class Aggregator implements WritePath, AutoCloseable {
       pendingWrites.addAndGet(-n);
       throw new TallyException(ErrorKind.UNAVAILABLE, "the node is shutting down");
     }
-    queue.add(new Submission(writes, callback));
+    if (committers.length == 1 || n == 0) {
+      committers[0].enqueue(new Committer.Submission(writes, null, callback));
+    } else {
+      route(writes, callback);
+    }
+  }
+
+  /** The committer of {@code id}: a hash of it, other than the committers' tables' own. */
+  static int committerOf(CounterId id, int committers) {
+    long h = (id.postId() ^ (long) id.code() << 56) * 0xBF58476D1CE4E5B9L;
+    h ^= h >>> 31;
+    return (int) (((h >>> 32) * committers) >>> 32);
+  }
+
+  private void route(Write[] writes, Callback callback) {
+    int n = committers.length;
+    int[] to = new int[writes.length];
+    int first = -1;
+    boolean one = true;
+    boolean keys = false;
+    for (int i = 0; i < writes.length; i++) {
+      Write w = writes[i];
+      to[i] = committerOf(w.counter(), n);
+      if (first < 0) {
+        first = to[i];
+      } else if (to[i] != first) {
+        one = false;
+      }
+      keys |= w.idempotencyKey() != null;
+    }
+    boolean[] refused = null;
+    Callback answer = callback;
+    if (keys) {
+      boolean[] r = claimKeys(writes, to);
+      refused = r;
+      answer =
+          results -> {
+            releaseKeys(writes, r);
+            callback.done(results);
+          };
+    }
+    if (one) {
+      committers[first].enqueue(new Committer.Submission(writes, refused, answer));
+      return;
+    }
+    // split by committer; the last part answered answers the whole
+    int[] sizes = new int[n];
+    for (int c : to) {
+      sizes[c]++;
+    }
+    int parts = 0;
+    for (int size : sizes) {
+      parts += size > 0 ? 1 : 0;
+    }
+    WriteResult[] joined = new WriteResult[writes.length];
+    AtomicInteger left = new AtomicInteger(parts);
+    Callback whole = answer;
+    for (int c = 0; c < n; c++) {
+      if (sizes[c] == 0) {
+        continue;
+      }
+      Write[] part = new Write[sizes[c]];
+      boolean[] partRefused = refused == null ? null : new boolean[sizes[c]];
+      int[] at = new int[sizes[c]];
+      for (int i = 0, j = 0; i < writes.length; i++) {
+        if (to[i] == c) {
+          part[j] = writes[i];
+          if (partRefused != null) {
+            partRefused[j] = refused[i];
+          }
+          at[j++] = i;
+        }
+      }
+      committers[c].enqueue(
+          new Committer.Submission(
+              part,
+              partRefused,
+              results -> {
+                for (int j = 0; j < at.length; j++) {
+                  joined[at[j]] = results[j];
+                }
+                if (left.decrementAndGet() == 0) {
+                  whole.done(joined);
+                }
+              }));
+    }
+  }
+
+  /**
+   * Notes the idempotency keys of {@code writes} as in flight on their committers; returns which
+   * writes to refuse as conflicts: those whose key is in flight on another committer, so for a
+   * different write (an earlier one of the same submission included), and not yet recorded. Reads
+   * the store only then, which is rare: a client reusing a key for a different write.
+   */
+  private boolean[] claimKeys(Write[] writes, int[] to) {
+    boolean[] refused = new boolean[writes.length];
+    for (int i = 0; i < writes.length; i++) {
+      String key = writes[i].idempotencyKey();
+      if (key == null) {
+        continue;
+      }
+      int c = to[i];
+      KeyUse use =
+          keysInFlight.compute(
+              key,
+              (k, u) -> {
+                if (u == null) {
+                  return new KeyUse(c);
+                }
+                if (u.committer == c) {
+                  u.uses++;
+                }
+                return u;
+              });
+      // another committer's write holds it: a conflict, unless the key is already recorded (then
+      // that write is itself a replay or a conflict, and this one is answered from the record)
+      refused[i] = use.committer != c && !recorded(key);
+    }
+    return refused;
+  }
+
+  /** True when the store holds an unexpired record of {@code key}. */
+  private boolean recorded(String key) {
+    IdempotencyRecord r = store.getKeys(List.of(key)).get(0);
+    return r != null && !r.expiredAt(clock.instant().getEpochSecond());
+  }
+
+  /** After the answers: the keys {@link #claimKeys} noted are no longer in flight. */
+  private void releaseKeys(Write[] writes, boolean[] refused) {
+    for (int i = 0; i < writes.length; i++) {
+      String key = writes[i].idempotencyKey();
+      if (key != null && !refused[i]) {
+        keysInFlight.computeIfPresent(key, (k, u) -> --u.uses == 0 ? null : u);
+      }
+    }
+  }
+
+  /** The answer to a write whose idempotency key a different write holds. */
+  static WriteResult keyTaken() {
+    return WriteResult.failed(
+        new TallyException(
+            ErrorKind.IDEMPOTENCY_CONFLICT,
+            "this Idempotency-Key was already used for a different write"));
   }
 
   /** Writes accepted and not yet answered. */
@@ -202,304 +406,63 @@ public final class Aggregator implements WritePath, AutoCloseable {
     return pendingWrites.get();
   }
 
-  /** True while the committer thread runs and the store takes writes. */
+  /** True while every committer thread runs and the store takes writes. */
   public boolean healthy() {
-    return committer.isAlive() && !closing && store.writable();
+    if (closing || !store.writable()) {
+      return false;
+    }
+    for (Committer c : committers) {
+      if (!c.alive()) {
+        return false;
+      }
+    }
+    return true;
   }
 
-  private void run() {
-    try {
-      while (true) {
-        Submission first = queue.poll(100, TimeUnit.MILLISECONDS);
-        if (first == null) {
-          if (closing && pendingWrites.get() == 0) {
-            return;
-          }
-          maybePurge();
-          continue;
-        }
-        int n = drain(first);
-        try {
-          process();
-        } catch (RuntimeException e) {
-          // a bug: answer everyone rather than leave them hanging, and keep serving
-          log.error("group commit failed unexpectedly", e);
-          failAll(new TallyException(ErrorKind.INTERNAL, "internal error during commit", e));
-        } finally {
-          batch.clear();
-          pending.clear();
-          pendingOrder.clear();
-          keysInBatch.clear();
-          commit.clear();
-          pendingWrites.addAndGet(-n);
-        }
-        maybePurge();
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+  /** Idempotency keys noted as in flight (with several committers); for tests. */
+  int keysInFlight() {
+    return keysInFlight.size();
   }
 
-  private int drain(Submission first) {
-    batch.add(first);
-    int n = first.writes().length;
-    Submission next;
-    while (n < settings.maxBatchWrites() && (next = queue.poll()) != null) {
-      batch.add(next);
-      n += next.writes().length;
-    }
-    return n;
+  // ---- for the committers
+
+  Meters meters() {
+    return meters;
   }
 
-  private void process() {
-    long now = clock.instant().getEpochSecond();
-    load(now);
-
-    int total = 0;
-    List<WriteResult[]> answers = new ArrayList<>(batch.size());
-    for (Submission s : batch) {
-      WriteResult[] results = new WriteResult[s.writes().length];
-      for (int i = 0; i < results.length; i++) {
-        results[i] = apply(s.writes()[i], now);
-      }
-      answers.add(results);
-      total += results.length;
-    }
-
-    List<CounterId> ids = new ArrayList<>(pendingOrder.size());
-    List<CounterValue> values = new ArrayList<>(pendingOrder.size());
-    for (Pending e : pendingOrder) {
-      if (e.changed) {
-        ids.add(e.id);
-        values.add(new CounterValue(new Slot(e.p, e.n), e.updatedAtSecond));
-      }
-    }
-    for (int i = 0; i < ids.size(); i++) {
-      commit.putCounter(ids.get(i), values.get(i));
-    }
-    boolean durable = true;
-    readCache.beginCommit();
-    try {
-      long t0 = System.nanoTime();
-      store.commit(commit);
-      commitTimer.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
-    } catch (TallyException e) {
-      durable = false;
-      log.warn("group commit of {} writes failed: {}", total, e.getMessage());
-      for (WriteResult[] results : answers) {
-        java.util.Arrays.fill(results, WriteResult.failed(e));
-      }
-    } finally {
-      readCache.endCommit(durable ? ids : List.of(), durable ? values : List.of());
-    }
-    if (durable) {
-      for (int i = 0; i < ids.size(); i++) {
-        CounterId id = ids.get(i);
-        CounterValue v = values.get(i);
-        state.put(id.postId(), id.code(), v.slot().p(), v.slot().n(), v.updatedAtSecond());
-      }
-      batchWrites.record(total);
-      batchCounters.record(ids.size());
-    }
-    boolean applied = durable;
-    Wakeups.holdDuring(() -> handOut(applied, ids, values, answers));
+  /** A committer answered {@code n} writes. */
+  void answered(int n) {
+    pendingWrites.addAndGet(-n);
   }
 
-  /**
-   * Tells the listeners about a durable commit, then answers its writes; the event loops they wake
-   * are woken once each, after the last answer ({@link Wakeups}).
-   */
-  private void handOut(
-      boolean durable,
-      List<CounterId> ids,
-      List<CounterValue> values,
-      List<WriteResult[]> answers) {
-    if (durable) {
-      for (CommitListener l : listeners) {
-        try {
-          l.committed(ids, values);
-        } catch (RuntimeException e) {
-          log.error("commit listener failed", e);
-        }
-      }
-    }
-    for (int b = 0; b < batch.size(); b++) {
-      WriteResult[] results = answers.get(b);
-      count(results);
+  /** True once the node is closing and every write was answered: the committers may stop. */
+  boolean drained() {
+    return closing && pendingWrites.get() == 0;
+  }
+
+  void tellListeners(List<CounterId> ids, List<CounterValue> values) {
+    for (CommitListener l : listeners) {
       try {
-        batch.get(b).callback().done(results);
+        l.committed(ids, values);
       } catch (RuntimeException e) {
-        log.error("write callback failed", e);
+        log.error("commit listener failed", e);
       }
-    }
-  }
-
-  /** Loads the counters and keys this batch needs and the committer does not hold. */
-  @SuppressWarnings("unused") // written only: see load()
-  private long touched;
-
-  private void load(long now) {
-    List<CounterId> counters = toLoad;
-    List<String> keys = keysToLoad;
-    counters.clear();
-    keys.clear();
-    toFill.clear();
-    // touch every write's counter and its place in the state table first: these loads do not wait
-    // for one another, so their cache misses overlap; in the loop below, where each lookup waits
-    // for the one before, they were a fifth of the committer's time (docs/performance-notes.md)
-    long touched = 0;
-    for (Submission s : batch) {
-      for (Write w : s.writes()) {
-        CounterId id = w.counter();
-        touched += state.touch(id.postId(), id.code());
-      }
-    }
-    this.touched = touched; // kept, so that the loads are not optimised away
-    for (Submission s : batch) {
-      for (Write w : s.writes()) {
-        CounterId id = w.counter();
-        if (!pending.containsKey(id)) {
-          Pending e = new Pending(id);
-          int slot = state.find(id.postId(), id.code());
-          if (slot >= 0) {
-            e.set(state.p(slot), state.n(slot), state.updatedAtSecond(slot));
-          } else {
-            counters.add(id);
-            toFill.add(e);
-          }
-          pending.put(id, e);
-          pendingOrder.add(e);
-        }
-        if (w.idempotencyKey() != null && !keysInBatch.containsKey(w.idempotencyKey())) {
-          keysInBatch.put(w.idempotencyKey(), null);
-          keys.add(w.idempotencyKey());
-        }
-      }
-    }
-    List<CounterValue> loaded = store.getAll(counters);
-    for (int i = 0; i < counters.size(); i++) {
-      CounterValue v = loaded.get(i);
-      toFill.get(i).set(v.slot().p(), v.slot().n(), v.updatedAtSecond());
-    }
-    List<IdempotencyRecord> records = store.getKeys(keys);
-    for (int i = 0; i < keys.size(); i++) {
-      IdempotencyRecord r = records.get(i);
-      keysInBatch.put(keys.get(i), r == null || r.expiredAt(now) ? null : r);
-    }
-  }
-
-  private WriteResult apply(Write w, long now) {
-    String key = w.idempotencyKey();
-    if (key != null) {
-      IdempotencyRecord seen = keysInBatch.get(key);
-      if (seen != null) {
-        if (seen.sameWrite(w.counter(), w.delta())) {
-          return WriteResult.replayed(seen.count(), seen.updatedAtSecond());
-        }
-        return WriteResult.failed(
-            new TallyException(
-                ErrorKind.IDEMPOTENCY_CONFLICT,
-                "this Idempotency-Key was already used for a different write"));
-      }
-    }
-    Pending e = pending.get(w.counter());
-    long p;
-    long n;
-    try {
-      p = Slot.pAfter(e.p, w.delta());
-      n = Slot.nAfter(e.n, w.delta());
-    } catch (ArithmeticException overflow) {
-      return WriteResult.failed(
-          new TallyException(ErrorKind.UNPROCESSABLE, "the counter cannot grow any further"));
-    }
-    e.p = p;
-    e.n = n;
-    e.updatedAtSecond = Math.max(e.updatedAtSecond, now);
-    e.changed = true;
-    long count = p - n;
-    if (key != null) {
-      IdempotencyRecord r =
-          new IdempotencyRecord(
-              w.counter(),
-              w.delta(),
-              count,
-              e.updatedAtSecond,
-              now + settings.idempotencyRetention().toSeconds());
-      keysInBatch.put(key, r);
-      commit.putKey(key, r);
-    }
-    return WriteResult.applied(count, e.updatedAtSecond);
-  }
-
-  /** A counter of the batch being committed: its committed value, then the batch's writes on it. */
-  private static final class Pending {
-    final CounterId id;
-    long p;
-    long n;
-    long updatedAtSecond;
-    boolean changed;
-
-    Pending(CounterId id) {
-      this.id = id;
-    }
-
-    void set(long p, long n, long updatedAtSecond) {
-      this.p = p;
-      this.n = n;
-      this.updatedAtSecond = updatedAtSecond;
-    }
-  }
-
-  private void count(WriteResult[] results) {
-    for (WriteResult r : results) {
-      switch (r.outcome()) {
-        case APPLIED -> writesApplied.increment();
-        case REPLAYED -> writesReplayed.increment();
-        case FAILED -> writesFailed.increment();
-      }
-    }
-  }
-
-  private void failAll(TallyException e) {
-    for (Submission s : batch) {
-      WriteResult[] results = new WriteResult[s.writes().length];
-      java.util.Arrays.fill(results, WriteResult.failed(e));
-      try {
-        s.callback().done(results);
-      } catch (RuntimeException ignored) {
-        // already logged by the caller's own handler, nothing more to do
-      }
-    }
-    // the committer's copy may hold effects of the failed batch: start from the store again
-    state.clear();
-  }
-
-  private void maybePurge() {
-    long nowMillis = clock.millis();
-    if (nowMillis - lastPurgeMillis < settings.purgeInterval().toMillis()) {
-      return;
-    }
-    lastPurgeMillis = nowMillis;
-    int purged = store.purgeExpiredKeys(nowMillis / 1000, 10_000);
-    if (purged > 0) {
-      log.debug("forgot {} expired idempotency keys", purged);
     }
   }
 
   /**
-   * Stops taking writes, answers every write already queued, and stops the committer. Waits up to
+   * Stops taking writes, answers every write already queued, and stops the committers. Waits up to
    * {@code timeout}.
    */
   public void close(Duration timeout) {
     closing = true;
-    try {
-      committer.join(timeout);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+    long deadline = System.nanoTime() + timeout.toNanos();
+    boolean ended = true;
+    for (Committer c : committers) {
+      ended &= c.join(TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
     }
-    if (committer.isAlive()) {
+    if (!ended) {
       log.warn("committer still busy after {}; {} writes unanswered", timeout, pendingWrites.get());
-      committer.interrupt();
     }
   }
 

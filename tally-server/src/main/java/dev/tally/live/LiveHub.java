@@ -82,7 +82,7 @@ public final class LiveHub implements CommitListener, ClusterTotals {
   private final ConcurrentHashMap<Long, Topic> topics = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<Loop, LoopState> loops = new ConcurrentHashMap<>();
   private final AtomicInteger open = new AtomicInteger();
-  private final ArrayList<Topic> touched = new ArrayList<>(); // committer thread only
+  private final ArrayList<Topic> touched = new ArrayList<>(); // guarded by `this`
   private volatile boolean clusterTotals;
 
   private final Counter events;
@@ -149,12 +149,21 @@ public final class LiveHub implements CommitListener, ClusterTotals {
     clusterTotals = true;
   }
 
-  /** Committer thread: hands the new values of watched posts to their loops; never blocks. */
+  /**
+   * Committer threads: hands the new values of watched posts to their loops; never blocks on I/O.
+   * Committers that commit at the same time take turns here, only while a post is watched.
+   */
   @Override
   public void committed(List<CounterId> ids, List<CounterValue> values) {
     if (clusterTotals || topics.isEmpty()) {
       return;
     }
+    synchronized (this) {
+      signalCommitted(ids, values);
+    }
+  }
+
+  private void signalCommitted(List<CounterId> ids, List<CounterValue> values) {
     long now = System.nanoTime();
     for (int i = 0; i < ids.size(); i++) {
       CounterId id = ids.get(i);
@@ -290,7 +299,7 @@ public final class LiveHub implements CommitListener, ClusterTotals {
     final AtomicLong version = new AtomicLong();
     final CopyOnWriteArrayList<PostOnLoop> parts = new CopyOnWriteArrayList<>();
     int refs; // guarded by the topics map entry
-    boolean touched; // committer thread only
+    boolean touched; // guarded by the hub
 
     Topic(long postId, int slots) {
       this.postId = postId;

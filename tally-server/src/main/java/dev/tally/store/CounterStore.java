@@ -10,8 +10,9 @@ import java.util.List;
  * recent writes.
  *
  * <p>Threading: reads ({@code get*}) are safe from any thread. {@link #commit} and {@link
- * #purgeExpiredKeys} are called by one thread at a time (the aggregator's committer). The owner
- * (the node's main) opens and closes the store.
+ * #purgeExpiredKeys} are called by the aggregator's committers, several at once; commits in flight
+ * at the same time never share a counter (each committer owns its counters). The owner (the node's
+ * main) opens and closes the store.
  */
 public interface CounterStore extends AutoCloseable {
 

@@ -155,6 +155,32 @@ class TallyConfigTest {
   }
 
   @Test
+  void committers_followTheCores_andAreOneForAClusterMember() {
+    int cores = Runtime.getRuntime().availableProcessors();
+    TallyConfig c = TallyConfig.defaults();
+    assertThat(c.store().committers()).isZero();
+    assertThat(c.store().committerThreads(false)).isEqualTo(Math.max(1, Math.min(8, cores / 4)));
+    assertThat(c.store().committerThreads(true)).isEqualTo(1);
+    TallyConfig three = TallyConfig.parse(new String[] {"--committers", "3"}, Map.of());
+    assertThat(three.store().committerThreads(false)).isEqualTo(3);
+    assertThat(
+            TallyConfig.parse(new String[0], Map.of("TALLY_COMMITTERS", "2"))
+                .store()
+                .committerThreads(false))
+        .isEqualTo(2);
+    assertThat(
+            TallyConfig.parse(new String[] {"--redis", "h:1", "--committers", "1"}, Map.of())
+                .clustered())
+        .isTrue();
+    assertThatThrownBy(
+            () -> TallyConfig.parse(new String[] {"--redis", "h:1", "--committers", "2"}, Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("--committers 2 is for a single node");
+    assertThatThrownBy(() -> TallyConfig.parse(new String[] {"--committers", "65"}, Map.of()))
+        .hasMessageContaining("--committers (TALLY_COMMITTERS)");
+  }
+
+  @Test
   void optionsThatMeanNothingAlone_areRefused_withWhatTheyNeed() {
     for (String[] args :
         List.of(

@@ -32,7 +32,9 @@ import net.jqwik.api.Provide;
 /**
  * Aggregator accounting against a sequential model: whatever the batching and injected commit
  * failures, every write is answered once, each answer is what applying the writes one by one in
- * submission order gives, and the store holds exactly the sum of the applied writes.
+ * submission order gives, and the store holds exactly the sum of the applied writes. With several
+ * committers too: writes to counters of different committers, idempotency keys reused across them
+ * and commit failures that hit one committer's batch and not the others'.
  */
 class AggregatorAccountingTest {
 
@@ -43,7 +45,7 @@ class AggregatorAccountingTest {
   Arbitrary<List<Step>> steps() {
     Arbitrary<Write> write =
         Combinators.combine(
-                Arbitraries.longs().between(1, 4),
+                Arbitraries.longs().between(1, POSTS),
                 Arbitraries.of(1L, 1L, 1L, -1L),
                 Arbitraries.strings().withChars("abcdef").ofLength(1).injectNull(0.5))
             .as((post, delta, key) -> new Write(new CounterId(post, 1), delta, key));
@@ -55,10 +57,24 @@ class AggregatorAccountingTest {
     return step.list().ofMinSize(1).ofMaxSize(60);
   }
 
+  private static final int POSTS = 8;
+
   @Property(tries = 60)
   void everyWrite_isAnsweredOnce_asTheSequentialModelSays(@ForAll("steps") List<Step> steps)
       throws Exception {
-    check(steps, 1_000);
+    check(steps, 1_000, 1);
+  }
+
+  @Property(tries = 60)
+  void everyWrite_isAnsweredOnce_asTheSequentialModelSays_withTwoCommitters(
+      @ForAll("steps") List<Step> steps) throws Exception {
+    check(steps, 1_000, 2);
+  }
+
+  @Property(tries = 60)
+  void everyWrite_isAnsweredOnce_asTheSequentialModelSays_withThreeCommitters(
+      @ForAll("steps") List<Step> steps) throws Exception {
+    check(steps, 1_000, 3);
   }
 
   /**
@@ -67,10 +83,11 @@ class AggregatorAccountingTest {
   @Property(tries = 60)
   void everyWrite_isAnsweredOnce_asTheSequentialModelSays_whenTheCommitterEvicts(
       @ForAll("steps") List<Step> steps) throws Exception {
-    check(steps, 2);
+    check(steps, 2, 1);
   }
 
-  private static void check(List<Step> steps, int committerCounters) throws Exception {
+  private static void check(List<Step> steps, int committerCounters, int committers)
+      throws Exception {
     Path dir = Files.createTempDirectory("tally-acct");
     FaultyStore store = new FaultyStore(RocksCounterStore.open(dir, List.of("likes"), 8 << 20));
     ManualClock clock = new ManualClock(Instant.parse("2030-01-01T00:00:00Z"));
@@ -80,7 +97,7 @@ class AggregatorAccountingTest {
             new ReadCache(store, 1_000),
             clock,
             new Aggregator.Settings(
-                3, 10_000, committerCounters, Duration.ofHours(1), Duration.ofHours(1)),
+                3, 10_000, committerCounters, Duration.ofHours(1), Duration.ofHours(1), committers),
             new SimpleMeterRegistry());
     agg.start();
     try {
@@ -110,6 +127,9 @@ class AggregatorAccountingTest {
       Map<CounterId, Long> model = new HashMap<>();
       Map<String, Write> keyWrite = new HashMap<>();
       Map<String, Long> keyCount = new HashMap<>();
+      // keys whose first write failed: with several committers, a different write with such a key
+      // may have been refused while the failing one was in flight (Aggregator's class comment)
+      java.util.Set<String> keyFailed = new java.util.HashSet<>();
       for (int i = 0; i < steps.size(); i++) {
         List<Write> writes = steps.get(i).writes();
         WriteResult[] got = answers.get(i).get();
@@ -117,10 +137,21 @@ class AggregatorAccountingTest {
         for (int j = 0; j < got.length; j++) {
           Write w = writes.get(j);
           WriteResult r = got[j];
+          String k = w.idempotencyKey();
           if (r.outcome() == Outcome.FAILED && r.error().kind() == ErrorKind.UNAVAILABLE) {
+            if (k != null && !keyWrite.containsKey(k)) {
+              keyFailed.add(k);
+            }
             continue;
           }
-          String k = w.idempotencyKey();
+          if (committers > 1
+              && k != null
+              && !keyWrite.containsKey(k)
+              && keyFailed.contains(k)
+              && r.outcome() == Outcome.FAILED
+              && r.error().kind() == ErrorKind.IDEMPOTENCY_CONFLICT) {
+            continue;
+          }
           if (k != null && keyWrite.containsKey(k)) {
             Write first = keyWrite.get(k);
             if (first.counter().equals(w.counter()) && first.delta() == w.delta()) {
@@ -141,7 +172,7 @@ class AggregatorAccountingTest {
           }
         }
       }
-      for (long post = 1; post <= 4; post++) {
+      for (long post = 1; post <= POSTS; post++) {
         CounterId id = new CounterId(post, 1);
         assertThat(store.get(id).count()).isEqualTo(model.getOrDefault(id, 0L));
       }

@@ -44,9 +44,14 @@ class AggregatorTest {
     aggregator.start();
   }
 
-  private static Aggregator.Settings settings(int maxBatch, int maxPending) {
+  private Aggregator.Settings settings(int maxBatch, int maxPending) {
     return new Aggregator.Settings(
-        maxBatch, maxPending, 10_000, Duration.ofHours(24), Duration.ofSeconds(1));
+        maxBatch, maxPending, 10_000, Duration.ofHours(24), Duration.ofSeconds(1), committers());
+  }
+
+  /** Committer threads; {@link AggregatorThreeCommittersTest} runs every test here with three. */
+  int committers() {
+    return 1;
   }
 
   @AfterEach
@@ -57,6 +62,20 @@ class AggregatorTest {
 
   private static CounterId likes(long post) {
     return new CounterId(post, 1);
+  }
+
+  /**
+   * The likes of the {@code i}-th post (from 1) that the first committer owns: for tests of what
+   * writes committed together do (with one committer, {@code likes(i)}).
+   */
+  private CounterId together(int i) {
+    long post = 0;
+    for (int found = 0; found < i; ) {
+      if (Aggregator.committerOf(likes(++post), committers()) == 0) {
+        found++;
+      }
+    }
+    return likes(post);
   }
 
   private WriteResult[] submit(Write... writes) throws Exception {
@@ -164,21 +183,21 @@ class AggregatorTest {
 
   @Test
   void failedCommit_failsEveryWriteOfTheBatch_andARetryAppliesOnce() throws Exception {
-    submit(new Write(likes(1), 1, "a"));
+    submit(new Write(together(1), 1, "a"));
     store.failNextCommits(1);
-    WriteResult[] failed = submit(new Write(likes(1), 1, "b"), new Write(likes(2), 1, null));
+    WriteResult[] failed = submit(new Write(together(1), 1, "b"), new Write(together(2), 1, null));
     assertThat(failed)
         .allSatisfy(
             r -> {
               assertThat(r.outcome()).isEqualTo(Outcome.FAILED);
               assertThat(r.error().retriable()).isTrue();
             });
-    assertThat(store.get(likes(1)).count()).isEqualTo(1);
+    assertThat(store.get(together(1)).count()).isEqualTo(1);
     // the committer dropped the failed batch's effects: the retry counts from the stored value
-    WriteResult retry = submit(new Write(likes(1), 1, "b"))[0];
+    WriteResult retry = submit(new Write(together(1), 1, "b"))[0];
     assertThat(retry.outcome()).isEqualTo(Outcome.APPLIED);
     assertThat(retry.count()).isEqualTo(2);
-    assertThat(reads.read(likes(1)).count()).isEqualTo(2);
+    assertThat(reads.read(together(1)).count()).isEqualTo(2);
   }
 
   @Test
@@ -303,10 +322,12 @@ class AggregatorTest {
           }
         });
     submit(
-        new Write(likes(4), 1, null), new Write(likes(4), 1, null), new Write(likes(5), -1, null));
+        new Write(together(4), 1, null),
+        new Write(together(4), 1, null),
+        new Write(together(5), -1, null));
     store.failNextCommits(1);
-    submit(new Write(likes(4), 1, null));
-    assertThat(heard).containsExactly("4=2", "5=-1");
+    submit(new Write(together(4), 1, null));
+    assertThat(heard).containsExactly(together(4).postId() + "=2", together(5).postId() + "=-1");
   }
 
   @Test
@@ -326,7 +347,7 @@ class AggregatorTest {
           }
         });
     CompletableFuture<WriteResult[]> first = new CompletableFuture<>();
-    aggregator.submit(new Write[] {new Write(likes(1), 1, null)}, first::complete);
+    aggregator.submit(new Write[] {new Write(together(1), 1, null)}, first::complete);
     assertThat(firstCommitHeld.await(10, TimeUnit.SECONDS)).isTrue();
     // three writers queue up while the first commit is held: they form the next batch
     List<String> log = java.util.Collections.synchronizedList(new ArrayList<>());
@@ -334,7 +355,7 @@ class AggregatorTest {
     for (int i = 0; i < 3; i++) {
       String n = Integer.toString(i);
       aggregator.submit(
-          new Write[] {new Write(likes(2 + i), 1, null)},
+          new Write[] {new Write(together(2 + i), 1, null)},
           results -> {
             log.add("answer " + n);
             Wakeups.wake(

@@ -10,17 +10,22 @@ import dev.tally.store.CounterStore;
 import dev.tally.store.IdempotencyRecord;
 import dev.tally.store.StoreStatistic;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * A real store with a fault-injection seam: the next {@code n} commits fail as a full disk would,
- * before anything is written. Thread-safe.
+ * A real store with fault-injection seams: the next {@code n} commits fail as a full disk would,
+ * before anything is written; the next commit can be held until a latch opens (a slow disk).
+ * Thread-safe.
  */
 public final class FaultyStore implements CounterStore {
 
   private final CounterStore inner;
   private final AtomicInteger failNext = new AtomicInteger();
   private final AtomicInteger commits = new AtomicInteger();
+  private final AtomicReference<CountDownLatch[]> hold = new AtomicReference<>();
 
   public FaultyStore(CounterStore inner) {
     this.inner = inner;
@@ -30,12 +35,29 @@ public final class FaultyStore implements CounterStore {
     failNext.set(n);
   }
 
+  /**
+   * The next commit signals {@code held} and then waits until {@code release} opens (at most 30 s)
+   * before it goes on (or fails, if failures are asked for).
+   */
+  public void holdNextCommit(CountDownLatch held, CountDownLatch release) {
+    hold.set(new CountDownLatch[] {held, release});
+  }
+
   public int commits() {
     return commits.get();
   }
 
   @Override
   public void commit(Commit commit) {
+    CountDownLatch[] h = hold.getAndSet(null);
+    if (h != null) {
+      h[0].countDown();
+      try {
+        h[1].await(30, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
     if (failNext.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
       throw new TallyException(ErrorKind.UNAVAILABLE, "injected: no space left on the data disk");
     }

@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Function;
 import org.rocksdb.Checkpoint;
 import org.rocksdb.ColumnFamilyHandle;
@@ -42,12 +43,15 @@ import org.slf4j.LoggerFactory;
  * of the writes that made them and the commit's outbox entries are in the same batch: a crash keeps
  * all or none. Column families and byte layouts are drawn in {@link StoreLayout}.
  *
- * <p>Concurrency: RocksDB reads are thread-safe; commits come from one thread (the aggregator's
- * committer). Every use of the database holds {@link StoreDb}'s lifecycle lock, so that close and
- * reopen never free native handles under a reader. After a failed write {@link #writable()} is
- * false until a write succeeds again. After a failed log write (a full disk) RocksDB refuses
- * further writes until the store is reopened: the committer reopens it once the disk has room again
- * (tested by DiskFullIT).
+ * <p>Concurrency: RocksDB reads are thread-safe; commits come from the aggregator's committers,
+ * several at once, each with counters no other commit in flight holds, and RocksDB merges
+ * concurrent ones into one log write and sync. Each committer thread builds its batch in a {@link
+ * BatchRep} of its own. Purging expired idempotency keys reads a key's record before deleting it,
+ * so it excludes commits that write keys (a key reused after its expiry must survive). Every use of
+ * the database holds {@link StoreDb}'s lifecycle lock, so that close and reopen never free native
+ * handles under a reader. After a failed write {@link #writable()} is false until a write succeeds
+ * again. After a failed log write (a full disk) RocksDB refuses further writes until the store is
+ * reopened: the committer reopens it once the disk has room again (tested by DiskFullIT).
  *
  * <p>Parts: {@link StoreDb} (the database and its lifecycle), {@link StoreLayout} (column families
  * and options), {@link CounterCodes} (counter name → code), {@link RocksOutbox} (the outbox
@@ -63,7 +67,14 @@ public final class RocksCounterStore implements CounterStore, Outbox {
   private static final byte[] NO_BYTES = new byte[0];
 
   private final StoreDb db;
-  private final BatchRep rep = new BatchRep(); // the committer's, reused commit after commit
+  // each committer's own, reused commit after commit
+  private final ThreadLocal<BatchRep> reps = ThreadLocal.withInitial(BatchRep::new);
+  // read side: commits that write idempotency keys; write side: a purge of expired ones
+  private final ReentrantReadWriteLock keysLock = new ReentrantReadWriteLock();
+  // taken to reopen after a failed write, so that committers failing together reopen once
+  private final Object reopening = new Object();
+  private volatile long failures; // failed writes since open
+  private long reopenedAfter; // the failures counted when the store was last reopened; `reopening`
   private final CounterScans scans = new CounterScans();
   private final RocksOutbox outbox;
   private final CounterNames names;
@@ -175,20 +186,31 @@ public final class RocksCounterStore implements CounterStore, Outbox {
     }
     db.ensureOpen();
     if (!writable) {
-      reopenIfSpace();
+      reopenIfSpace(failures);
+    }
+    BatchRep rep = reps.get();
+    boolean keys = commit.keyCount() > 0;
+    if (keys) {
+      keysLock.readLock().lock();
     }
     try {
-      db.run(h -> write(h, commit));
+      db.run(h -> write(h, commit, rep));
     } catch (RocksDBException e) {
-      writable = false;
+      synchronized (reopening) {
+        failures++;
+        writable = false;
+      }
       throw StoreDb.writeFailure(e);
     } finally {
+      if (keys) {
+        keysLock.readLock().unlock();
+      }
       rep.clear();
     }
   }
 
-  /** Writes {@code commit}, durably, as one batch. Committer thread only. */
-  private void write(Handles h, Commit commit) throws RocksDBException {
+  /** Writes {@code commit}, durably, as one batch built in {@code rep}. Committer threads only. */
+  private void write(Handles h, Commit commit, BatchRep rep) throws RocksDBException {
     int n = commit.counterCount();
     // one outbox entry per target naming every counter of the commit (see Outbox)
     byte[] entry = outbox.newEntry(n);
@@ -221,25 +243,39 @@ public final class RocksCounterStore implements CounterStore, Outbox {
   /**
    * After a failed write RocksDB refuses every further write until it is reopened (a full disk
    * stops its log for good). Once the disk has room again, reopen it: the log replays, nothing
-   * durable is lost. Readers are held off for the moment of the swap. Committer thread only.
+   * durable is lost. Readers are held off for the moment of the swap. Committer threads: the first
+   * to come after a failure reopens, the others find it done.
    */
-  private void reopenIfSpace() {
+  private void reopenIfSpace(long failed) {
+    synchronized (reopening) {
+      if (reopenedAfter == failed) {
+        return; // another committer reopened it since that failure
+      }
+      if (reopenIfSpace()) {
+        reopenedAfter = failed;
+      }
+    }
+  }
+
+  private boolean reopenIfSpace() {
     long usable;
     try {
       usable = Files.getFileStore(db.directory()).getUsableSpace();
     } catch (IOException e) {
-      return;
+      return false;
     }
     if (usable < REOPEN_FREE_BYTES) {
-      return; // reads keep working on the open store meanwhile
+      return false; // reads keep working on the open store meanwhile
     }
     try {
       if (db.reopen()) {
         log.info("store reopened after a write failure ({} MiB free)", usable >> 20);
+        return true;
       }
     } catch (RocksDBException e) {
       log.warn("store reopen failed: {}", StoreDb.describe(e));
     }
+    return false;
   }
 
   @Override
@@ -289,7 +325,12 @@ public final class RocksCounterStore implements CounterStore, Outbox {
 
   @Override
   public int purgeExpiredKeys(long nowSecond, int limit) {
-    return db.ifOpen(0, h -> purgeExpiredKeys(h, nowSecond, limit));
+    keysLock.writeLock().lock();
+    try {
+      return db.ifOpen(0, h -> purgeExpiredKeys(h, nowSecond, limit));
+    } finally {
+      keysLock.writeLock().unlock();
+    }
   }
 
   private int purgeExpiredKeys(Handles h, long nowSecond, int limit) {

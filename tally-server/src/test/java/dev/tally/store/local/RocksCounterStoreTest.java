@@ -117,6 +117,77 @@ class RocksCounterStoreTest {
     }
   }
 
+  /**
+   * Committers commit at once, each its own counters, while expired keys are purged: every commit
+   * lands whole, and a key reused after its expiry (a new record, committed while the purge runs)
+   * survives the purge of its old record.
+   */
+  @Test
+  void concurrentCommits_ofTheirOwnCounters_allLand_whileExpiredKeysArePurged() throws Exception {
+    int threads = 4;
+    int commits = 300;
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
+      // keys that expired at 200, each to be reused by the committers with a later expiry
+      Commit old = new Commit();
+      for (int t = 0; t < threads; t++) {
+        for (int i = 0; i < commits; i++) {
+          old.putKey(
+              "k-" + t + "-" + i, new IdempotencyRecord(new CounterId(1, 1), 1, 1, 100, 200));
+        }
+      }
+      s.commit(old);
+      List<Thread> committers = new ArrayList<>();
+      java.util.concurrent.atomic.AtomicReference<Throwable> failed =
+          new java.util.concurrent.atomic.AtomicReference<>();
+      for (int t = 0; t < threads; t++) {
+        int me = t;
+        committers.add(
+            Thread.ofPlatform()
+                .start(
+                    () -> {
+                      try {
+                        Commit c = new Commit();
+                        for (int i = 0; i < commits; i++) {
+                          c.clear();
+                          for (int j = 0; j < 10; j++) {
+                            long post = 1 + me + (long) threads * j; // this thread's own posts
+                            c.putCounter(
+                                new CounterId(post, 1), new CounterValue(new Slot(i + 1, 0), 300));
+                          }
+                          c.putKey(
+                              "k-" + me + "-" + i,
+                              new IdempotencyRecord(new CounterId(1 + me, 1), 1, i + 1, 300, 900));
+                          s.commit(c);
+                        }
+                      } catch (Throwable e) {
+                        failed.set(e);
+                      }
+                    }));
+      }
+      int purged = 0;
+      while (committers.stream().anyMatch(Thread::isAlive)) {
+        purged += s.purgeExpiredKeys(250, 50);
+      }
+      for (Thread c : committers) {
+        c.join();
+      }
+      purged += s.purgeExpiredKeys(250, 100_000);
+      assertThat(failed.get()).isNull();
+      assertThat(purged).isEqualTo(threads * commits);
+      for (int t = 0; t < threads; t++) {
+        for (int j = 0; j < 10; j++) {
+          long post = 1 + t + (long) threads * j;
+          assertThat(s.get(new CounterId(post, 1)).count()).isEqualTo(commits);
+        }
+        for (int i = 0; i < commits; i++) {
+          IdempotencyRecord r = s.getKeys(List.of("k-" + t + "-" + i)).getFirst();
+          assertThat(r).as("k-%d-%d", t, i).isNotNull();
+          assertThat(r.expiresAtSecond()).isEqualTo(900);
+        }
+      }
+    }
+  }
+
   @Test
   void open_failsClearly_whenAnotherStoreHoldsTheDirectory() {
     try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
