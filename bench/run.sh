@@ -86,6 +86,6 @@ tally_stop
 if [[ ${SKIP_JMH:-0} != 1 ]]; then
   log "JMH"
   taskset -c "$SERVER_CPU" "$JAVA" -cp "$BENCH_JAR" org.openjdk.jmh.Main -rf json -rff "$out/jmh.json" \
-    -wi 2 -w 2s -i 3 -r 2s AggregatorBenchmark StoreBenchmark > "$out/jmh.txt" 2>&1
+    -wi 2 -w 2s -i 3 -r 2s -p committers=1 AggregatorBenchmark StoreBenchmark > "$out/jmh.txt" 2>&1
 fi
 log "done: $out"

@@ -33,10 +33,12 @@ import org.openjdk.jmh.annotations.Warmup;
  * The write engine alone, no HTTP: a burst of 1,000 single-write submissions, as 1,000 concurrent
  * requests would make, through the aggregator into a real RocksDB store with fsync'ed group
  * commits. Reports durable writes per second, for one hot counter and for writes spread over a
- * million counters.
+ * million counters, with one committer thread and with two (each owning half of the counters).
  *
  * <pre>
  * java -cp tally-bench/target/tally-bench.jar org.openjdk.jmh.Main AggregatorBenchmark
+ * java -cp tally-bench/target/tally-bench.jar org.openjdk.jmh.Main AggregatorBenchmark \
+ *     -p keys=spread -p committers=1,2
  * </pre>
  */
 @State(Scope.Benchmark)
@@ -51,6 +53,9 @@ public class AggregatorBenchmark {
 
   @Param({"hot", "spread"})
   public String keys;
+
+  @Param({"1", "2"})
+  public int committers;
 
   private Path dir;
   private RocksCounterStore store;
@@ -67,7 +72,12 @@ public class AggregatorBenchmark {
             new ReadCache(store, 1_000_000),
             Clock.systemUTC(),
             new Aggregator.Settings(
-                20_000, 200_000, 1_000_000, Duration.ofHours(24), Duration.ofSeconds(1)),
+                20_000,
+                200_000,
+                1_000_000,
+                Duration.ofHours(24),
+                Duration.ofSeconds(1),
+                committers),
             new SimpleMeterRegistry());
     aggregator.start();
   }
@@ -81,19 +91,26 @@ public class AggregatorBenchmark {
     }
   }
 
-  private long cpuAtStart;
+  private java.util.TreeMap<String, Long> cpuAtStart;
   private long writesAtStart;
   private long writes;
 
-  /** The committer thread's CPU time so far (ns), from the JVM's thread accounting. */
-  private static long committerCpuNanos() {
+  /**
+   * Each committer thread's CPU time so far (ns), by thread name in name order, from the JVM's
+   * thread accounting.
+   */
+  private static java.util.TreeMap<String, Long> committerCpuNanos() {
     java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+    java.util.TreeMap<String, Long> nanos = new java.util.TreeMap<>();
     for (Thread t : Thread.getAllStackTraces().keySet()) {
-      if (t.getName().equals("tally-committer")) {
-        return mx.getThreadCpuTime(t.threadId());
+      if (t.getName().startsWith("tally-committer")) {
+        nanos.put(t.getName(), mx.getThreadCpuTime(t.threadId()));
       }
     }
-    throw new IllegalStateException("no committer thread");
+    if (nanos.isEmpty()) {
+      throw new IllegalStateException("no committer thread");
+    }
+    return nanos;
   }
 
   private long storeCpuAtStart;
@@ -131,7 +148,7 @@ public class AggregatorBenchmark {
   }
 
   /**
-   * Prints the committer's CPU per write over the iteration, and that of RocksDB's flush and
+   * Prints the committers' CPU per write over the iteration, and that of RocksDB's flush and
    * compaction threads beside it: the engine's cost per write, whatever else the machine did
    * meanwhile (throughput swings with it; this much less).
    */
@@ -139,11 +156,16 @@ public class AggregatorBenchmark {
   public void iterationEnd() {
     long n = writes - writesAtStart;
     if (n > 0) {
+      long total = 0;
+      StringBuilder each = new StringBuilder();
+      for (var e : committerCpuNanos().entrySet()) {
+        long used = e.getValue() - cpuAtStart.getOrDefault(e.getKey(), 0L);
+        total += used;
+        each.append(each.isEmpty() ? "" : " + ").append(String.format("%.2f", used / 1e3 / n));
+      }
       System.out.printf(
-          "%n  committer CPU per write: %.2f us, RocksDB threads: %.2f us (%d writes)%n",
-          (committerCpuNanos() - cpuAtStart) / 1e3 / n,
-          (storeThreadsCpuNanos() - storeCpuAtStart) / 1e3 / n,
-          n);
+          "%n  committer CPU per write: %.2f us (%s), RocksDB threads: %.2f us (%d writes)%n",
+          total / 1e3 / n, each, (storeThreadsCpuNanos() - storeCpuAtStart) / 1e3 / n, n);
     }
   }
 
