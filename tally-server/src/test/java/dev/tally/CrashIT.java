@@ -13,6 +13,8 @@ import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * kill -9 of a real node process under write load ({@link KeyedLoad}). Every write carries a unique
@@ -31,12 +33,17 @@ class CrashIT {
 
   @TempDir Path tmp;
 
-  @Test
-  void kill9_underLoad_losesNoAcknowledgedWrite_andRetriesMakeTotalsExact() throws Exception {
+  /** With one committer, and with three, each owning a third of the counters. */
+  @ParameterizedTest(name = "committers={0}")
+  @ValueSource(strings = {"1", "3"})
+  void kill9_underLoad_losesNoAcknowledgedWrite_andRetriesMakeTotalsExact(String committers)
+      throws Exception {
     Path data = tmp.resolve("data");
     Path log = tmp.resolve("node.log");
     Random seedSource = new Random(20261123L);
-    NodeProcess[] node = {NodeProcess.start(data, log)};
+    String[] args = {"--committers", committers};
+    NodeProcess[] node = {NodeProcess.start(data, log, args)};
+    assertThat(java.nio.file.Files.readString(log)).contains(" committers=" + committers);
     Map<Integer, TallyClient> clients = new ConcurrentHashMap<>();
     long[] posts = new long[POSTS];
     for (int i = 0; i < POSTS; i++) {
@@ -56,7 +63,7 @@ class CrashIT {
         Thread.sleep(1_500 + seedSource.nextInt(1_000));
         node[0].kill();
         writing.stop();
-        node[0] = NodeProcess.start(data, log);
+        node[0] = NodeProcess.start(data, log, args);
         TallyClient check = new TallyClient(node[0].port());
 
         // every acknowledged write survived
@@ -78,9 +85,13 @@ class CrashIT {
       assertThat(load.acknowledged()).isEqualTo(load.sent());
       load.awaitEverywhere(Duration.ofSeconds(5));
       System.out.printf(
-          "crash history: kills=%d attempted=%d acknowledged=%d in-doubt=%d lost=0"
+          "crash history (committers=%s): kills=%d attempted=%d acknowledged=%d in-doubt=%d lost=0"
               + " duplicated=0%n",
-          KILLS, load.sent(), acknowledgedBeforeRetries, load.sent() - acknowledgedBeforeRetries);
+          committers,
+          KILLS,
+          load.sent(),
+          acknowledgedBeforeRetries,
+          load.sent() - acknowledgedBeforeRetries);
       assertThat(acknowledgedBeforeRetries)
           .as("the load acknowledged writes")
           .isGreaterThan(KILLS * 100);
