@@ -555,18 +555,18 @@ public final class Tally implements AutoCloseable {
           keys.put(l.substring(0, colon).strip(), l.substring(colon + 1).strip());
         }
       }
-      RateLimiter perClient =
+      RateLimiter<String> perClient =
           config.security().rateLimitClient() > 0
-              ? new RateLimiter(
+              ? new RateLimiter<>(
                   config.security().rateLimitClient(),
                   burst(
                       config.security().rateLimitClientBurst(),
                       config.security().rateLimitClient()),
                   1_000_000)
               : null;
-      RateLimiter perPost =
+      RateLimiter<Long> perPost =
           config.security().rateLimitPost() > 0
-              ? new RateLimiter(
+              ? new RateLimiter<>(
                   config.security().rateLimitPost(),
                   burst(config.security().rateLimitPostBurst(), config.security().rateLimitPost()),
                   1_000_000)

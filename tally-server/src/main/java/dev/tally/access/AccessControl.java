@@ -27,8 +27,8 @@ public final class AccessControl {
 
   private final Mode mode;
   private final Credentials credentials;
-  private final RateLimiter perClient;
-  private final RateLimiter perPost;
+  private final RateLimiter<String> perClient;
+  private final RateLimiter<Long> perPost;
   private final Clock clock;
   private final java.util.concurrent.atomic.AtomicLong lastLimiterNanos =
       new java.util.concurrent.atomic.AtomicLong(Long.MIN_VALUE);
@@ -43,8 +43,8 @@ public final class AccessControl {
   public AccessControl(
       Mode mode,
       Credentials credentials,
-      RateLimiter perClient,
-      RateLimiter perPost,
+      RateLimiter<String> perClient,
+      RateLimiter<Long> perPost,
       Clock clock,
       MeterRegistry registry) {
     if (mode != Mode.OFF && credentials.empty()) {
@@ -128,7 +128,9 @@ public final class AccessControl {
 
   /** Checks the per-post write limit for {@code items} increments of {@code postId}. */
   public void checkPost(long postId, int items) {
-    limit(perPost, Long.toString(postId), items, limitedPost, "this post");
+    if (perPost != null) { // else nothing to do: the key is not even made
+      limit(perPost, postId, items, limitedPost, "this post");
+    }
   }
 
   private Caller caller(String authorization, String address) {
@@ -144,7 +146,7 @@ public final class AccessControl {
     }
   }
 
-  private void limit(RateLimiter limiter, String key, int n, Counter rejected, String who) {
+  private <K> void limit(RateLimiter<K> limiter, K key, int n, Counter rejected, String who) {
     if (limiter == null) {
       return;
     }

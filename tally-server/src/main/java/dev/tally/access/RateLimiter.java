@@ -10,12 +10,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * key holds one atomic "theoretical arrival time"; a request is allowed when that time is at most
  * {@code burst} intervals ahead of now. Lock-free and thread-safe; the set of keys is bounded (the
  * least recently used are forgotten, which only ever gives a client a fresh bucket).
+ *
+ * @param <K> what the limits are per: a caller's id, a post id
  */
-public final class RateLimiter {
+public final class RateLimiter<K> {
 
   private final long intervalNanos;
   private final long toleranceNanos;
-  private final Cache<String, AtomicLong> buckets;
+  private final Cache<K, AtomicLong> buckets;
 
   /**
    * @param perSecond sustained requests per second per key
@@ -41,7 +43,7 @@ public final class RateLimiter {
    *
    * @return 0 when allowed, else the nanoseconds to wait before these would be allowed
    */
-  public long tryAcquire(String key, int n, long nowNanos) {
+  public long tryAcquire(K key, int n, long nowNanos) {
     AtomicLong tat = buckets.get(key, k -> new AtomicLong(nowNanos));
     long cost = intervalNanos * n;
     while (true) {

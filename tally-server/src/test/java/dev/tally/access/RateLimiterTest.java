@@ -10,7 +10,7 @@ class RateLimiterTest {
 
   @Test
   void burstIsAllowed_thenTheSustainedRate() {
-    RateLimiter r = new RateLimiter(10, 5, 1000); // 10/s, burst 5
+    RateLimiter<String> r = new RateLimiter<>(10, 5, 1000); // 10/s, burst 5
     long t = 100 * S;
     for (int i = 0; i < 5; i++) {
       assertThat(r.tryAcquire("c", 1, t)).isZero();
@@ -23,7 +23,7 @@ class RateLimiterTest {
 
   @Test
   void keysAreIndependent() {
-    RateLimiter r = new RateLimiter(1, 1, 1000);
+    RateLimiter<String> r = new RateLimiter<>(1, 1, 1000);
     assertThat(r.tryAcquire("a", 1, S)).isZero();
     assertThat(r.tryAcquire("a", 1, S)).isPositive();
     assertThat(r.tryAcquire("b", 1, S)).isZero();
@@ -31,7 +31,7 @@ class RateLimiterTest {
 
   @Test
   void batchCostsOneUnitPerItem_andOverBurstIsRefused() {
-    RateLimiter r = new RateLimiter(100, 50, 1000);
+    RateLimiter<String> r = new RateLimiter<>(100, 50, 1000);
     assertThat(r.tryAcquire("c", 40, S)).isZero();
     assertThat(r.tryAcquire("c", 20, S)).isPositive();
     assertThat(r.tryAcquire("c", 10, S)).isZero();
@@ -39,7 +39,7 @@ class RateLimiterTest {
 
   @Test
   void idleKeysRefill() {
-    RateLimiter r = new RateLimiter(2, 2, 1000);
+    RateLimiter<String> r = new RateLimiter<>(2, 2, 1000);
     assertThat(r.tryAcquire("c", 2, S)).isZero();
     assertThat(r.tryAcquire("c", 1, S)).isPositive();
     assertThat(r.tryAcquire("c", 2, S + S)).isZero();
