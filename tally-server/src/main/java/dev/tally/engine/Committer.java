@@ -56,10 +56,10 @@ final class Committer {
   private final List<String> keysToLoad = new ArrayList<>();
   private final List<Pending> toFill = new ArrayList<>(); // the entries of toLoad, in its order
   // every counter of the batch, from its committed value (one look into `state` or the store per
-  // distinct counter) to its value after the batch: this small map, not the big one that misses
-  // the CPU caches; and the same entries in first-seen order
-  private final Map<CounterId, Pending> pending = new HashMap<>();
+  // distinct counter) to its value after the batch, in first-seen order; and where each is in
+  // that list: this small index, not the big table that misses the CPU caches
   private final List<Pending> pendingOrder = new ArrayList<>();
+  private final BatchIndex pending = new BatchIndex(1024);
   private final Commit commit = new Commit();
   private long lastPurgeMillis;
 
@@ -261,7 +261,7 @@ final class Committer {
     for (Submission s : batch) {
       for (Write w : s.writes()) {
         CounterId id = w.counter();
-        if (!pending.containsKey(id)) {
+        if (pending.get(id.postId(), id.code()) < 0) {
           Pending e = new Pending(id);
           int slot = state.find(id.postId(), id.code());
           if (slot >= 0) {
@@ -270,7 +270,7 @@ final class Committer {
             counters.add(id);
             toFill.add(e);
           }
-          pending.put(id, e);
+          pending.put(id.postId(), id.code(), pendingOrder.size());
           pendingOrder.add(e);
         }
         if (w.idempotencyKey() != null && !keysInBatch.containsKey(w.idempotencyKey())) {
@@ -302,7 +302,7 @@ final class Committer {
         return Aggregator.keyTaken();
       }
     }
-    Pending e = pending.get(w.counter());
+    Pending e = pendingOrder.get(pending.get(w.counter().postId(), w.counter().code()));
     long p;
     long n;
     try {
