@@ -100,6 +100,22 @@ final class Codec {
     return java.util.Arrays.copyOfRange(expiryKey, 8, expiryKey.length);
   }
 
+  /**
+   * Adds to {@code keys} the idempotency keys an expiry index entry's value names besides the one
+   * in its key: each is its length (1 byte, 1..255) then its bytes; none in an empty value.
+   */
+  static void moreKeysOfExpiry(byte[] value, java.util.List<byte[]> keys) {
+    int pos = 0;
+    while (pos < value.length) {
+      int len = value[pos++] & 0xFF;
+      if (len == 0 || pos + len > value.length) {
+        throw new IllegalStateException("corrupt idempotency expiry entry");
+      }
+      keys.add(java.util.Arrays.copyOfRange(value, pos, pos + len));
+      pos += len;
+    }
+  }
+
   static long zigzag(long v) {
     return (v << 1) ^ (v >> 63);
   }

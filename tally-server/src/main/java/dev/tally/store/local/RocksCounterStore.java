@@ -223,13 +223,33 @@ public final class RocksCounterStore implements CounterStore, Outbox {
       }
     }
     long seq = entry != null ? outbox.append(h, rep, entry) : 0;
-    int keys = h.id(Family.KEYS);
-    int expiry = h.id(Family.EXPIRY);
-    for (int i = 0; i < commit.keyCount(); i++) {
-      byte[] k = Codec.keyBytes(commit.key(i));
-      IdempotencyRecord r = commit.keyRecord(i);
-      rep.put(keys, k, Codec.idempotencyRecord(r));
-      rep.put(expiry, Codec.expiryKey(r.expiresAtSecond(), k), NO_BYTES);
+    int keyCount = commit.keyCount();
+    if (keyCount > 0) {
+      int keys = h.id(Family.KEYS);
+      // the expiry index: one entry per expiry second of the commit (a commit's keys all share
+      // one), naming its first key in the entry's key and the others in its value
+      long expiresAt = Long.MIN_VALUE;
+      byte[] first = null;
+      ExpiryEntry more = null;
+      for (int i = 0; i < keyCount; i++) {
+        byte[] k = Codec.keyBytes(commit.key(i));
+        IdempotencyRecord r = commit.keyRecord(i);
+        rep.put(keys, k, Codec.idempotencyRecord(r));
+        if (r.expiresAtSecond() != expiresAt) {
+          if (first != null) {
+            putExpiry(h, rep, expiresAt, first, more);
+          }
+          expiresAt = r.expiresAtSecond();
+          first = k;
+          more = null;
+        } else {
+          if (more == null) {
+            more = new ExpiryEntry(keyCount - i);
+          }
+          more.add(k);
+        }
+      }
+      putExpiry(h, rep, expiresAt, first, more);
     }
     try (WriteBatch batch = rep.toWriteBatch()) {
       h.db().write(h.syncWrite(), batch);
@@ -238,6 +258,33 @@ public final class RocksCounterStore implements CounterStore, Outbox {
     if (entry != null) {
       outbox.appended(seq, n);
     }
+  }
+
+  /** The keys (after {@code first}) of one expiry index entry, each as length | key. */
+  private static final class ExpiryEntry {
+    byte[] bytes;
+    int length;
+
+    ExpiryEntry(int keys) {
+      bytes = new byte[keys * 40];
+    }
+
+    void add(byte[] key) {
+      if (length + 1 + key.length > bytes.length) {
+        bytes = java.util.Arrays.copyOf(bytes, Math.max(bytes.length * 2, length + 1 + key.length));
+      }
+      bytes[length++] = (byte) key.length;
+      System.arraycopy(key, 0, bytes, length, key.length);
+      length += key.length;
+    }
+  }
+
+  private static void putExpiry(
+      Handles h, BatchRep rep, long expiresAt, byte[] first, ExpiryEntry more) {
+    rep.put(
+        h.id(Family.EXPIRY),
+        Codec.expiryKey(expiresAt, first),
+        more == null ? NO_BYTES : java.util.Arrays.copyOf(more.bytes, more.length));
   }
 
   /**
@@ -338,20 +385,25 @@ public final class RocksCounterStore implements CounterStore, Outbox {
     try (ReadOptions ro = new ReadOptions();
         RocksIterator it = h.db().newIterator(h.expiry(), ro);
         WriteBatch batch = new WriteBatch()) {
+      List<byte[]> named = new ArrayList<>();
       for (it.seekToFirst(); it.isValid() && purged < limit; it.next()) {
         byte[] ek = it.key();
         long expiresAt = Codec.expiryOf(ek);
         if (expiresAt > nowSecond) {
           break;
         }
-        byte[] k = Codec.keyOfExpiry(ek);
-        byte[] current = h.db().get(h.keys(), k);
-        // a key reused after it expired has a later expiry of its own: keep that record
-        if (current != null && Codec.idempotencyRecord(current).expiresAtSecond() <= nowSecond) {
-          batch.delete(h.keys(), k);
+        named.clear();
+        named.add(Codec.keyOfExpiry(ek));
+        Codec.moreKeysOfExpiry(it.value(), named);
+        for (byte[] k : named) {
+          byte[] current = h.db().get(h.keys(), k);
+          // a key reused after it expired has a later expiry of its own: keep that record
+          if (current != null && Codec.idempotencyRecord(current).expiresAtSecond() <= nowSecond) {
+            batch.delete(h.keys(), k);
+          }
         }
         batch.delete(h.expiry(), ek);
-        purged++;
+        purged += named.size();
       }
       if (batch.count() > 0) {
         h.db().write(h.asyncWrite(), batch);

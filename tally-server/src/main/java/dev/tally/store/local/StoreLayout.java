@@ -38,8 +38,10 @@ import org.rocksdb.WriteOptions;
  *           | varint updated-at | varint expires-at
  *
  * column family "idempotency-expiry"   (an index to forget keys in expiry order)
- *   key   : expires-at (8 bytes, big-endian) | the Idempotency-Key
- *   value : empty
+ *   key   : expires-at (8 bytes, big-endian) | the first Idempotency-Key of a commit with it
+ *   value : the commit's other keys with this expiry, each as length (1 byte) | key; often empty
+ *           (one entry per commit and expiry second, not per key; entries of the earlier format,
+ *           one per key, are those with an empty value)
  *
  * column family "outbox"   (one entry per commit and push target)    see RocksOutbox
  *   key   : push target (1 byte) | commit number (8 bytes, big-endian)      = 9 bytes

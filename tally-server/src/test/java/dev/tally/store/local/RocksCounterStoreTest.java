@@ -103,6 +103,35 @@ class RocksCounterStoreTest {
   }
 
   @Test
+  void aCommitsKeys_shareOneExpiryEntry_andArePurgedTogether_keepingAKeyReusedSince() {
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
+      CounterId id = new CounterId(1, 1);
+      Commit c = new Commit();
+      for (String k : List.of("a", "b".repeat(255), "c", "d")) {
+        c.putKey(k, new IdempotencyRecord(id, 1, 1, 100, 200));
+      }
+      c.putKey("later", new IdempotencyRecord(id, 1, 1, 100, 300));
+      s.commit(c);
+      // "c" expired and was used again
+      c.clear();
+      c.putKey("c", new IdempotencyRecord(id, 1, 7, 250, 500));
+      s.commit(c);
+      // one entry names the first commit's four keys of second 200: a purge takes it whole
+      assertThat(s.purgeExpiredKeys(260, 1)).isEqualTo(4);
+      List<IdempotencyRecord> left = s.getKeys(List.of("a", "b".repeat(255), "c", "d", "later"));
+      assertThat(left.get(0)).isNull();
+      assertThat(left.get(1)).isNull();
+      assertThat(left.get(2).count()).isEqualTo(7);
+      assertThat(left.get(3)).isNull();
+      assertThat(left.get(4)).isNotNull();
+      assertThat(s.purgeExpiredKeys(260, 100)).isZero();
+      assertThat(s.purgeExpiredKeys(300, 100)).isEqualTo(1);
+      assertThat(s.purgeExpiredKeys(500, 100)).isEqualTo(1);
+      assertThat(s.getKeys(List.of("later", "c"))).containsOnlyNulls();
+    }
+  }
+
+  @Test
   void purge_keepsAKeyThatWasReusedAfterItExpired() {
     try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
       CounterId id = new CounterId(1, 1);
