@@ -16,8 +16,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Fault scenario 6: the data disk fills up under a node. Writes must stop being acknowledged (503,
@@ -31,14 +32,37 @@ class DiskFullIT {
 
   @TempDir Path tmp;
 
+  private static TallyConfig config(Path data, String committers) {
+    return TallyConfig.parse(
+        new String[] {"--port", "0", "--data-dir", data.toString(), "--committers", committers},
+        java.util.Map.of());
+  }
+
+  private static final int POSTS = 6; // spread over the committers
+
+  private static long post(int i) {
+    return 1 + i % POSTS;
+  }
+
+  private static long total(TallyClient c) throws Exception {
+    long sum = 0;
+    for (int p = 1; p <= POSTS; p++) {
+      sum += c.count(p, "likes");
+    }
+    return sum;
+  }
+
   private static int run(String... cmd) throws Exception {
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     p.getInputStream().readAllBytes();
     return p.waitFor();
   }
 
-  @Test
-  void diskFull_stopsAcknowledging_losesNothing_andRecoversWhenSpaceReturns() throws Exception {
+  /** With one committer, and with three: every one of them fails, and one reopens the store. */
+  @ParameterizedTest(name = "committers={0}")
+  @ValueSource(strings = {"1", "3"})
+  void diskFull_stopsAcknowledging_losesNothing_andRecoversWhenSpaceReturns(String committers)
+      throws Exception {
     Path mnt = tmp.resolve("disk");
     Files.createDirectories(mnt);
     assumeTrue(
@@ -47,10 +71,11 @@ class DiskFullIT {
     Tally node = null;
     try {
       Path data = mnt.resolve("data");
-      node = Tally.start(TallyConfig.defaults().withPortAndDataDir(0, data), Clock.systemUTC());
+      node = Tally.start(config(data, committers), Clock.systemUTC());
       TallyClient c = new TallyClient(node.port());
       for (int i = 0; i < 50; i++) {
-        assertThat(c.write(1, "likes", "increment", "before-" + i).statusCode()).isEqualTo(200);
+        assertThat(c.write(post(i), "likes", "increment", "before-" + i).statusCode())
+            .isEqualTo(200);
       }
 
       // fill the disk
@@ -64,48 +89,44 @@ class DiskFullIT {
         // no space left
       }
 
-      List<String> refused = new ArrayList<>();
+      List<Integer> refused = new ArrayList<>();
       int acknowledgedWhileFull = 0;
       HttpResponse<String> last = null;
       for (int i = 0; i < 200; i++) {
         String key = "full-" + i;
-        last = c.write(1, "likes", "increment", key);
+        last = c.write(post(i), "likes", "increment", key);
         if (last.statusCode() == 200) {
           acknowledgedWhileFull++; // a write that still fit is durable like any other
         } else {
           assertThat(last.statusCode()).isEqualTo(503);
           assertThat(last.headers().firstValue("retry-after")).isPresent();
-          refused.add(key);
+          refused.add(i);
         }
       }
       assertThat(refused).as("writes are refused once the disk is full").isNotEmpty();
       assertThat(last.body()).contains("urn:tally:problem:unavailable");
       assertThat(c.get("/health/ready").statusCode()).isEqualTo(503);
 
-      assertThat(c.count(1, "likes"))
-          .as("reads still work while full")
-          .isEqualTo(50 + acknowledgedWhileFull);
+      assertThat(total(c)).as("reads still work while full").isEqualTo(50 + acknowledgedWhileFull);
 
       // space returns: the node resumes by itself; the refused writes, retried with their keys,
       // land once
       Files.delete(filler);
       long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos(); // for all retries
-      for (String key : refused) {
+      for (int i : refused) {
         Poll.until(
-            "retry of " + key + " after space returned answered 200",
+            "retry of full-" + i + " after space returned answered 200",
             Duration.ofNanos(Math.max(0, deadline - System.nanoTime())),
-            () -> c.write(1, "likes", "increment", key).statusCode(),
+            () -> c.write(post(i), "likes", "increment", "full-" + i).statusCode(),
             status -> status == 200);
       }
       assertThat(c.get("/health/ready").statusCode()).isEqualTo(200);
       long expected = 50 + acknowledgedWhileFull + refused.size();
-      assertThat(c.count(1, "likes")).isEqualTo(expected);
+      assertThat(total(c)).isEqualTo(expected);
 
       node.close();
-      node = Tally.start(TallyConfig.defaults().withPortAndDataDir(0, data), Clock.systemUTC());
-      assertThat(new TallyClient(node.port()).count(1, "likes"))
-          .as("after a restart")
-          .isEqualTo(expected);
+      node = Tally.start(config(data, committers), Clock.systemUTC());
+      assertThat(total(new TallyClient(node.port()))).as("after a restart").isEqualTo(expected);
       System.out.printf(
           "disk full: acknowledged before=50, while full=%d, refused=%d then retried, lost=0, duplicated=0%n",
           acknowledgedWhileFull, refused.size());
