@@ -289,11 +289,11 @@ public final class Aggregator implements WritePath, AutoCloseable {
     boolean[] refused = null;
     Callback answer = callback;
     if (keys) {
-      boolean[] r = claimKeys(writes, to);
-      refused = r;
+      boolean[] claimed = new boolean[writes.length];
+      refused = claimKeys(writes, to, claimed);
       answer =
           results -> {
-            releaseKeys(writes, r);
+            releaseKeys(writes, claimed);
             callback.done(results);
           };
     }
@@ -345,12 +345,13 @@ public final class Aggregator implements WritePath, AutoCloseable {
   }
 
   /**
-   * Notes the idempotency keys of {@code writes} as in flight on their committers; returns which
-   * writes to refuse as conflicts: those whose key is in flight on another committer, so for a
-   * different write (an earlier one of the same submission included), and not yet recorded. Reads
-   * the store only then, which is rare: a client reusing a key for a different write.
+   * Notes the idempotency keys of {@code writes} as in flight on their committers (marking them in
+   * {@code claimed}); returns which writes to refuse as conflicts: those whose key is in flight on
+   * another committer, so for a different write (an earlier one of the same submission included),
+   * and not yet recorded. Reads the store only then, which is rare: a client reusing a key for a
+   * different write.
    */
-  private boolean[] claimKeys(Write[] writes, int[] to) {
+  private boolean[] claimKeys(Write[] writes, int[] to, boolean[] claimed) {
     boolean[] refused = new boolean[writes.length];
     for (int i = 0; i < writes.length; i++) {
       String key = writes[i].idempotencyKey();
@@ -370,24 +371,32 @@ public final class Aggregator implements WritePath, AutoCloseable {
                 }
                 return u;
               });
+      claimed[i] = use.committer == c;
       // another committer's write holds it: a conflict, unless the key is already recorded (then
       // that write is itself a replay or a conflict, and this one is answered from the record)
-      refused[i] = use.committer != c && !recorded(key);
+      refused[i] = !claimed[i] && !recorded(key);
     }
     return refused;
   }
 
-  /** True when the store holds an unexpired record of {@code key}. */
+  /**
+   * True when the store holds an unexpired record of {@code key}; false when it does not or cannot
+   * tell (closing, failing): then the write is refused, which changes nothing.
+   */
   private boolean recorded(String key) {
-    IdempotencyRecord r = store.getKeys(List.of(key)).get(0);
-    return r != null && !r.expiredAt(clock.instant().getEpochSecond());
+    try {
+      IdempotencyRecord r = store.getKeys(List.of(key)).get(0);
+      return r != null && !r.expiredAt(clock.instant().getEpochSecond());
+    } catch (RuntimeException e) {
+      return false;
+    }
   }
 
   /** After the answers: the keys {@link #claimKeys} noted are no longer in flight. */
-  private void releaseKeys(Write[] writes, boolean[] refused) {
+  private void releaseKeys(Write[] writes, boolean[] claimed) {
     for (int i = 0; i < writes.length; i++) {
       String key = writes[i].idempotencyKey();
-      if (key != null && !refused[i]) {
+      if (claimed[i]) {
         keysInFlight.computeIfPresent(key, (k, u) -> --u.uses == 0 ? null : u);
       }
     }

@@ -198,6 +198,28 @@ class AggregatorCommittersTest {
   }
 
   @Test
+  void aRecordedKeyReusedElsewhere_whileItsReplayIsInFlight_isAConflict_andLeavesTheClaim()
+      throws Exception {
+    long mine = postOf(0, 0);
+    long other = postOf(1, 0);
+    assertThat(submit(new Write(likes(mine), 1, "k"))[0].outcome()).isEqualTo(Outcome.APPLIED);
+    CountDownLatch held = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    store.holdNextCommit(held, release);
+    CompletableFuture<WriteResult[]> replay = new CompletableFuture<>();
+    aggregator.submit(new Write[] {new Write(likes(mine), 1, "k")}, replay::complete);
+    assertThat(held.await(10, TimeUnit.SECONDS)).isTrue();
+    WriteResult reused = submit(new Write(likes(other), 1, "k"))[0];
+    assertThat(reused.error().kind()).isEqualTo(ErrorKind.IDEMPOTENCY_CONFLICT);
+    assertThat(aggregator.keysInFlight()).as("the replay's claim").isEqualTo(1);
+    release.countDown();
+    assertThat(replay.get(10, TimeUnit.SECONDS)[0].outcome()).isEqualTo(Outcome.REPLAYED);
+    assertThat(aggregator.keysInFlight()).isZero();
+    assertThat(store.get(likes(mine)).count()).isEqualTo(1);
+    assertThat(store.get(likes(other)).count()).isZero();
+  }
+
+  @Test
   void aKeyWhoseFirstWriteFailed_isFreeAgain() throws Exception {
     long mine = postOf(0, 0);
     long other = postOf(1, 0);
