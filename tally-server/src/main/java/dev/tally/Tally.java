@@ -142,6 +142,8 @@ public final class Tally implements AutoCloseable {
                 config.store().committerThreads(config.clustered())),
             metrics.registry());
     if (config.clustered()) {
+      // the outbox and the pushers need commits in the order they become durable
+      aggregator.orderCommits();
       try {
         this.cluster = joinCluster(config, dataDir);
       } catch (RuntimeException e) {

@@ -60,8 +60,10 @@ import org.slf4j.LoggerFactory;
  * last fingerprint fully pushed is kept in the data dir, so a node restarted after the loss pushes
  * too.
  *
- * <p>Concurrency: {@link #committed} runs on the committer thread and only adds to sets. Pushers
- * block on Redis (bounded by the command timeout); everything else is non-blocking and thread-safe.
+ * <p>Concurrency: {@link #committed} runs on a committer thread, one commit at a time in the order
+ * commits became durable (the aggregator orders a cluster member's commits), and only adds to sets.
+ * Pushers block on Redis (bounded by the command timeout); everything else is non-blocking and
+ * thread-safe.
  */
 public final class SlotPusher implements CommitListener, AutoCloseable {
 
@@ -115,7 +117,7 @@ public final class SlotPusher implements CommitListener, AutoCloseable {
   private final List<Target> targets;
   private final AtomicLong committedSeq = new AtomicLong();
   // the outbox number of the latest commit whose counters are in every pusher's set (or whose
-  // pusher overflowed): written on the committer thread after the sets
+  // pusher overflowed): written by the committing thread after the sets
   private volatile long capturedOutboxSeq;
   private final ConcurrentSkipListMap<Long, List<CompletableFuture<Void>>> waiters =
       new ConcurrentSkipListMap<>();

@@ -18,16 +18,6 @@ import java.util.Map;
 public record TallyConfig(
     Server server, Store store, Live live, Security security, Cluster cluster, Logs logs) {
 
-  public TallyConfig {
-    if (cluster.clustered() && store.committers() > 1) {
-      throw new ConfigException(
-          "--committers "
-              + store.committers()
-              + " is for a single node: a cluster member runs one committer (its outbox numbers"
-              + " commits in the order they become durable); leave it at 0 or 1");
-    }
-  }
-
   /**
    * The HTTP server.
    *
@@ -93,15 +83,16 @@ public record TallyConfig(
       int committers) {
 
     /**
-     * The committer threads to run: {@code committers}, or when 0 one per four cores, 1 to 8;
-     * always 1 for a cluster member, whose outbox numbers commits in the order they become durable.
+     * The committer threads to run: {@code committers}, or when 0 one per four cores, 1 to 8 (one
+     * for a cluster member, whose commits are written one at a time: see {@code
+     * Aggregator.orderCommits}).
      */
     public int committerThreads(boolean clustered) {
-      if (clustered) {
-        return 1;
-      }
       if (committers > 0) {
         return committers;
+      }
+      if (clustered) {
+        return 1;
       }
       return Math.max(1, Math.min(8, Runtime.getRuntime().availableProcessors() / 4));
     }
@@ -291,8 +282,8 @@ public record TallyConfig(
       new Option<>(
           "committers",
           "0",
-          "committer threads, each owning a share of the counters (0: one per four cores, 1 to 8);"
-              + " a cluster member runs one",
+          "committer threads, each owning a share of the counters (0: one per four cores, 1 to 8;"
+              + " one in a cluster member)",
           Parsers.intIn(0, 64));
   public static final Option<Integer> MAX_PENDING_WRITES =
       new Option<>(

@@ -18,6 +18,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -156,6 +158,8 @@ public final class Aggregator implements WritePath, AutoCloseable {
   private final ConcurrentHashMap<String, KeyUse> keysInFlight = new ConcurrentHashMap<>();
   private final Meters meters;
   private volatile boolean closing;
+  // set by orderCommits() before start; read by the committers
+  private volatile Lock commitOrder;
 
   public Aggregator(
       CounterStore store,
@@ -229,6 +233,19 @@ public final class Aggregator implements WritePath, AutoCloseable {
    */
   public void addListener(CommitListener listener) {
     listeners.add(listener);
+  }
+
+  /**
+   * From now on commits are written and told to the listeners one at a time, in the order they
+   * become durable: for a cluster member, whose outbox numbers commits as they are written and
+   * whose pushers clear the outbox through the number of the latest commit they heard of.
+   * Committers still apply and answer their writes in parallel. Call before {@link #start}; nothing
+   * changes with one committer.
+   */
+  public void orderCommits() {
+    if (committers.length > 1) {
+      commitOrder = new ReentrantLock();
+    }
   }
 
   public void start() {
@@ -437,6 +454,11 @@ public final class Aggregator implements WritePath, AutoCloseable {
 
   Meters meters() {
     return meters;
+  }
+
+  /** The lock that orders commits, or null when they need no order (see {@link #orderCommits}). */
+  Lock commitOrder() {
+    return commitOrder;
   }
 
   /** A committer answered {@code n} writes. */

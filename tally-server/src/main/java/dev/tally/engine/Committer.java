@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Lock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -186,45 +187,53 @@ final class Committer {
     for (int i = 0; i < ids.size(); i++) {
       commit.putCounter(ids.get(i), values.get(i));
     }
-    boolean durable = true;
-    readCache.beginCommit();
-    try {
-      long t0 = System.nanoTime();
-      store.commit(commit);
-      owner.meters().commitTimer().record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
-    } catch (TallyException e) {
-      durable = false;
-      log.warn("group commit of {} writes failed: {}", total, e.getMessage());
-      for (WriteResult[] results : answers) {
-        Arrays.fill(results, WriteResult.failed(e));
-      }
-    } finally {
-      readCache.endCommit(durable ? ids : List.of(), durable ? values : List.of());
-    }
-    if (durable) {
-      for (int i = 0; i < ids.size(); i++) {
-        CounterId id = ids.get(i);
-        CounterValue v = values.get(i);
-        state.put(id.postId(), id.code(), v.slot().p(), v.slot().n(), v.updatedAtSecond());
-      }
-      owner.meters().batchWrites().record(total);
-      owner.meters().batchCounters().record(ids.size());
-    }
-    boolean applied = durable;
-    Wakeups.holdDuring(() -> handOut(applied, ids, values, answers));
+    int writes = total;
+    Wakeups.holdDuring(() -> commitAndHandOut(writes, ids, values, answers));
   }
 
   /**
-   * Tells the listeners about a durable commit, then answers its writes; the event loops they wake
-   * are woken once each, after the last answer ({@link Wakeups}).
+   * Writes the commit, tells the listeners about it if it is durable, then answers its writes; the
+   * event loops they wake are woken once each, after the last answer ({@link Wakeups}). Where the
+   * aggregator orders commits (a cluster member's, see {@link Aggregator#orderCommits}), the write
+   * and the listeners run under its lock: the commits' outbox numbers and the listeners then follow
+   * the order in which commits became durable.
    */
-  private void handOut(
-      boolean durable,
-      List<CounterId> ids,
-      List<CounterValue> values,
-      List<WriteResult[]> answers) {
-    if (durable) {
-      owner.tellListeners(ids, values);
+  private void commitAndHandOut(
+      int total, List<CounterId> ids, List<CounterValue> values, List<WriteResult[]> answers) {
+    Lock order = owner.commitOrder();
+    if (order != null) {
+      order.lock();
+    }
+    try {
+      boolean durable = true;
+      readCache.beginCommit();
+      try {
+        long t0 = System.nanoTime();
+        store.commit(commit);
+        owner.meters().commitTimer().record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
+      } catch (TallyException e) {
+        durable = false;
+        log.warn("group commit of {} writes failed: {}", total, e.getMessage());
+        for (WriteResult[] results : answers) {
+          Arrays.fill(results, WriteResult.failed(e));
+        }
+      } finally {
+        readCache.endCommit(durable ? ids : List.of(), durable ? values : List.of());
+      }
+      if (durable) {
+        for (int i = 0; i < ids.size(); i++) {
+          CounterId id = ids.get(i);
+          CounterValue v = values.get(i);
+          state.put(id.postId(), id.code(), v.slot().p(), v.slot().n(), v.updatedAtSecond());
+        }
+        owner.meters().batchWrites().record(total);
+        owner.meters().batchCounters().record(ids.size());
+        owner.tellListeners(ids, values);
+      }
+    } finally {
+      if (order != null) {
+        order.unlock();
+      }
     }
     for (int b = 0; b < batch.size(); b++) {
       WriteResult[] results = answers.get(b);

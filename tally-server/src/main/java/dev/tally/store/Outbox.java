@@ -15,8 +15,9 @@ import java.util.Set;
  * changed. One entry per commit, not per counter, keeps a commit's extra work small; a pusher that
  * has pushed every commit up to some number clears the entries up to it in one step.
  *
- * <p>Threading: {@link #enableOutbox} before the first commit; commits come from one thread (the
- * committer), and {@link #outboxSeq} read on that thread right after a commit is that commit's
+ * <p>Threading: {@link #enableOutbox} before the first commit; commits with outbox entries come one
+ * at a time (a cluster member's aggregator orders its committers' commits), and {@link #outboxSeq}
+ * read by the committing thread right after its commit, before the next one, is that commit's
  * number; the rest from any thread.
  */
 public interface Outbox {

@@ -62,6 +62,8 @@ class ClusterIT {
       starting.add(CompletableFuture.runAsync(() -> startNode(n)));
     }
     starting.forEach(CompletableFuture::join);
+    assertThat(java.nio.file.Files.readString(dir.resolve("node-" + (NODES - 1) + ".log")))
+        .contains(" committers=2");
   }
 
   @AfterAll
@@ -85,7 +87,10 @@ class ClusterIT {
               "--redis",
               String.join(",", redis.seeds()),
               "--redis-timeout",
-              "2s");
+              "2s",
+              // the last node with two committers: its commits ordered for the outbox
+              "--committers",
+              i == NODES - 1 ? "2" : "1");
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
     }

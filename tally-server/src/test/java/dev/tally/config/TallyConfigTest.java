@@ -155,7 +155,7 @@ class TallyConfigTest {
   }
 
   @Test
-  void committers_followTheCores_andAreOneForAClusterMember() {
+  void committers_followTheCores_andAreOneForAClusterMember_unlessGiven() {
     int cores = Runtime.getRuntime().availableProcessors();
     TallyConfig c = TallyConfig.defaults();
     assertThat(c.store().committers()).isZero();
@@ -168,14 +168,12 @@ class TallyConfigTest {
                 .store()
                 .committerThreads(false))
         .isEqualTo(2);
+    // a cluster member runs one unless told otherwise
     assertThat(
-            TallyConfig.parse(new String[] {"--redis", "h:1", "--committers", "1"}, Map.of())
-                .clustered())
-        .isTrue();
-    assertThatThrownBy(
-            () -> TallyConfig.parse(new String[] {"--redis", "h:1", "--committers", "2"}, Map.of()))
-        .isInstanceOf(ConfigException.class)
-        .hasMessageContaining("--committers 2 is for a single node");
+            TallyConfig.parse(new String[] {"--redis", "h:1", "--committers", "2"}, Map.of())
+                .store()
+                .committerThreads(true))
+        .isEqualTo(2);
     assertThatThrownBy(() -> TallyConfig.parse(new String[] {"--committers", "65"}, Map.of()))
         .hasMessageContaining("--committers (TALLY_COMMITTERS)");
   }

@@ -172,6 +172,42 @@ class AggregatorCommittersTest {
   }
 
   @Test
+  void orderedCommits_areToldToTheListeners_oneAtATime_inTheOrderTheyWereWritten()
+      throws Exception {
+    aggregator.close();
+    aggregator =
+        new Aggregator(
+            store,
+            new ReadCache(store, 10_000),
+            clock,
+            new Aggregator.Settings(
+                10_000, 100_000, 10_000, Duration.ofHours(24), Duration.ofSeconds(1), COMMITTERS),
+            new SimpleMeterRegistry());
+    List<Integer> seen = Collections.synchronizedList(new ArrayList<>());
+    aggregator.addListener(
+        (ids, values) -> {
+          seen.add(store.commits()); // this commit is the latest written
+          committingThreads.add(Thread.currentThread().getName());
+        });
+    aggregator.orderCommits();
+    aggregator.start();
+    int before = store.commits();
+    List<CompletableFuture<WriteResult[]>> answers = new ArrayList<>();
+    for (int i = 0; i < 4_000; i++) {
+      CompletableFuture<WriteResult[]> f = new CompletableFuture<>();
+      aggregator.submit(new Write[] {new Write(likes(1 + i % 64), 1, null)}, f::complete);
+      answers.add(f);
+    }
+    CompletableFuture.allOf(answers.toArray(new CompletableFuture[0])).get(30, TimeUnit.SECONDS);
+    List<Integer> expected = new ArrayList<>();
+    for (int k = before + 1; k <= store.commits(); k++) {
+      expected.add(k);
+    }
+    assertThat(seen).isEqualTo(expected);
+    assertThat(committingThreads).hasSize(COMMITTERS);
+  }
+
+  @Test
   void aKeyInFlightOnOneCommitter_reusedForAnotherCommittersCounter_isAConflict() throws Exception {
     long mine = postOf(0, 0);
     long other = postOf(1, 0);

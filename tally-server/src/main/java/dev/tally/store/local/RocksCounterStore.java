@@ -51,7 +51,7 @@ import org.slf4j.LoggerFactory;
  * the database holds {@link StoreDb}'s lifecycle lock, so that close and reopen never free native
  * handles under a reader. After a failed write {@link #writable()} is false until a write succeeds
  * again. After a failed log write (a full disk) RocksDB refuses further writes until the store is
- * reopened: the committer reopens it once the disk has room again (tested by DiskFullIT).
+ * reopened: a committer reopens it once the disk has room again (tested by DiskFullIT).
  *
  * <p>Parts: {@link StoreDb} (the database and its lifecycle), {@link StoreLayout} (column families
  * and options), {@link CounterCodes} (counter name → code), {@link RocksOutbox} (the outbox

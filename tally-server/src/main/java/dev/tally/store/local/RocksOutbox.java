@@ -21,9 +21,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The store's {@link Outbox} entries in the outbox column family (layout in {@link StoreLayout}):
  * appended to the committer's write batches, read and cleared by the pushers. Thread-safe as {@link
- * Outbox} says: {@link #append} and {@link #appended} on the committer thread, the rest from any
- * thread. Owned by {@link RocksCounterStore}, which makes it on its {@link StoreDb} and implements
- * {@link Outbox} with it.
+ * Outbox} says: {@link #append} and {@link #appended} by one committing thread at a time, the rest
+ * from any thread. Owned by {@link RocksCounterStore}, which makes it on its {@link StoreDb} and
+ * implements {@link Outbox} with it.
  */
 final class RocksOutbox {
 
