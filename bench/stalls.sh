@@ -38,11 +38,11 @@ sample_disk_waits() { # stat file of the syncing thread, out: every 50 ms, wall-
   done > "$f"
 }
 
-syncing_thread() { # pid, thread name: the /proc stat file of that thread of pid
-  local t comm
+syncing_thread() { # pid, thread name: the /proc stat file of that thread of pid (the first of
+  local t comm       # several named so, e.g. tally-committer-0 with --committers above 1)
   for t in /proc/"$1"/task/*; do
     read -r comm < "$t/comm"
-    [ "$comm" = "$2" ] && { echo "$t/stat"; return 0; }
+    [[ $comm == "$2" || $comm == "$2"-* ]] && { echo "$t/stat"; return 0; }
   done
   echo "/proc/$1/stat" # the main thread
 }
