@@ -147,6 +147,32 @@ class RespIT {
   }
 
   @Test
+  void aPipelineOverManyPosts_isAnsweredInOrder_withThreeCommitters() throws Exception {
+    stop();
+    start(dir.resolve("three-committers"), "--committers", "3");
+    try (StatefulRedisConnection<String, String> c = lettuce.connect()) {
+      // each round of the pipeline spans the three committers and is answered as one
+      RedisAsyncCommands<String, String> a = c.async();
+      c.setAutoFlushCommands(false);
+      List<RedisFuture<Long>> futures = new ArrayList<>();
+      for (int i = 0; i < 3_000; i++) {
+        futures.add(a.incr("likes:" + (500 + i % 30)));
+      }
+      c.flushCommands();
+      c.setAutoFlushCommands(true);
+      for (int i = 0; i < futures.size(); i++) {
+        assertThat(futures.get(i).get(10, TimeUnit.SECONDS))
+            .as("reply %d", i)
+            .isEqualTo(i / 30 + 1);
+      }
+      TallyClient http = new TallyClient(node.port());
+      for (int p = 500; p < 530; p++) {
+        assertThat(http.count(p, "likes")).isEqualTo(100);
+      }
+    }
+  }
+
+  @Test
   void aPipelineWrittenInOneGo_isAnsweredInOrder_pastTheBoundOfCommandsWaiting() throws Exception {
     int n = 3 * RespServerVerticle.MAX_PIPELINE; // the connection pauses and resumes reading
     StringBuilder sb = new StringBuilder();
