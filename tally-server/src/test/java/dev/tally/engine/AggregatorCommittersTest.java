@@ -47,17 +47,21 @@ class AggregatorCommittersTest {
   @BeforeEach
   void open() {
     store = new FaultyStore(RocksCounterStore.open(dir, List.of("likes"), 8 << 20));
-    aggregator =
-        new Aggregator(
-            store,
-            new ReadCache(store, 10_000),
-            clock,
-            new Aggregator.Settings(
-                10_000, 100_000, 10_000, Duration.ofHours(24), Duration.ofSeconds(1), COMMITTERS),
-            new SimpleMeterRegistry());
+    aggregator = newAggregator();
     aggregator.addListener(
         (ids, values) -> committingThreads.add(Thread.currentThread().getName()));
     aggregator.start();
+  }
+
+  /** An aggregator with {@link #COMMITTERS} committers on the test's store, not started. */
+  private Aggregator newAggregator() {
+    return new Aggregator(
+        store,
+        new ReadCache(store, 10_000),
+        clock,
+        new Aggregator.Settings(
+            10_000, 100_000, 10_000, Duration.ofHours(24), Duration.ofSeconds(1), COMMITTERS),
+        new SimpleMeterRegistry());
   }
 
   @AfterEach
@@ -175,14 +179,7 @@ class AggregatorCommittersTest {
   void orderedCommits_areToldToTheListeners_oneAtATime_inTheOrderTheyWereWritten()
       throws Exception {
     aggregator.close();
-    aggregator =
-        new Aggregator(
-            store,
-            new ReadCache(store, 10_000),
-            clock,
-            new Aggregator.Settings(
-                10_000, 100_000, 10_000, Duration.ofHours(24), Duration.ofSeconds(1), COMMITTERS),
-            new SimpleMeterRegistry());
+    aggregator = newAggregator();
     List<Integer> seen = Collections.synchronizedList(new ArrayList<>());
     aggregator.addListener(
         (ids, values) -> {
