@@ -101,6 +101,32 @@ final class Codec {
   }
 
   /**
+   * Builds an expiry index entry's value: the idempotency keys it names besides the one in its key,
+   * each as its length (1 byte, 1..255) then its bytes; read back by {@link #moreKeysOfExpiry}.
+   */
+  static final class ExpiryKeys {
+    private byte[] bytes;
+    private int length;
+
+    ExpiryKeys(int keys) {
+      bytes = new byte[keys * 40];
+    }
+
+    void add(byte[] key) {
+      if (length + 1 + key.length > bytes.length) {
+        bytes = java.util.Arrays.copyOf(bytes, Math.max(bytes.length * 2, length + 1 + key.length));
+      }
+      bytes[length++] = (byte) key.length;
+      System.arraycopy(key, 0, bytes, length, key.length);
+      length += key.length;
+    }
+
+    byte[] toBytes() {
+      return java.util.Arrays.copyOf(bytes, length);
+    }
+  }
+
+  /**
    * Adds to {@code keys} the idempotency keys an expiry index entry's value names besides the one
    * in its key: each is its length (1 byte, 1..255) then its bytes; none in an empty value.
    */

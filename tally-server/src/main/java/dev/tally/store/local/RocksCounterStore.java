@@ -230,7 +230,7 @@ public final class RocksCounterStore implements CounterStore, Outbox {
       // one), naming its first key in the entry's key and the others in its value
       long expiresAt = Long.MIN_VALUE;
       byte[] first = null;
-      ExpiryEntry more = null;
+      Codec.ExpiryKeys more = null;
       for (int i = 0; i < keyCount; i++) {
         byte[] k = Codec.keyBytes(commit.key(i));
         IdempotencyRecord r = commit.keyRecord(i);
@@ -244,7 +244,7 @@ public final class RocksCounterStore implements CounterStore, Outbox {
           more = null;
         } else {
           if (more == null) {
-            more = new ExpiryEntry(keyCount - i);
+            more = new Codec.ExpiryKeys(keyCount - i);
           }
           more.add(k);
         }
@@ -260,31 +260,12 @@ public final class RocksCounterStore implements CounterStore, Outbox {
     }
   }
 
-  /** The keys (after {@code first}) of one expiry index entry, each as length | key. */
-  private static final class ExpiryEntry {
-    byte[] bytes;
-    int length;
-
-    ExpiryEntry(int keys) {
-      bytes = new byte[keys * 40];
-    }
-
-    void add(byte[] key) {
-      if (length + 1 + key.length > bytes.length) {
-        bytes = java.util.Arrays.copyOf(bytes, Math.max(bytes.length * 2, length + 1 + key.length));
-      }
-      bytes[length++] = (byte) key.length;
-      System.arraycopy(key, 0, bytes, length, key.length);
-      length += key.length;
-    }
-  }
-
   private static void putExpiry(
-      Handles h, BatchRep rep, long expiresAt, byte[] first, ExpiryEntry more) {
+      Handles h, BatchRep rep, long expiresAt, byte[] first, Codec.ExpiryKeys more) {
     rep.put(
         h.id(Family.EXPIRY),
         Codec.expiryKey(expiresAt, first),
-        more == null ? NO_BYTES : java.util.Arrays.copyOf(more.bytes, more.length));
+        more == null ? NO_BYTES : more.toBytes());
   }
 
   /**
