@@ -5,8 +5,6 @@ import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
 import io.lettuce.core.cluster.api.async.RedisAdvancedClusterAsyncCommands;
 import io.lettuce.core.cluster.pubsub.StatefulRedisClusterPubSubConnection;
-import io.lettuce.core.codec.StringCodec;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -36,7 +34,7 @@ public final class RedisConnection implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(RedisConnection.class);
 
   /** Bytes as chars one to one. */
-  static final StringCodec LATIN1 = new StringCodec(StandardCharsets.ISO_8859_1);
+  static final Latin1Codec LATIN1 = Latin1Codec.INSTANCE;
 
   /** Checks a fresh connection before it is published; throws to refuse it. */
   @FunctionalInterface
