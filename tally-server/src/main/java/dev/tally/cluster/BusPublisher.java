@@ -189,11 +189,12 @@ final class BusPublisher {
       for (Map.Entry<CounterId, CounterValue> e : batch.entrySet()) {
         CounterId id = e.getKey();
         CounterValue v = e.getValue();
-        m.text.append(';').append(Long.toString(id.postId(), 36));
-        m.text.append(',').append(Integer.toString(id.code(), 36));
-        m.text.append(',').append(Long.toString(v.slot().p(), 36));
-        m.text.append(',').append(Long.toString(v.slot().n(), 36));
-        m.text.append(',').append(Long.toString(v.updatedAtSecond(), 36));
+        StringBuilder t = m.text;
+        base36(t.append(';'), id.postId());
+        base36(t.append(','), id.code());
+        base36(t.append(','), v.slot().p());
+        base36(t.append(','), v.slot().n());
+        base36(t.append(','), v.updatedAtSecond());
         if (++m.entries == LiveBus.MAX_ENTRIES_PER_MESSAGE) {
           publish(m);
           m = new Message(b, writer, false);
@@ -202,6 +203,28 @@ final class BusPublisher {
       if (m.entries > 0 || gap) {
         publish(m);
       }
+    }
+  }
+
+  /**
+   * Appends {@code v} as {@link Long#toString(long, int)} in base 36 would, without making that
+   * string: a message carries five numbers a slot.
+   */
+  static void base36(StringBuilder to, long v) {
+    if (v < 0) {
+      to.append(Long.toString(v, 36));
+      return;
+    }
+    int at = to.length();
+    do {
+      to.append(Character.forDigit((int) (v % 36), 36));
+      v /= 36;
+    } while (v > 0);
+    // the digits went in least significant first
+    for (int i = at, j = to.length() - 1; i < j; i++, j--) {
+      char c = to.charAt(i);
+      to.setCharAt(i, to.charAt(j));
+      to.setCharAt(j, c);
     }
   }
 

@@ -28,6 +28,21 @@ class RedisSlotsTest {
   }
 
   @Test
+  void bucketKey_isTheBucketInBase36InATag_andRoutesAsTheStringDoes() {
+    // the names buckets have in Redis since the first layout: a change would orphan every record
+    int[] buckets = {0, 1, 35, 36, 1295, 1296, 46_655, 46_656, 65_535, (1 << 24) - 1};
+    for (int b : buckets) {
+      String expected = "t:{" + Integer.toString(b, 36) + "}";
+      assertThat(RedisSlots.bucketKey(b)).isEqualTo(expected);
+      assertThat(io.lettuce.core.cluster.SlotHash.getSlot(RedisSlots.bucketKeyBytes(b)))
+          .isEqualTo(io.lettuce.core.cluster.SlotHash.getSlot(expected));
+    }
+    for (int b = 0; b < 70_000; b++) {
+      assertThat(RedisSlots.bucketKey(b)).isEqualTo("t:{" + Integer.toString(b, 36) + "}");
+    }
+  }
+
+  @Test
   void field_isTheCountersNineBytes() {
     String f = RedisSlots.field(new CounterId(0x0102030405060708L, 0xFF));
     assertThat(f).hasSize(9);
