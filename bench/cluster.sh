@@ -307,12 +307,15 @@ phase() { # step (standalone|cluster), workload (write|read): both nodes under l
     END {printf "%.3f\n", all ? 1 - idle / all : 0}' "$work/$name-threads0.cpu" "$work/$name-threads1.cpu" \
     > "$out/$name-server-busy.txt"
   {
-    echo "# ticks over the window: server CPUs by kind (/proc/stat), then the busiest processes"
+    echo "# ticks over the window: server CPUs by kind (/proc/stat), then the run's busiest processes"
+    echo "# (the nodes, Redis, this script) and all other processes of the machine as one line"
     awk 'NR == FNR {for (i = 2; i <= NF; i++) a[$1, i] = $i; next}
       {printf "%s user %d nice %d system %d idle %d iowait %d irq %d softirq %d steal %d\n", $1,
         $2 - a[$1, 2], $3 - a[$1, 3], $4 - a[$1, 4], $5 - a[$1, 5], $6 - a[$1, 6], $7 - a[$1, 7], $8 - a[$1, 8], $9 - a[$1, 9]}' \
       "$work/$name-threads0.stat" "$work/$name-threads1.stat"
-    awk 'NR == FNR {a[$1] = $2; next} ($1 in a) && $2 - a[$1] > 0 {d = $2 - a[$1]; $2 = ""; print d, $0}' \
+    awk 'NR == FNR {a[$1] = $2; next} ($1 in a) && $2 - a[$1] > 0 {d = $2 - a[$1]; $2 = ""
+        if ($0 ~ /tally|redis-server|cluster\.sh/) print d, $0; else { other += d; n++ } }
+      END {if (n) printf "%d (%d other processes)\n", other, n}' \
       "$work/$name-threads0.procs" "$work/$name-threads1.procs" | sort -rn | head -20
   } > "$out/$name-cpu-by-process.txt"
   for i in 0 1; do
