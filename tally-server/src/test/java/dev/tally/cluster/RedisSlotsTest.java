@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tally.counter.CounterId;
 import dev.tally.counter.Slot;
+import io.lettuce.core.cluster.SlotHash;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -34,8 +35,8 @@ class RedisSlotsTest {
     for (int b : buckets) {
       String expected = "t:{" + Integer.toString(b, 36) + "}";
       assertThat(RedisSlots.bucketKey(b)).isEqualTo(expected);
-      assertThat(io.lettuce.core.cluster.SlotHash.getSlot(RedisSlots.bucketKeyBytes(b)))
-          .isEqualTo(io.lettuce.core.cluster.SlotHash.getSlot(expected));
+      assertThat(SlotHash.getSlot(RedisSlots.bucketKeyBytes(b)))
+          .isEqualTo(SlotHash.getSlot(expected));
     }
     for (int b = 0; b < 70_000; b++) {
       assertThat(RedisSlots.bucketKey(b)).isEqualTo("t:{" + Integer.toString(b, 36) + "}");
