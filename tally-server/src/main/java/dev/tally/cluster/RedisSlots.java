@@ -237,41 +237,14 @@ public final class RedisSlots implements AutoCloseable {
 
   /** The bucket hash holding {@code id}, for {@code buckets} buckets. */
   public static String key(CounterId id, int buckets) {
-    return bucketKey(bucket(id, buckets));
-  }
-
-  /** The bucket of {@code id}, for {@code buckets} buckets. */
-  static int bucket(CounterId id, int buckets) {
     long h = id.postId() * 0x9E3779B97F4A7C15L;
     h ^= h >>> 29;
-    return (int) Math.floorMod(h, (long) buckets);
+    return bucketKey((int) Math.floorMod(h, (long) buckets));
   }
 
-  /** The hash of bucket {@code bucket}: "t:{" + the bucket in base 36 + "}". */
+  /** The hash of bucket {@code bucket}. */
   static String bucketKey(int bucket) {
-    return new String(bucketKeyBytes(bucket), StandardCharsets.ISO_8859_1);
-  }
-
-  /** {@link #bucketKey} as bytes, made without intermediate strings: a push makes one a counter. */
-  static byte[] bucketKeyBytes(int bucket) {
-    if (bucket < 0) {
-      throw new IllegalArgumentException("negative bucket " + bucket);
-    }
-    int digits = 1;
-    for (int rest = bucket / 36; rest > 0; rest /= 36) {
-      digits++;
-    }
-    byte[] b = new byte[digits + 4];
-    b[0] = 't';
-    b[1] = ':';
-    b[2] = '{';
-    int v = bucket;
-    for (int i = digits + 2; i > 2; i--) {
-      b[i] = (byte) Character.forDigit(v % 36, 36);
-      v /= 36;
-    }
-    b[b.length - 1] = '}';
-    return b;
+    return "t:{" + Integer.toString(bucket, 36) + "}";
   }
 
   /** The bucket hash holding {@code id}. */
@@ -395,9 +368,8 @@ public final class RedisSlots implements AutoCloseable {
     Map<RedisClusterNode, List<Integer>> byNode = new java.util.HashMap<>();
     String[] keys = new String[ids.size()];
     for (int i = 0; i < ids.size(); i++) {
-      byte[] key = bucketKeyBytes(bucket(ids.get(i), buckets));
-      keys[i] = new String(key, StandardCharsets.ISO_8859_1);
-      RedisClusterNode node = partitions.getPartitionBySlot(SlotHash.getSlot(key));
+      keys[i] = key(ids.get(i));
+      RedisClusterNode node = partitions.getPartitionBySlot(SlotHash.getSlot(keys[i]));
       byNode.computeIfAbsent(node, n -> new ArrayList<>()).add(i);
     }
     List<CompletableFuture<Void>> calls = new ArrayList<>();

@@ -29,17 +29,30 @@ class RedisSlotsTest {
   }
 
   @Test
-  void bucketKey_isTheBucketInBase36InATag_andRoutesAsTheStringDoes() {
-    // the names buckets have in Redis since the first layout: a change would orphan every record
-    int[] buckets = {0, 1, 35, 36, 1295, 1296, 46_655, 46_656, 65_535, (1 << 24) - 1};
-    for (int b : buckets) {
-      String expected = "t:{" + Integer.toString(b, 36) + "}";
-      assertThat(RedisSlots.bucketKey(b)).isEqualTo(expected);
-      assertThat(SlotHash.getSlot(RedisSlots.bucketKeyBytes(b)))
-          .isEqualTo(SlotHash.getSlot(expected));
-    }
-    for (int b = 0; b < 70_000; b++) {
-      assertThat(RedisSlots.bucketKey(b)).isEqualTo("t:{" + Integer.toString(b, 36) + "}");
+  void bucketKey_isTheBucketInBase36InATag_soItsSlotIsTheTags() {
+    // the names buckets have had in Redis since the first layout, and the cluster slots they hash
+    // to (Redis's CRC16 of the tag): a change would orphan every record
+    Map<Integer, String> names =
+        Map.of(
+            0,
+            "t:{0}",
+            35,
+            "t:{z}",
+            36,
+            "t:{10}",
+            46_656,
+            "t:{1000}",
+            65_535,
+            "t:{1ekf}",
+            (1 << 24) - 1,
+            "t:{9zldr}");
+    Map<Integer, Integer> slots =
+        Map.of(
+            0, 13_907, 35, 8_157, 36, 247, 46_656, 11_326, 65_535, 12_662, (1 << 24) - 1, 14_717);
+    for (Map.Entry<Integer, String> e : names.entrySet()) {
+      assertThat(RedisSlots.bucketKey(e.getKey())).isEqualTo(e.getValue());
+      assertThat(SlotHash.getSlot(RedisSlots.bucketKey(e.getKey())))
+          .isEqualTo(slots.get(e.getKey()));
     }
   }
 
