@@ -29,6 +29,7 @@ import dev.tally.http.HttpServerVerticle;
 import dev.tally.http.LiveApi;
 import dev.tally.live.LiveHub;
 import dev.tally.live.LiveService;
+import dev.tally.loop.LoopPriority;
 import dev.tally.metrics.Health;
 import dev.tally.metrics.Metrics;
 import dev.tally.store.StoreStatistic;
@@ -43,6 +44,7 @@ import io.vertx.core.VertxOptions;
 import io.vertx.core.file.FileSystemOptions;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.internal.VertxInternal;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -304,6 +306,28 @@ public final class Tally implements AutoCloseable {
     if (!vertx.isNativeTransportEnabled()) {
       log.info(
           "native transport unavailable, using NIO: {}", vertx.unavailableNativeTransportCause());
+    }
+    lowerEventLoops(config.server().eventLoopNice());
+  }
+
+  /** Puts the event loops below the committers on the CPU ({@link LoopPriority}). */
+  private void lowerEventLoops(int by) {
+    if (by == 0) {
+      return;
+    }
+    LoopPriority.Outcome o =
+        LoopPriority.lower(((VertxInternal) vertx).nettyEventLoopGroup(), by, "renice");
+    if (o.lowered()) {
+      log.info(
+          "event loops: {} threads lowered by {} ({}), so that committers get the core first",
+          o.threads(),
+          by,
+          o.detail());
+    } else {
+      log.warn(
+          "could not lower the event loops' CPU priority ({}): on a busy core commits wait for the"
+              + " event loops' time slices; --event-loop-nice 0 leaves them alone",
+          o.detail());
     }
   }
 

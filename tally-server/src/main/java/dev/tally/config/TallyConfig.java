@@ -25,6 +25,8 @@ public record TallyConfig(
    * @param port HTTP port; 0 picks a free one (logged at start)
    * @param respPort Redis-protocol port; -1 off, 0 picks a free one (logged at start)
    * @param eventLoops HTTP event-loop threads
+   * @param eventLoopNice nice steps the event loops run below the committers (Linux); 0 leaves them
+   *     alone ({@link dev.tally.loop.LoopPriority})
    * @param idleTimeout idle connections are closed after this long
    * @param shutdownGrace how long a stop waits for in-flight requests
    * @param maxBodyBytes largest request body accepted
@@ -41,6 +43,7 @@ public record TallyConfig(
       int port,
       int respPort,
       int eventLoops,
+      int eventLoopNice,
       Duration idleTimeout,
       Duration shutdownGrace,
       int maxBodyBytes,
@@ -272,6 +275,13 @@ public record TallyConfig(
           Integer.toString(Runtime.getRuntime().availableProcessors()),
           "HTTP event-loop threads (default: one per core)",
           Parsers.intIn(1, 256));
+  public static final Option<Integer> EVENT_LOOP_NICE =
+      new Option<>(
+          "event-loop-nice",
+          "4",
+          "nice steps the event loops run below the committers, so that a committer gets the core"
+              + " as soon as its sync returns (Linux; 0..19, 0: leave them alone)",
+          Parsers.intIn(0, 19));
   public static final Option<Integer> MAX_BATCH_WRITES =
       new Option<>(
           "max-batch-writes",
@@ -555,6 +565,7 @@ public record TallyConfig(
           COUNTERS,
           IDEMPOTENCY_RETENTION,
           EVENT_LOOPS,
+          EVENT_LOOP_NICE,
           MAX_BATCH_WRITES,
           MAX_PENDING_WRITES,
           COMMITTERS,
@@ -641,6 +652,7 @@ public record TallyConfig(
             v.get(PORT),
             v.get(RESP_PORT),
             v.get(EVENT_LOOPS),
+            v.get(EVENT_LOOP_NICE),
             v.get(IDLE_TIMEOUT),
             v.get(SHUTDOWN_GRACE),
             v.get(MAX_BODY_BYTES),
@@ -701,6 +713,7 @@ public record TallyConfig(
             newPort,
             server.respPort(),
             server.eventLoops(),
+            server.eventLoopNice(),
             server.idleTimeout(),
             server.shutdownGrace(),
             server.maxBodyBytes(),

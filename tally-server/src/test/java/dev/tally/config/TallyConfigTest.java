@@ -134,6 +134,7 @@ class TallyConfigTest {
                     1,
                     -1,
                     1,
+                    0,
                     Duration.ofSeconds(1),
                     Duration.ofSeconds(1),
                     1,

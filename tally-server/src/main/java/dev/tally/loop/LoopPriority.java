@@ -1,0 +1,141 @@
+package dev.tally.loop;
+
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.EventExecutorGroup;
+import io.netty.util.concurrent.Future;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Lowers the CPU priority of the node's event loops a few nice steps below the committers' (Linux).
+ *
+ * <p>Why: a committer sleeps in the log's sync, and when the disk answers it needs the core back at
+ * once, to hand the commit's answers out and start the next sync. Where the event loops keep the
+ * core busy (many connections), the kernel's scheduler lets the running loop use up its time slice
+ * first: on the 2-core test machine a commit took ≈ 220–350 µs of which ≈ 100 µs was the commit's
+ * own work and sync, and the node made a third as many syncs per second as it could. With the loops
+ * four steps lower, a commit takes ≈ 100 µs (docs/performance-notes.md, "The committer waits for
+ * the core"). The loops lose nothing they need: they get the core whenever the committers sleep,
+ * which is most of the time.
+ *
+ * <p>How: the JVM leaves thread priorities alone on Linux unless started with {@code
+ * -XX:ThreadPriorityPolicy=1} (which warns at every start when not root), so each loop tells its
+ * kernel thread id ({@code /proc/thread-self}) and {@code renice} lowers those threads. Lowering a
+ * thread's priority needs no privilege. What it did is checked by reading the threads' nice values
+ * back. Called once at start; not thread-safe.
+ */
+public final class LoopPriority {
+
+  /** Nice values stop here. */
+  static final int LOWEST = 19;
+
+  private static final Path THREAD_SELF = Path.of("/proc/thread-self");
+  private static final long TIMEOUT_SECONDS = 5;
+
+  /**
+   * What {@link #lower} did.
+   *
+   * @param lowered true when every thread now runs at its lowered priority
+   * @param threads how many threads were lowered
+   * @param detail the nice values set, or why nothing was done
+   */
+  public record Outcome(boolean lowered, int threads, String detail) {}
+
+  private LoopPriority() {}
+
+  /**
+   * Lowers every thread of {@code loops} by {@code by} nice steps (at most to 19), with the {@code
+   * renice} command found as {@code renice}; starts threads the group has not started yet. Never
+   * throws: what failed is in the outcome.
+   */
+  public static Outcome lower(EventExecutorGroup loops, int by, String renice) {
+    if (by <= 0) {
+      return new Outcome(false, 0, "off");
+    }
+    if (!Files.isSymbolicLink(THREAD_SELF)) {
+      return new Outcome(false, 0, "not on Linux (no " + THREAD_SELF + ")");
+    }
+    List<Long> ids = new ArrayList<>();
+    try {
+      List<Future<Long>> asked = new ArrayList<>();
+      for (EventExecutor loop : loops) {
+        asked.add(loop.submit(LoopPriority::threadId));
+      }
+      for (Future<Long> f : asked) {
+        if (!f.await(TIMEOUT_SECONDS, TimeUnit.SECONDS) || !f.isSuccess()) {
+          return new Outcome(false, 0, "an event loop did not tell its thread id: " + f.cause());
+        }
+        ids.add(f.getNow());
+      }
+      // the threads' targets: each one's nice now plus the step, grouped into one command each
+      Map<Integer, List<Long>> byTarget = new TreeMap<>();
+      for (long id : ids) {
+        int target = Math.min(LOWEST, nice(id) + by);
+        byTarget.computeIfAbsent(target, t -> new ArrayList<>()).add(id);
+      }
+      for (Map.Entry<Integer, List<Long>> e : byTarget.entrySet()) {
+        String failed = run(renice, e.getKey(), e.getValue());
+        if (failed != null) {
+          return new Outcome(false, 0, failed);
+        }
+        for (long id : e.getValue()) {
+          int now = nice(id);
+          if (now != e.getKey()) {
+            return new Outcome(
+                false, 0, "thread " + id + " runs at nice " + now + ", not " + e.getKey());
+          }
+        }
+      }
+      return new Outcome(
+          true,
+          ids.size(),
+          "to nice " + String.join(", ", byTarget.keySet().stream().map(String::valueOf).toList()));
+    } catch (IOException e) {
+      return new Outcome(false, 0, e.getMessage());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return new Outcome(false, 0, "interrupted");
+    }
+  }
+
+  /** The calling thread's kernel id: the last element of {@code /proc/thread-self}'s target. */
+  static long threadId() throws IOException {
+    return Long.parseLong(Files.readSymbolicLink(THREAD_SELF).getFileName().toString());
+  }
+
+  /** The nice value of this process's thread {@code id}, from {@code /proc/self/task/<id>/stat}. */
+  static int nice(long id) throws IOException {
+    String stat = Files.readString(Path.of("/proc/self/task/" + id + "/stat"));
+    // "<id> (<name>) <state> ..." where the name may hold spaces and parentheses: fields counted
+    // from the last ')', the state being field 3 and the nice value field 19
+    String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    return Integer.parseInt(fields[19 - 3]);
+  }
+
+  /** Runs {@code renice <nice> -p <ids>}; null when it succeeded, else what went wrong. */
+  private static String run(String renice, int nice, List<Long> ids)
+      throws IOException, InterruptedException {
+    List<String> command = new ArrayList<>(List.of(renice, Integer.toString(nice), "-p"));
+    ids.forEach(id -> command.add(Long.toString(id)));
+    Process p;
+    try {
+      p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    } catch (IOException e) {
+      return "cannot run " + renice + ": " + e.getMessage();
+    }
+    p.getOutputStream().close();
+    if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      return renice + " did not finish within " + TIMEOUT_SECONDS + " s";
+    }
+    String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+    return p.exitValue() == 0 ? null : renice + " failed (" + p.exitValue() + "): " + output;
+  }
+}

@@ -1,0 +1,120 @@
+package dev.tally.loop;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.netty.channel.DefaultEventLoopGroup;
+import io.netty.util.concurrent.EventExecutor;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class LoopPriorityTest {
+
+  private DefaultEventLoopGroup loops;
+
+  @BeforeEach
+  void linuxOnly() {
+    assumeTrue(Files.isSymbolicLink(Path.of("/proc/thread-self")), "needs Linux's /proc");
+    loops = new DefaultEventLoopGroup(2);
+  }
+
+  @AfterEach
+  void stop() throws InterruptedException {
+    if (loops != null) {
+      loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void lowersEveryLoopThread_byTheStep_andNothingElse() throws Exception {
+    List<Integer> before = nices();
+    int mine = LoopPriority.nice(LoopPriority.threadId());
+
+    LoopPriority.Outcome o = LoopPriority.lower(loops, 3, "renice");
+
+    assertThat(o.lowered()).as(o.detail()).isTrue();
+    assertThat(o.threads()).isEqualTo(2);
+    List<Integer> after = nices();
+    for (int i = 0; i < before.size(); i++) {
+      assertThat(after.get(i)).isEqualTo(Math.min(LoopPriority.LOWEST, before.get(i) + 3));
+    }
+    assertThat(LoopPriority.nice(LoopPriority.threadId())).as("the caller").isEqualTo(mine);
+  }
+
+  @Test
+  void stopsAtTheLowestPriority() throws Exception {
+    assertThat(LoopPriority.lower(loops, 17, "renice").lowered()).isTrue();
+
+    LoopPriority.Outcome o = LoopPriority.lower(loops, 4, "renice");
+
+    assertThat(o.lowered()).as(o.detail()).isTrue();
+    assertThat(nices()).containsOnly(LoopPriority.LOWEST);
+  }
+
+  @Test
+  void aMissingCommand_isReported_andChangesNothing() throws Exception {
+    List<Integer> before = nices();
+
+    LoopPriority.Outcome o = LoopPriority.lower(loops, 3, "/nonexistent/renice");
+
+    assertThat(o.lowered()).isFalse();
+    assertThat(o.detail()).contains("cannot run /nonexistent/renice");
+    assertThat(nices()).isEqualTo(before);
+  }
+
+  @Test
+  void aFailingCommand_isReportedWithItsExitCode() throws Exception {
+    LoopPriority.Outcome o = LoopPriority.lower(loops, 3, "false");
+
+    assertThat(o.lowered()).isFalse();
+    assertThat(o.detail()).contains("false failed (1)");
+  }
+
+  @Test
+  void stepZero_doesNothing() throws Exception {
+    List<Integer> before = nices();
+
+    LoopPriority.Outcome o = LoopPriority.lower(loops, 0, "renice");
+
+    assertThat(o.lowered()).isFalse();
+    assertThat(o.detail()).isEqualTo("off");
+    assertThat(nices()).isEqualTo(before);
+  }
+
+  @Test
+  void readsTheNiceValue_ofAThreadWhoseNameHasSpacesAndParentheses() throws Exception {
+    long[] id = new long[1];
+    int[] nice = new int[1];
+    Thread t =
+        new Thread(
+            () -> {
+              try {
+                id[0] = LoopPriority.threadId();
+                nice[0] = LoopPriority.nice(id[0]);
+              } catch (Exception e) {
+                throw new AssertionError(e);
+              }
+            },
+            "a (b) c");
+    t.start();
+    t.join();
+    assertThat(id[0]).isPositive();
+    assertThat(nice[0]).isEqualTo(LoopPriority.nice(LoopPriority.threadId()));
+  }
+
+  /** Each loop thread's nice value, in the group's order (starting the threads if need be). */
+  private List<Integer> nices() throws Exception {
+    List<Integer> out = new ArrayList<>();
+    for (EventExecutor loop : loops) {
+      out.add(
+          loop.submit(() -> LoopPriority.nice(LoopPriority.threadId())).get(5, TimeUnit.SECONDS));
+    }
+    return out;
+  }
+}
