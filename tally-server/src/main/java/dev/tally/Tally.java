@@ -307,7 +307,7 @@ public final class Tally implements AutoCloseable {
       log.info(
           "native transport unavailable, using NIO: {}", vertx.unavailableNativeTransportCause());
     }
-    lowerEventLoops(config.server().eventLoopNice());
+    lowerEventLoops(config.server().eventLoopNiceSteps(config.clustered()));
   }
 
   /** Puts the event loops below the committers on the CPU ({@link LoopPriority}). */

@@ -30,6 +30,21 @@ final class Parsers {
     };
   }
 
+  /** {@code auto} ({@link TallyConfig#AUTO}) or a whole number from {@code min} to {@code max}. */
+  static Function<String, Integer> autoOrIntIn(int min, int max) {
+    Function<String, Integer> number = intIn(min, max);
+    return s -> {
+      if (s.equals("auto")) {
+        return TallyConfig.AUTO;
+      }
+      try {
+        return number.apply(s);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(e.getMessage() + ", or auto");
+      }
+    };
+  }
+
   /** Durations like {@code 500ms}, {@code 10s}, {@code 5m}, {@code 24h}, {@code 7d}. */
   static Function<String, Duration> durationIn(Duration min, Duration max) {
     return s -> {

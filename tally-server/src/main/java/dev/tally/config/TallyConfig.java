@@ -18,6 +18,9 @@ import java.util.Map;
 public record TallyConfig(
     Server server, Store store, Live live, Security security, Cluster cluster, Logs logs) {
 
+  /** An integer option's value {@code auto}: the node picks. */
+  public static final int AUTO = -1;
+
   /**
    * The HTTP server.
    *
@@ -26,7 +29,8 @@ public record TallyConfig(
    * @param respPort Redis-protocol port; -1 off, 0 picks a free one (logged at start)
    * @param eventLoops HTTP event-loop threads
    * @param eventLoopNice nice steps the event loops run below the committers (Linux); 0 leaves them
-   *     alone ({@link dev.tally.loop.LoopPriority})
+   *     alone, {@link #AUTO} lets the node pick ({@link #eventLoopNiceSteps}; {@link
+   *     dev.tally.loop.LoopPriority})
    * @param idleTimeout idle connections are closed after this long
    * @param shutdownGrace how long a stop waits for in-flight requests
    * @param maxBodyBytes largest request body accepted
@@ -57,6 +61,18 @@ public record TallyConfig(
       if ((tlsCert == null) != (tlsKey == null)) {
         throw new ConfigException("--tls-cert and --tls-key go together: give both or neither");
       }
+    }
+
+    /**
+     * The nice steps to lower the event loops by: {@code eventLoopNice}, or when {@link #AUTO} 4
+     * for a standalone node and 0 for a cluster member, whose pushers, Redis client and bus would
+     * otherwise rank above its event loops (ADR 0009).
+     */
+    public int eventLoopNiceSteps(boolean clustered) {
+      if (eventLoopNice != AUTO) {
+        return eventLoopNice;
+      }
+      return clustered ? 0 : 4;
     }
   }
 
@@ -278,10 +294,11 @@ public record TallyConfig(
   public static final Option<Integer> EVENT_LOOP_NICE =
       new Option<>(
           "event-loop-nice",
-          "4",
+          "auto",
           "nice steps the event loops run below the committers, so that a committer gets the core"
-              + " as soon as its sync returns (Linux; 0..19, 0: leave them alone)",
-          Parsers.intIn(0, 19));
+              + " as soon as its sync returns (Linux; 0 to 19, 0: leave them alone; auto: 4, or 0"
+              + " in a cluster member)",
+          Parsers.autoOrIntIn(0, 19));
   public static final Option<Integer> MAX_BATCH_WRITES =
       new Option<>(
           "max-batch-writes",

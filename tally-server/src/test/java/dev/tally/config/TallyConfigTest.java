@@ -42,6 +42,26 @@ class TallyConfigTest {
   }
 
   @Test
+  void eventLoopNice_auto_lowersStandaloneNodesOnly_andAGivenValueWins() {
+    TallyConfig standalone = TallyConfig.parse(new String[0], Map.of());
+    assertThat(standalone.server().eventLoopNice()).isEqualTo(TallyConfig.AUTO);
+    assertThat(standalone.server().eventLoopNiceSteps(standalone.clustered())).isEqualTo(4);
+    TallyConfig member = TallyConfig.parse(new String[] {"--redis", "h:1"}, Map.of());
+    assertThat(member.server().eventLoopNiceSteps(member.clustered())).isZero();
+    TallyConfig given =
+        TallyConfig.parse(new String[] {"--redis", "h:1"}, Map.of("TALLY_EVENT_LOOP_NICE", "7"));
+    assertThat(given.server().eventLoopNiceSteps(given.clustered())).isEqualTo(7);
+    TallyConfig off = TallyConfig.parse(new String[] {"--event-loop-nice", "0"}, Map.of());
+    assertThat(off.server().eventLoopNiceSteps(off.clustered())).isZero();
+    assertThatThrownBy(() -> TallyConfig.parse(new String[] {"--event-loop-nice", "20"}, Map.of()))
+        .hasMessage(
+            "invalid value '20' for --event-loop-nice (TALLY_EVENT_LOOP_NICE): must be between 0"
+                + " and 19, or auto");
+    assertThatThrownBy(() -> TallyConfig.parse(new String[] {"--event-loop-nice", "-1"}, Map.of()))
+        .hasMessageContaining("must be between 0 and 19, or auto");
+  }
+
+  @Test
   void badValues_failWithTheOptionAndReason() {
     assertThatThrownBy(() -> TallyConfig.parse(new String[] {"--port", "70000"}, Map.of()))
         .isInstanceOf(ConfigException.class)
