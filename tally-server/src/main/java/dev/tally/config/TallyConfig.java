@@ -61,6 +61,9 @@ public record TallyConfig(
       if ((tlsCert == null) != (tlsKey == null)) {
         throw new ConfigException("--tls-cert and --tls-key go together: give both or neither");
       }
+      if (eventLoopNice != AUTO && (eventLoopNice < 0 || eventLoopNice > 19)) {
+        throw new ConfigException("--event-loop-nice must be between 0 and 19, or auto");
+      }
     }
 
     /**

@@ -20,10 +20,10 @@ import java.util.concurrent.TimeUnit;
  * once, to hand the commit's answers out and start the next sync. Where the event loops keep the
  * core busy (many connections), the kernel's scheduler lets the running loop use up its time slice
  * first: on the 2-core test machine a commit took ≈ 220–350 µs of which ≈ 100 µs was the commit's
- * own work and sync, and the node made a third as many syncs per second as it could. With the loops
- * four steps lower, a commit takes ≈ 100 µs (docs/performance-notes.md, "The committer waits for
- * the core"). The loops lose nothing they need: they get the core whenever the committers sleep,
- * which is most of the time.
+ * own work and sync, and the node made a half to a third as many syncs per second as it could. With
+ * the loops four steps lower, a commit takes ≈ 100 µs (docs/performance-notes.md, "The committer
+ * waits for the core"). The loops lose nothing they need: they get the core whenever the committers
+ * sleep, which is most of the time.
  *
  * <p>How: the JVM leaves thread priorities alone on Linux unless started with {@code
  * -XX:ThreadPriorityPolicy=1} (which warns at every start when not root), so each loop tells its
@@ -97,8 +97,8 @@ public final class LoopPriority {
           true,
           ids.size(),
           "to nice " + String.join(", ", byTarget.keySet().stream().map(String::valueOf).toList()));
-    } catch (IOException e) {
-      return new Outcome(false, 0, e.getMessage());
+    } catch (IOException | RuntimeException e) {
+      return new Outcome(false, 0, e.toString());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return new Outcome(false, 0, "interrupted");

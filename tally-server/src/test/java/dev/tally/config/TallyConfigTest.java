@@ -164,6 +164,23 @@ class TallyConfigTest {
                     null,
                     ""))
         .hasMessageContaining("--tls-cert and --tls-key go together");
+    assertThatThrownBy(
+            () ->
+                new TallyConfig.Server(
+                    "h",
+                    1,
+                    -1,
+                    1,
+                    20,
+                    Duration.ofSeconds(1),
+                    Duration.ofSeconds(1),
+                    1,
+                    1,
+                    1,
+                    null,
+                    null,
+                    ""))
+        .hasMessageContaining("--event-loop-nice must be between 0 and 19");
     TallyConfig c = TallyConfig.parse(new String[] {"--redis", "h:1"}, Map.of());
     assertThat(c.clustered()).isTrue();
     assertThat(c.cluster().redis()).containsExactly("h:1");

@@ -77,6 +77,16 @@ class LoopPriorityTest {
   }
 
   @Test
+  void loopsThatNoLongerRun_areReported_notThrown() throws Exception {
+    loops.shutdownGracefully(0, 0, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
+
+    LoopPriority.Outcome o = LoopPriority.lower(loops, 3, "renice");
+
+    assertThat(o.lowered()).isFalse();
+    assertThat(o.detail()).contains("Rejected");
+  }
+
+  @Test
   void stepZero_doesNothing() throws Exception {
     List<Integer> before = nices();
 
