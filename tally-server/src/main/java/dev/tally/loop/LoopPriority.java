@@ -112,11 +112,8 @@ public final class LoopPriority {
 
   /** The nice value of this process's thread {@code id}, from {@code /proc/self/task/<id>/stat}. */
   static int nice(long id) throws IOException {
-    String stat = Files.readString(Path.of("/proc/self/task/" + id + "/stat"));
-    // "<id> (<name>) <state> ..." where the name may hold spaces and parentheses: fields counted
-    // from the last ')', the state being field 3 and the nice value field 19
-    String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-    return Integer.parseInt(fields[19 - 3]);
+    return Integer.parseInt(
+        ProcStat.field(Files.readString(Path.of("/proc/self/task/" + id + "/stat")), 19));
   }
 
   /** Runs {@code renice <nice> -p <ids>}; null when it succeeded, else what went wrong. */

@@ -59,21 +59,13 @@ class LoopPriorityTest {
 
   @Test
   void aMissingCommand_isReported_andChangesNothing() throws Exception {
-    List<Integer> before = nices();
-
-    LoopPriority.Outcome o = LoopPriority.lower(loops, 3, "/nonexistent/renice");
-
-    assertThat(o.lowered()).isFalse();
-    assertThat(o.detail()).contains("cannot run /nonexistent/renice");
-    assertThat(nices()).isEqualTo(before);
+    assertThat(lowerExpectingNoChange(3, "/nonexistent/renice").detail())
+        .contains("cannot run /nonexistent/renice");
   }
 
   @Test
   void aFailingCommand_isReportedWithItsExitCode() throws Exception {
-    LoopPriority.Outcome o = LoopPriority.lower(loops, 3, "false");
-
-    assertThat(o.lowered()).isFalse();
-    assertThat(o.detail()).contains("false failed (1)");
+    assertThat(lowerExpectingNoChange(3, "false").detail()).contains("false failed (1)");
   }
 
   @Test
@@ -88,13 +80,7 @@ class LoopPriorityTest {
 
   @Test
   void stepZero_doesNothing() throws Exception {
-    List<Integer> before = nices();
-
-    LoopPriority.Outcome o = LoopPriority.lower(loops, 0, "renice");
-
-    assertThat(o.lowered()).isFalse();
-    assertThat(o.detail()).isEqualTo("off");
-    assertThat(nices()).isEqualTo(before);
+    assertThat(lowerExpectingNoChange(0, "renice").detail()).isEqualTo("off");
   }
 
   @Test
@@ -116,6 +102,17 @@ class LoopPriorityTest {
     t.join();
     assertThat(id[0]).isPositive();
     assertThat(nice[0]).isEqualTo(LoopPriority.nice(LoopPriority.threadId()));
+  }
+
+  /** Lowers by {@code by} with {@code command}, asserting that it did not and changed nothing. */
+  private LoopPriority.Outcome lowerExpectingNoChange(int by, String command) throws Exception {
+    List<Integer> before = nices();
+
+    LoopPriority.Outcome o = LoopPriority.lower(loops, by, command);
+
+    assertThat(o.lowered()).isFalse();
+    assertThat(nices()).isEqualTo(before);
+    return o;
   }
 
   /** Each loop thread's nice value, in the group's order (starting the threads if need be). */

@@ -4,6 +4,7 @@ import dev.tally.counter.CounterId;
 import dev.tally.engine.Aggregator;
 import dev.tally.engine.ReadCache;
 import dev.tally.engine.Write;
+import dev.tally.loop.ProcStat;
 import dev.tally.store.local.RocksCounterStore;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Files;
@@ -128,8 +129,8 @@ public class AggregatorBenchmark {
             continue;
           }
           String stat = Files.readString(t.resolve("stat"));
-          String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-          ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime
+          ticks +=
+              Long.parseLong(ProcStat.field(stat, 14)) + Long.parseLong(ProcStat.field(stat, 15));
         } catch (java.io.IOException gone) {
           // the thread ended meanwhile
         }
