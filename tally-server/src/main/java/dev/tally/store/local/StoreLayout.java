@@ -114,10 +114,11 @@ final class StoreLayout implements AutoCloseable {
             // A write-ahead log that has served its turn is kept and written over by the next one
             // instead of being deleted: its blocks are allocated and written, so a commit's sync
             // writes the data alone, where appending to a new file also writes the file's size
-            // (its inode) each time, which cost a third of the sync's CPU and latency on ext4
-            // (docs/performance-notes.md). A node's first two logs are new files, every later one
-            // a reused file; the cost is one spare log's disk space. Old records left in a reused
-            // log carry the old log's number, and replay after a crash stops at them.
+            // (its inode) each time, which cost a third of the sync's CPU and latency on the test
+            // machine's ext4 (docs/performance-notes.md). A node's first two logs are new files,
+            // every later one a reused file; the cost is one spare log's disk space. Old records
+            // left in a reused log carry the old log's number, and replay after a crash stops at
+            // them.
             .setRecycleLogFileNum(1)
             // the counters' hash memtable (see options()) takes one writer at a time, which is
             // what the single committer gives it anyway
