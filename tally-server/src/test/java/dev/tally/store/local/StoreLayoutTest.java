@@ -2,81 +2,79 @@ package dev.tally.store.local;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
-import java.nio.file.Files;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.HashMap;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.ConfigOptions;
+import org.rocksdb.DBOptions;
+import org.rocksdb.OptionsUtil;
 
-/** The column families' options as RocksDB took them: read back from the OPTIONS file it wrote. */
+/**
+ * The store's options as RocksDB took them: read back, with RocksDB's own reader, from the OPTIONS
+ * file it wrote when the store opened.
+ */
 class StoreLayoutTest {
 
   @TempDir Path tmp;
 
   @Test
   void counters_areUpdatedInPlace_inAHashedMemtable_underAFewLockStripes() throws Exception {
-    Map<String, String> counters = familyOptions(openAndReadOptions(), "counters");
-
-    assertThat(counters)
-        .containsEntry("inplace_update_support", "true")
-        .containsEntry("inplace_update_num_locks", "64")
-        .hasEntrySatisfying(
-            "memtable_factory", v -> assertThat(v).contains("HashLinkListRepFactory"));
+    readBack(
+        (db, families) -> {
+          ColumnFamilyOptions counters = family(families, "counters");
+          assertThat(counters.inplaceUpdateSupport()).isTrue();
+          assertThat(counters.inplaceUpdateNumLocks()).isEqualTo(64);
+          assertThat(counters.memTableFactoryName()).isEqualTo("HashLinkedListRepFactory");
+        });
   }
 
   @Test
   void idempotencyKeys_sitInAHashedMemtable_andTheExpiryIndexInASkipList() throws Exception {
-    List<String> options = openAndReadOptions();
-
-    assertThat(familyOptions(options, "idempotency"))
-        .containsEntry("inplace_update_support", "false")
-        .hasEntrySatisfying(
-            "memtable_factory", v -> assertThat(v).contains("HashLinkListRepFactory"));
-    assertThat(familyOptions(options, "idempotency-expiry"))
-        .hasEntrySatisfying("memtable_factory", v -> assertThat(v).contains("SkipListFactory"));
+    readBack(
+        (db, families) -> {
+          ColumnFamilyOptions keys = family(families, "idempotency");
+          assertThat(keys.inplaceUpdateSupport()).isFalse();
+          assertThat(keys.memTableFactoryName()).isEqualTo("HashLinkedListRepFactory");
+          assertThat(family(families, "idempotency-expiry").memTableFactoryName())
+              .isEqualTo("SkipListFactory");
+        });
   }
 
-  /** Opens and closes a store in a fresh directory; the lines of the newest OPTIONS file. */
-  private List<String> openAndReadOptions() throws Exception {
+  @Test
+  void aSpentWriteAheadLog_isKeptToBeWrittenOver() throws Exception {
+    readBack((db, families) -> assertThat(db.recycleLogFileNum()).isEqualTo(1));
+  }
+
+  private interface Check {
+    void accept(DBOptions db, List<ColumnFamilyDescriptor> families);
+  }
+
+  /** Opens and closes a store in a fresh directory, then runs {@code check} on its options. */
+  private void readBack(Check check) throws Exception {
     Path dir = tmp.resolve("db");
     new StoreDb(dir, new StoreLayout(8 << 20), () -> {}).close();
-    try (Stream<Path> files = Files.list(dir)) {
-      Path newest =
-          files
-              .filter(p -> p.getFileName().toString().startsWith("OPTIONS-"))
-              .max((a, b) -> optionsNumber(a) - optionsNumber(b))
-              .orElseThrow();
-      return Files.readAllLines(newest);
+    List<ColumnFamilyDescriptor> families = new ArrayList<>();
+    try (ConfigOptions config = new ConfigOptions();
+        DBOptions db = new DBOptions()) {
+      OptionsUtil.loadLatestOptions(config, dir.toString(), db, families);
+      try {
+        check.accept(db, families);
+      } finally {
+        families.forEach(f -> f.getOptions().close());
+      }
     }
   }
 
-  private static int optionsNumber(Path p) {
-    return Integer.parseInt(p.getFileName().toString().substring("OPTIONS-".length()));
-  }
-
-  /** The {@code key=value} lines of one column family's {@code [CFOptions "name"]} section. */
-  private static Map<String, String> familyOptions(List<String> lines, String family)
-      throws IOException {
-    Map<String, String> out = new HashMap<>();
-    boolean in = false;
-    for (String line : lines) {
-      String t = line.trim();
-      if (t.startsWith("[")) {
-        in = t.equals("[CFOptions \"" + family + "\"]");
-        continue;
-      }
-      int eq = t.indexOf('=');
-      if (in && eq > 0) {
-        out.put(t.substring(0, eq), t.substring(eq + 1));
-      }
-    }
-    if (out.isEmpty()) {
-      throw new IOException("no options for column family " + family);
-    }
-    return out;
+  private static ColumnFamilyOptions family(List<ColumnFamilyDescriptor> families, String name) {
+    return families.stream()
+        .filter(f -> new String(f.getName(), StandardCharsets.UTF_8).equals(name))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no column family " + name))
+        .getOptions();
   }
 }
