@@ -5,8 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.tally.testing.KeyedLoad;
 import dev.tally.testing.NodeProcess;
 import dev.tally.testing.TallyClient;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -38,12 +42,46 @@ class CrashIT {
   @ValueSource(strings = {"1", "3"})
   void kill9_underLoad_losesNoAcknowledgedWrite_andRetriesMakeTotalsExact(String committers)
       throws Exception {
+    crashRounds(20261123L, committers, false);
+  }
+
+  /**
+   * The same with the write-ahead log bounded at 1 MiB, so that the store flushes and switches logs
+   * many times a round and writes its later logs over earlier ones' files (StoreLayout): the
+   * crashes hit reused logs, whose tails still hold an earlier log's records. Batch writes over
+   * {@link SpreadBatches#POSTS} other posts fill the logs beside the keyed load.
+   */
+  @Test
+  void kill9_withLogsWrittenOverEarlierOnes_losesNoAcknowledgedWrite() throws Exception {
+    crashRounds(20261206L, "1", true, "--wal-limit-mb", "1");
+    // RocksDB's info log, one per start of the store (the killed ones renamed LOG.old.*), says
+    // when the store wrote a log over an earlier one's file
+    List<String> killed = new ArrayList<>();
+    List<String> reused = new ArrayList<>();
+    try (var files = Files.list(tmp.resolve("data").resolve("store"))) {
+      for (Path f : files.filter(f -> f.getFileName().toString().startsWith("LOG.old")).toList()) {
+        killed.add(f.getFileName().toString());
+        if (Files.readString(f, StandardCharsets.ISO_8859_1).contains("reusing log")) {
+          reused.add(f.getFileName().toString());
+        }
+      }
+    }
+    assertThat(killed).hasSize(KILLS);
+    assertThat(reused)
+        .as("killed starts of the store that had written a log over an earlier one's file")
+        .containsExactlyInAnyOrderElementsOf(killed);
+  }
+
+  private void crashRounds(long seed, String committers, boolean fill, String... extraArgs)
+      throws Exception {
     Path data = tmp.resolve("data");
     Path log = tmp.resolve("node.log");
-    Random seedSource = new Random(20261123L);
-    String[] args = {"--committers", committers};
+    Random seedSource = new Random(seed);
+    List<String> argList = new ArrayList<>(List.of("--committers", committers));
+    argList.addAll(List.of(extraArgs));
+    String[] args = argList.toArray(String[]::new);
     NodeProcess[] node = {NodeProcess.start(data, log, args)};
-    assertThat(java.nio.file.Files.readString(log)).contains(" committers=" + committers);
+    assertThat(Files.readString(log)).contains(" committers=" + committers);
     Map<Integer, TallyClient> clients = new ConcurrentHashMap<>();
     long[] posts = new long[POSTS];
     for (int i = 0; i < POSTS; i++) {
@@ -55,16 +93,36 @@ class CrashIT {
             .posts(posts)
             .counters(List.of(COUNTERS))
             .build();
+    List<SpreadBatches> batches = new ArrayList<>();
     try {
       for (int round = 0; round < KILLS; round++) {
         // bounded: 20,000 writes per client and round
         KeyedLoad.Running writing =
             load.phase("r" + round).threads(CLIENTS).writes(CLIENTS * 20_000).start();
-        Thread.sleep(1_500 + seedSource.nextInt(1_000));
+        SpreadBatches filler = fill ? SpreadBatches.start(node[0].port()) : null;
+        // longer rounds where batches fill the logs: several log switches in each
+        Thread.sleep((fill ? 3_500 : 1_500) + seedSource.nextInt(1_000));
         node[0].kill();
         writing.stop();
+        if (filler != null) {
+          filler.stop();
+        }
         node[0] = NodeProcess.start(data, log, args);
         TallyClient check = new TallyClient(node[0].port());
+        if (filler != null) {
+          batches.add(filler);
+          long acknowledged = batches.stream().mapToLong(b -> b.acknowledged).sum();
+          long sent = batches.stream().mapToLong(b -> b.sent).sum();
+          for (long post : new long[] {SpreadBatches.FIRST, SpreadBatches.FIRST + 517}) {
+            // each batch adds one to every one of its posts; unkeyed, a batch in doubt may or may
+            // not have been applied
+            assertThat(check.count(post, "views"))
+                .as(
+                    "post %d: one per acknowledged batch at least, one per batch sent at most",
+                    post)
+                .isBetween(acknowledged, sent);
+          }
+        }
 
         // every acknowledged write survived
         for (Map.Entry<String, Long> e : load.acknowledgedTotals().entrySet()) {
@@ -120,7 +178,7 @@ class CrashIT {
   @Test
   void kill9_leavesNothingInTmp_andOneNativeLibraryInTheDataDir() throws Exception {
     Path data = tmp.resolve("data3");
-    Path jvmTmp = java.nio.file.Files.createDirectories(tmp.resolve("jvm-tmp"));
+    Path jvmTmp = Files.createDirectories(tmp.resolve("jvm-tmp"));
     List<String> launcher = List.of("env", "JAVA_TOOL_OPTIONS=-Djava.io.tmpdir=" + jvmTmp);
     for (int start = 0; start < 3; start++) {
       NodeProcess node = NodeProcess.start(launcher, data, tmp.resolve("node3.log"));
@@ -128,14 +186,73 @@ class CrashIT {
           .isEqualTo(200);
       node.kill();
     }
-    try (var left = java.nio.file.Files.list(jvmTmp)) {
+    try (var left = Files.list(jvmTmp)) {
       assertThat(left.map(p -> p.getFileName().toString()))
           .as("what the killed nodes left in their temporary directory")
           .isEmpty();
     }
-    try (var lib = java.nio.file.Files.list(data.resolve("native"))) {
+    try (var lib = Files.list(data.resolve("native"))) {
       assertThat(lib.map(p -> p.getFileName().toString()))
           .containsExactly("librocksdbjni-linux64.so");
+    }
+  }
+
+  /**
+   * One thread sending batch writes, one increment of "views" on each of {@link #POSTS} posts per
+   * batch, until stopped or {@link #MAX_BATCHES}: what fills the write-ahead log quickly.
+   */
+  private static final class SpreadBatches {
+    static final long FIRST = 1_000;
+    static final int POSTS = 1_000;
+    static final int MAX_BATCHES = 20_000;
+    static final String BODY;
+
+    static {
+      StringBuilder b = new StringBuilder("{\"writes\":[");
+      for (int i = 0; i < POSTS; i++) {
+        b.append(i == 0 ? "" : ",")
+            .append("{\"post_id\":")
+            .append(FIRST + i)
+            .append(",\"counter\":\"views\",\"action\":\"increment\"}");
+      }
+      BODY = b.append("]}").toString();
+    }
+
+    private final Thread thread;
+    private volatile boolean stopped;
+    volatile long sent;
+    volatile long acknowledged;
+
+    private SpreadBatches(TallyClient client) {
+      this.thread = new Thread(() -> run(client), "spread-batches");
+    }
+
+    static SpreadBatches start(int port) {
+      SpreadBatches s = new SpreadBatches(new TallyClient(port, Duration.ofSeconds(5)));
+      s.thread.start();
+      return s;
+    }
+
+    private void run(TallyClient client) {
+      while (!stopped && sent < MAX_BATCHES) {
+        sent++;
+        try {
+          if (client.send("POST", "/v1/counts", BODY).statusCode() == 200) {
+            acknowledged++;
+          }
+        } catch (IOException e) {
+          return; // the node is gone
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
+    }
+
+    void stop() throws InterruptedException {
+      stopped = true;
+      thread.join(10_000);
+      assertThat(thread.isAlive()).as("the batch writer stopped").isFalse();
     }
   }
 }

@@ -89,6 +89,8 @@ public record TallyConfig(
    * @param maxPendingWrites most writes waiting for a commit; beyond that writes get 503
    * @param cacheCounters counters kept in memory by each of the write and read caches
    * @param blockCacheMb RocksDB block cache size, MiB
+   * @param walLimitMb the write-ahead logs' bound, MiB: beyond it the store flushes what pins the
+   *     oldest log, which bounds the replay after a crash
    * @param backupDir where online backups go ({@code POST /admin/backup}), or null: off
    * @param committers committer threads, each owning a share of the counters; 0: chosen from the
    *     cores (see {@link #committerThreads})
@@ -101,6 +103,7 @@ public record TallyConfig(
       int maxPendingWrites,
       int cacheCounters,
       int blockCacheMb,
+      int walLimitMb,
       Path backupDir,
       int committers) {
 
@@ -341,6 +344,12 @@ public record TallyConfig(
           Parsers.intIn(1_000, 100_000_000));
   public static final Option<Integer> BLOCK_CACHE_MB =
       new Option<>("block-cache-mb", "128", "RocksDB block cache, MiB", Parsers.intIn(8, 1 << 20));
+  public static final Option<Integer> WAL_LIMIT_MB =
+      new Option<>(
+          "wal-limit-mb",
+          "256",
+          "write-ahead log kept under about this many MiB: what a restart after a crash replays",
+          Parsers.intIn(1, 1 << 16));
   public static final Option<Integer> READ_THREADS =
       new Option<>(
           "read-threads",
@@ -593,6 +602,7 @@ public record TallyConfig(
           MAX_BATCH_ITEMS,
           CACHE_COUNTERS,
           BLOCK_CACHE_MB,
+          WAL_LIMIT_MB,
           READ_THREADS,
           SHUTDOWN_GRACE,
           STREAM_COALESCE,
@@ -689,6 +699,7 @@ public record TallyConfig(
             v.get(MAX_PENDING_WRITES),
             v.get(CACHE_COUNTERS),
             v.get(BLOCK_CACHE_MB),
+            v.get(WAL_LIMIT_MB),
             v.get(BACKUP_DIR),
             v.get(COMMITTERS)),
         new Live(
@@ -750,6 +761,7 @@ public record TallyConfig(
             store.maxPendingWrites(),
             store.cacheCounters(),
             store.blockCacheMb(),
+            store.walLimitMb(),
             store.backupDir(),
             store.committers()),
         live,

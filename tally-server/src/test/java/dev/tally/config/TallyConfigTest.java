@@ -18,6 +18,7 @@ class TallyConfigTest {
     assertThat(c.store().dataDir()).isEqualTo(Path.of("./data"));
     assertThat(c.store().counters()).containsExactly("likes", "views");
     assertThat(c.store().idempotencyRetention()).isEqualTo(Duration.ofHours(24));
+    assertThat(c.store().walLimitMb()).isEqualTo(256);
     assertThat(c.live().streamCoalesce()).isEqualTo(Duration.ofMillis(250));
     assertThat(c.live().streamKeepAlive()).isEqualTo(Duration.ofSeconds(15));
     assertThat(c.live().heartbeatTtl()).isEqualTo(Duration.ofSeconds(30));
@@ -74,6 +75,10 @@ class TallyConfigTest {
     assertThatThrownBy(
             () -> TallyConfig.parse(new String[] {"--counters", "likes,likes"}, Map.of()))
         .hasMessageContaining("twice");
+    assertThatThrownBy(() -> TallyConfig.parse(new String[] {"--wal-limit-mb", "0"}, Map.of()))
+        .hasMessage(
+            "invalid value '0' for --wal-limit-mb (TALLY_WAL_LIMIT_MB): must be between 1 and"
+                + " 65536");
     assertThatThrownBy(() -> TallyConfig.parse(new String[] {"--nope", "1"}, Map.of()))
         .hasMessageContaining("unknown option --nope");
     assertThatThrownBy(() -> TallyConfig.parse(new String[] {"--port"}, Map.of()))

@@ -80,9 +80,10 @@ public final class RocksCounterStore implements CounterStore, Outbox {
   private final CounterNames names;
   private volatile boolean writable = true;
 
-  private RocksCounterStore(Path dir, List<String> counterNames, long blockCacheBytes)
+  private RocksCounterStore(
+      Path dir, List<String> counterNames, long blockCacheBytes, long walLimitBytes)
       throws RocksDBException {
-    this.db = new StoreDb(dir, new StoreLayout(blockCacheBytes), scans::closeAll);
+    this.db = new StoreDb(dir, new StoreLayout(blockCacheBytes, walLimitBytes), scans::closeAll);
     this.outbox = new RocksOutbox(db);
     try {
       this.names = db.open(h -> CounterCodes.resolve(h, counterNames));
@@ -99,9 +100,21 @@ public final class RocksCounterStore implements CounterStore, Outbox {
    *     writable, corrupt)
    */
   public static RocksCounterStore open(Path dir, List<String> counterNames, long blockCacheBytes) {
+    return open(dir, counterNames, blockCacheBytes, StoreLayout.DEFAULT_WAL_LIMIT_BYTES);
+  }
+
+  /**
+   * Opens (or creates) the store in {@code dir}, serving {@code counterNames}, its write-ahead logs
+   * kept under about {@code walLimitBytes} ({@code --wal-limit-mb}).
+   *
+   * @throws TallyException when the directory cannot be opened (in use by another process, not
+   *     writable, corrupt)
+   */
+  public static RocksCounterStore open(
+      Path dir, List<String> counterNames, long blockCacheBytes, long walLimitBytes) {
     try {
       Files.createDirectories(dir);
-      return new RocksCounterStore(dir, counterNames, blockCacheBytes);
+      return new RocksCounterStore(dir, counterNames, blockCacheBytes, walLimitBytes);
     } catch (RocksDBException e) {
       throw new TallyException(
           ErrorKind.UNAVAILABLE, "cannot open the store in " + dir + ": " + e.getMessage(), e);

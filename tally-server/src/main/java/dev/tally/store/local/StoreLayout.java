@@ -88,10 +88,14 @@ final class StoreLayout implements AutoCloseable {
   // their array (56 bytes a lock) stays in the CPU's cache, where RocksDB's default of 10,000 cost
   // a cache miss per updated counter (4 % of a node's CPU at `-P 16`; docs/performance-notes.md)
   private static final long INPLACE_LOCKS = 64;
-  // the write-ahead log's bound, which bounds the replay after a crash: 256 MiB replays in ≈ 6.5 s
-  // on the test machine, and against 64 MiB (≈ 3.5 s) it took spread batch writes from ≈ 440k to
-  // ≈ 540k increments/s, fewer flushes being forced by the log (docs/performance-notes.md)
-  private static final long MAX_WAL_BYTES = 256L << 20;
+
+  /**
+   * The write-ahead log's default bound ({@code --wal-limit-mb}), which bounds the replay after a
+   * crash: 256 MiB replays in ≈ 6.5 s on the test machine, and against 64 MiB (≈ 3.5 s) it took
+   * spread batch writes from ≈ 440k to ≈ 540k increments/s, fewer flushes being forced by the log
+   * (docs/performance-notes.md).
+   */
+  static final long DEFAULT_WAL_LIMIT_BYTES = 256L << 20;
 
   private final LRUCache blockCache;
   private final DBOptions dbOptions;
@@ -103,6 +107,15 @@ final class StoreLayout implements AutoCloseable {
   private final ReadOptions memoryOnly = new ReadOptions().setReadTier(ReadTier.BLOCK_CACHE_TIER);
 
   StoreLayout(long blockCacheBytes) {
+    this(blockCacheBytes, DEFAULT_WAL_LIMIT_BYTES);
+  }
+
+  /**
+   * @param blockCacheBytes RocksDB's block cache
+   * @param walLimitBytes the write-ahead logs' total size beyond which the memtables that pin the
+   *     oldest log are flushed, so that it can be reused
+   */
+  StoreLayout(long blockCacheBytes, long walLimitBytes) {
     this.blockCache = new LRUCache(blockCacheBytes);
     this.dbOptions =
         new DBOptions()
@@ -127,7 +140,7 @@ final class StoreLayout implements AutoCloseable {
             // (≈ 20-35 MiB/s on the test machine). Left to itself RocksDB lets the log grow to
             // four times all memtables (GiBs here: the small column families rarely flush and pin
             // old log files); this bound flushes what pins the oldest log beyond it.
-            .setMaxTotalWalSize(MAX_WAL_BYTES)
+            .setMaxTotalWalSize(walLimitBytes)
             // and the replayed memtables are kept rather than flushed before the store opens
             .setAvoidFlushDuringRecovery(true);
     for (Family family : Family.values()) {

@@ -3,6 +3,7 @@ package dev.tally.store.local;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -50,14 +51,27 @@ class StoreLayoutTest {
     readBack((db, families) -> assertThat(db.recycleLogFileNum()).isEqualTo(1));
   }
 
+  @Test
+  void theLogsBound_is256MiB_orAsGiven() throws Exception {
+    readBack((db, families) -> assertThat(db.maxTotalWalSize()).isEqualTo(256L << 20));
+    readBack(
+        new StoreLayout(8 << 20, 3L << 20),
+        (db, families) -> assertThat(db.maxTotalWalSize()).isEqualTo(3L << 20));
+  }
+
   private interface Check {
     void accept(DBOptions db, List<ColumnFamilyDescriptor> families);
   }
 
   /** Opens and closes a store in a fresh directory, then runs {@code check} on its options. */
   private void readBack(Check check) throws Exception {
-    Path dir = tmp.resolve("db");
-    new StoreDb(dir, new StoreLayout(8 << 20), () -> {}).close();
+    readBack(new StoreLayout(8 << 20), check);
+  }
+
+  /** The same with {@code layout} (closed with the store). */
+  private void readBack(StoreLayout layout, Check check) throws Exception {
+    Path dir = Files.createTempDirectory(tmp, "db");
+    new StoreDb(dir, layout, () -> {}).close();
     List<ColumnFamilyDescriptor> families = new ArrayList<>();
     try (ConfigOptions config = new ConfigOptions();
         DBOptions db = new DBOptions()) {
