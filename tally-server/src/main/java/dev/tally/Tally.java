@@ -311,7 +311,10 @@ public final class Tally implements AutoCloseable {
     lowerEventLoops(config.server().eventLoopNiceSteps(config.clustered()));
   }
 
-  /** Puts the event loops below the committers on the CPU ({@link LoopPriority}). */
+  /**
+   * Puts the event loops, and the collector's concurrent threads with them, below the committers on
+   * the CPU ({@link LoopPriority}).
+   */
   private void lowerEventLoops(int by) {
     if (by == 0) {
       return;
@@ -329,6 +332,18 @@ public final class Tally implements AutoCloseable {
           "could not lower the event loops' CPU priority ({}): on a busy core commits wait for the"
               + " event loops' time slices; --event-loop-nice 0 leaves them alone",
           o.detail());
+      return;
+    }
+    // the collector's concurrent threads beside the loops, not above them (LoopPriority)
+    LoopPriority.Outcome gc = LoopPriority.lowerThreads(LoopPriority::zgcThread, by, "renice");
+    if (gc.lowered()) {
+      log.info(
+          "collector: {} threads lowered by {} ({}), beside the event loops",
+          gc.threads(),
+          by,
+          gc.detail());
+    } else {
+      log.info("collector threads left at their priority ({}): ZGC's are lowered", gc.detail());
     }
   }
 

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -123,5 +124,77 @@ class LoopPriorityTest {
           loop.submit(() -> LoopPriority.nice(LoopPriority.threadId())).get(5, TimeUnit.SECONDS));
     }
     return out;
+  }
+
+  @Test
+  void lowersTheThreadsNamedSo_andNoOther() throws Exception {
+    CountDownLatch done = new CountDownLatch(1);
+    List<Long> ids = new java.util.concurrent.CopyOnWriteArrayList<>();
+    CountDownLatch started = new CountDownLatch(2);
+    List<Thread> threads = new ArrayList<>();
+    for (int i = 0; i < 2; i++) {
+      threads.add(
+          Thread.ofPlatform()
+              .name("zz-lowered-" + i)
+              .start(
+                  () -> {
+                    try {
+                      ids.add(LoopPriority.threadId());
+                      started.countDown();
+                      done.await();
+                    } catch (Exception e) {
+                      throw new IllegalStateException(e);
+                    }
+                  }));
+    }
+    try {
+      assertThat(started.await(5, TimeUnit.SECONDS)).isTrue();
+      List<Integer> before = new ArrayList<>();
+      for (long id : ids) {
+        before.add(LoopPriority.nice(id));
+      }
+      List<Integer> loopsBefore = nices();
+      int mine = LoopPriority.nice(LoopPriority.threadId());
+
+      LoopPriority.Outcome o =
+          LoopPriority.lowerThreads(n -> n.startsWith("zz-lowered-"), 2, "renice");
+
+      assertThat(o.lowered()).as(o.detail()).isTrue();
+      assertThat(o.threads()).isEqualTo(2);
+      for (int i = 0; i < ids.size(); i++) {
+        assertThat(LoopPriority.nice(ids.get(i)))
+            .isEqualTo(Math.min(LoopPriority.LOWEST, before.get(i) + 2));
+      }
+      assertThat(nices()).as("other threads").isEqualTo(loopsBefore);
+      assertThat(LoopPriority.nice(LoopPriority.threadId())).as("the caller").isEqualTo(mine);
+    } finally {
+      done.countDown();
+      for (Thread t : threads) {
+        t.join(5_000);
+      }
+    }
+  }
+
+  @Test
+  void noThreadNamedSo_isReported_notLowered() {
+    LoopPriority.Outcome o =
+        LoopPriority.lowerThreads(n -> n.equals("no-such-thread"), 2, "renice");
+
+    assertThat(o.lowered()).isFalse();
+    assertThat(o.detail()).isEqualTo("no such threads");
+  }
+
+  @Test
+  void zgcThreads_areItsWorkersDirectorAndDrivers() {
+    assertThat(
+            java.util.stream.Stream.of(
+                    "ZWorkerYoung#0", "ZWorkerOld#1", "ZDirector", "ZDriverMajor", "ZDriverMinor")
+                .allMatch(LoopPriority::zgcThread))
+        .isTrue();
+    assertThat(
+            java.util.stream.Stream.of(
+                    "ZStat", "vert.x-eventloo", "tally-committer", "GC Thread#0", "G1 Conc#0")
+                .noneMatch(LoopPriority::zgcThread))
+        .isTrue();
   }
 }
