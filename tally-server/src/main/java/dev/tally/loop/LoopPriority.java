@@ -37,10 +37,10 @@ import java.util.stream.Stream;
  *
  * <p>The collector's concurrent threads go down with the loops ({@link #lowerThreads}): at nice 0
  * they would rank above the lowered loops, and while a ZGC cycle runs on a busy core the loops got
- * the core only a third of the time; requests queued behind the cycle. At a fixed half of the peak
- * rate on one core (data on tmpfs), the collector at the loops' level took the p99 of single writes
- * from 12.5–34.4 ms to 2.7–3.2 ms (docs/performance-notes.md, "The collector beside the event
- * loops").
+ * the core only a third of the time; requests queued behind the cycle. At a fixed 20,000 writes/s,
+ * about half the peak rate on one core (data on tmpfs), the collector at the loops' level took the
+ * p99 of single writes from 12.5–34.4 ms to 2.7–13.3 ms (docs/performance-notes.md, "The collector
+ * beside the event loops").
  */
 public final class LoopPriority {
 
