@@ -312,8 +312,8 @@ public final class Tally implements AutoCloseable {
   }
 
   /**
-   * Puts the event loops, and the collector's concurrent threads with them, below the committers on
-   * the CPU ({@link LoopPriority}).
+   * Puts the event loops, and with them the collector's concurrent threads and the store's flushes
+   * and compactions, below the committers on the CPU ({@link LoopPriority}).
    */
   private void lowerEventLoops(int by) {
     if (by == 0) {
@@ -334,7 +334,8 @@ public final class Tally implements AutoCloseable {
           o.detail());
       return;
     }
-    // the collector's concurrent threads beside the loops, not above them (LoopPriority)
+    // the collector's concurrent threads and the store's flushes and compactions beside the
+    // loops, not above them (LoopPriority)
     LoopPriority.Outcome gc = LoopPriority.lowerThreads(LoopPriority::zgcThread, by, "renice");
     if (gc.lowered()) {
       log.info(
@@ -344,6 +345,16 @@ public final class Tally implements AutoCloseable {
           gc.detail());
     } else {
       log.info("collector threads left at their priority ({}): ZGC's are lowered", gc.detail());
+    }
+    LoopPriority.Outcome bg = LoopPriority.lowerThreads(LoopPriority::rocksDbThread, by, "renice");
+    if (bg.lowered()) {
+      log.info(
+          "store: {} flush and compaction threads lowered by {} ({}), beside the event loops",
+          bg.threads(),
+          by,
+          bg.detail());
+    } else {
+      log.warn("could not lower the store's flush and compaction threads ({})", bg.detail());
     }
   }
 

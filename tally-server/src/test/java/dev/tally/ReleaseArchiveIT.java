@@ -65,10 +65,12 @@ class ReleaseArchiveIT {
       assertThat(client.count(812, "likes")).isEqualTo(1);
       assertThat(node.stop()).as("the node stops on SIGTERM, exit code").isZero();
     }
-    // bin/tally runs ZGC, whose concurrent threads go below the committers with the event loops
+    // bin/tally runs ZGC, whose concurrent threads go below the committers with the event loops,
+    // as do the store's background threads
     assertThat(Files.readString(dir.resolve("node.log")))
         .containsPattern("event loops: \\d+ threads lowered by 4")
-        .containsPattern("collector: \\d+ threads lowered by 4");
+        .containsPattern("collector: \\d+ threads lowered by 4")
+        .containsPattern("store: \\d+ flush and compaction threads lowered by 4");
   }
 
   @Test

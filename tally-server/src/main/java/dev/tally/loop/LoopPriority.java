@@ -40,7 +40,8 @@ import java.util.stream.Stream;
  * the core only a third of the time; requests queued behind the cycle. At a fixed 20,000 writes/s,
  * about half the peak rate on one core (data on tmpfs), the collector at the loops' level took the
  * p99 of single writes from 12.5–34.4 ms to 2.7–13.3 ms (docs/performance-notes.md, "The collector
- * beside the event loops").
+ * beside the event loops"). RocksDB's flushes and compactions go down too: background work that at
+ * nice 0 took the core from the committers; spread batch writes gained a tenth (same section).
  */
 public final class LoopPriority {
 
@@ -93,6 +94,14 @@ public final class LoopPriority {
    */
   public static boolean zgcThread(String name) {
     return name.startsWith("ZWorker") || name.startsWith("ZDriver") || name.equals("ZDirector");
+  }
+
+  /**
+   * True for RocksDB's background threads (its flushes and compactions), by the names RocksDB gives
+   * its thread pools ({@code rocksdb:low}, {@code rocksdb:high}, …).
+   */
+  public static boolean rocksDbThread(String name) {
+    return name.startsWith("rocksdb:");
   }
 
   /**

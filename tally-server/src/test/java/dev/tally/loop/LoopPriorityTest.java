@@ -185,6 +185,13 @@ class LoopPriorityTest {
   }
 
   @Test
+  void rocksDbThreads_areItsPools() {
+    assertThat(LoopPriority.rocksDbThread("rocksdb:low")).isTrue();
+    assertThat(LoopPriority.rocksDbThread("rocksdb:high")).isTrue();
+    assertThat(LoopPriority.rocksDbThread("tally-committer")).isFalse();
+  }
+
+  @Test
   void zgcThreads_areItsWorkersDirectorAndDrivers() {
     assertThat(
             java.util.stream.Stream.of(
