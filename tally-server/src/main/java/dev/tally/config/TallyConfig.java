@@ -301,9 +301,10 @@ public record TallyConfig(
       new Option<>(
           "event-loop-nice",
           "auto",
-          "nice steps the event loops (and ZGC's concurrent threads) run below the committers, so"
-              + " that a committer gets the core as soon as its sync returns (Linux; 0 to 19, 0:"
-              + " leave them alone; auto: 4, or 0 in a cluster member)",
+          "nice steps the event loops (with ZGC's concurrent threads and the store's flushes and"
+              + " compactions) run below the committers, so that a committer gets the core as soon"
+              + " as its sync returns (Linux; 0 to 19, 0: leave them alone; auto: 4, or 0 in a"
+              + " cluster member)",
           Parsers.autoOrIntIn(0, 19));
   public static final Option<Integer> MAX_BATCH_WRITES =
       new Option<>(

@@ -18,7 +18,7 @@ import java.util.stream.Stream;
 
 /**
  * Lowers the CPU priority of the node's event loops a few nice steps below the committers' (Linux),
- * and the collector's concurrent threads with them.
+ * and with them the collector's concurrent threads and RocksDB's flushes and compactions.
  *
  * <p>Why: a committer sleeps in the log's sync, and when the disk answers it needs the core back at
  * once, to hand the commit's answers out and start the next sync. Where the event loops keep the
@@ -41,7 +41,7 @@ import java.util.stream.Stream;
  * about half the peak rate on one core (data on tmpfs), the collector at the loops' level took the
  * p99 of single writes from 12.5–34.4 ms to 2.7–13.3 ms (docs/performance-notes.md, "The collector
  * beside the event loops"). RocksDB's flushes and compactions go down too: background work that at
- * nice 0 took the core from the committers; spread batch writes gained a tenth (same section).
+ * nice 0 took the core from the committers; spread batch writes gained a sixth (same section).
  */
 public final class LoopPriority {
 
