@@ -1,5 +1,5 @@
 # Sourced by bench/run.sh, bench/sweep.sh, bench/stalls.sh, bench/floor.sh, bench/cluster.sh, bench/repush.sh,
-# bench/cluster-profile.sh, bench/engine.sh and bench/convergence.sh after they set
+# bench/cluster-profile.sh, bench/engine.sh, bench/nodecpu.sh and bench/convergence.sh after they set
 # `root` and `set -euo pipefail`:
 #   source "$root/bench/lib.sh" NAME [results-dir]
 # Sets JAVA_HOME, the jars, the CPU pinning (SERVER_CPU, CLIENT_CPU), CONNS, the loopback ports,
