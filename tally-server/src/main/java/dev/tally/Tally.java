@@ -61,6 +61,7 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -335,26 +336,23 @@ public final class Tally implements AutoCloseable {
       return;
     }
     // the collector's concurrent threads and the store's flushes and compactions beside the
-    // loops, not above them (LoopPriority)
-    LoopPriority.Outcome gc = LoopPriority.lowerThreads(LoopPriority::zgcThread, by, "renice");
-    if (gc.lowered()) {
+    // loops, not above them (LoopPriority); another collector than ZGC has no such threads
+    lowerBesideLoops("collector", "threads", LoopPriority::zgcThread, by);
+    lowerBesideLoops("store", "flush and compaction threads", LoopPriority::rocksDbThread, by);
+  }
+
+  private void lowerBesideLoops(String what, String threads, Predicate<String> named, int by) {
+    LoopPriority.Outcome o = LoopPriority.lowerThreads(named, by, "renice");
+    if (o.lowered()) {
       log.info(
-          "collector: {} threads lowered by {} ({}), beside the event loops",
-          gc.threads(),
+          "{}: {} {} lowered by {} ({}), beside the event loops",
+          what,
+          o.threads(),
+          threads,
           by,
-          gc.detail());
+          o.detail());
     } else {
-      log.info("collector threads left at their priority ({}): ZGC's are lowered", gc.detail());
-    }
-    LoopPriority.Outcome bg = LoopPriority.lowerThreads(LoopPriority::rocksDbThread, by, "renice");
-    if (bg.lowered()) {
-      log.info(
-          "store: {} flush and compaction threads lowered by {} ({}), beside the event loops",
-          bg.threads(),
-          by,
-          bg.detail());
-    } else {
-      log.warn("could not lower the store's flush and compaction threads ({})", bg.detail());
+      log.info("{}: {} left at their priority ({})", what, threads, o.detail());
     }
   }
 

@@ -6,7 +6,6 @@ import io.netty.util.concurrent.Future;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,7 +13,6 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
-import java.util.stream.Stream;
 
 /**
  * Lowers the CPU priority of the node's event loops a few nice steps below the committers' (Linux),
@@ -49,7 +47,6 @@ public final class LoopPriority {
   static final int LOWEST = 19;
 
   private static final Path THREAD_SELF = Path.of("/proc/thread-self");
-  private static final Path TASKS = Path.of("/proc/self/task");
   private static final long TIMEOUT_SECONDS = 5;
 
   /**
@@ -105,31 +102,12 @@ public final class LoopPriority {
   }
 
   /**
-   * Lowers every thread of this process whose name (as the kernel keeps it: {@code
-   * /proc/self/task/<id>/comm}, at most 15 characters) {@code named} accepts, by {@code by} nice
-   * steps (at most to 19). Never throws: what failed is in the outcome; none found is not lowered.
+   * Lowers every thread of this process whose name {@code named} accepts ({@link
+   * ProcStat#threadsNamed}) by {@code by} nice steps (at most to 19). Never throws: what failed is
+   * in the outcome; none found is not lowered.
    */
   public static Outcome lowerThreads(Predicate<String> named, int by, String renice) {
-    return lowerFound(
-        () -> {
-          List<Long> ids = new ArrayList<>();
-          try (Stream<Path> tasks = Files.list(TASKS)) {
-            for (Path task : tasks.toList()) {
-              String name;
-              try {
-                name = Files.readString(task.resolve("comm")).strip();
-              } catch (NoSuchFileException e) {
-                continue; // the thread ended
-              }
-              if (named.test(name)) {
-                ids.add(Long.parseLong(task.getFileName().toString()));
-              }
-            }
-          }
-          return ids;
-        },
-        by,
-        renice);
+    return lowerFound(() -> ProcStat.threadsNamed(named), by, renice);
   }
 
   /** Where the thread ids to lower come from. */

@@ -4,6 +4,7 @@ import dev.tally.counter.CounterId;
 import dev.tally.engine.Aggregator;
 import dev.tally.engine.ReadCache;
 import dev.tally.engine.Write;
+import dev.tally.loop.LoopPriority;
 import dev.tally.loop.ProcStat;
 import dev.tally.store.local.RocksCounterStore;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -122,13 +123,10 @@ public class AggregatorBenchmark {
    */
   static long storeThreadsCpuNanos() {
     long ticks = 0;
-    try (var tasks = Files.list(Path.of("/proc/self/task"))) {
-      for (Path t : (Iterable<Path>) tasks::iterator) {
+    try {
+      for (long id : ProcStat.threadsNamed(LoopPriority::rocksDbThread)) {
         try {
-          if (!Files.readString(t.resolve("comm")).startsWith("rocksdb:")) {
-            continue;
-          }
-          String stat = Files.readString(t.resolve("stat"));
+          String stat = Files.readString(Path.of("/proc/self/task/" + id + "/stat"));
           ticks +=
               Long.parseLong(ProcStat.field(stat, 14)) + Long.parseLong(ProcStat.field(stat, 15));
         } catch (java.io.IOException gone) {
