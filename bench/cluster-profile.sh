@@ -5,8 +5,8 @@
 # Needs a built tree (./mvnw -q -DskipTests package), redis-server and redis-tools. The node and the
 # six Redis processes run on SERVER_CPU, the load generator (32 connections, 100,000 posts) on
 # CLIENT_CPU. At the end: the load generator's report; the node's CPU per thread name
-# (utime+stime from /proc/<pid>/task/*/stat, in clock ticks, over its whole life: start-up
-# included); the six Redis processes' CPU; each Redis's INFO commandstats (calls inside scripts
+# (bench/lib.sh's thread_ticks, in clock ticks, over its whole life: start-up included, and
+# "(ended)" for threads that ended); the six Redis processes' CPU; each Redis's INFO commandstats (calls inside scripts
 # included); the node's group-commit and push-round metrics. Everything stays on 127.0.0.1; the
 # load is bounded in time.
 set -euo pipefail
@@ -34,9 +34,8 @@ taskset -c "$CLIENT_CPU" "$JAVA" -jar "$BENCH_JAR" --target "127.0.0.1:$TALLY_PO
 {
   echo "# load"; cat "$out/load.json"; echo
   echo "# node CPU by thread (clock ticks of $(getconf CLK_TCK)/s)"
-  for t in /proc/"$TALLY_PID"/task/*; do
-    echo "$(cat "$t/comm" 2>/dev/null) $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null)"
-  done | awk 'NF == 2 {a[$1] += $2} END {for (k in a) print a[k], k}' | sort -rn
+  thread_ticks "$TALLY_PID" > "$work/threads"
+  thread_cpu_diff /dev/null "$work/threads"
   echo "# node metrics"
   curl -fs "localhost:$TALLY_PORT/metrics" |
     grep -E '^tally_(commit_(batch_writes|duration_seconds)_(count|sum)|cluster_push_duration_seconds_(count|sum))' || true

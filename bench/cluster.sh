@@ -37,8 +37,10 @@
 # and Redis's share of it is measured on its own. The probe shares its core with the two load
 # generators, which adds scheduling delay to what it sees. SERVER_CPU=0,1 CLIENT_CPU=0,1 unpins.
 #
-# Each step's window also takes the nodes' own CPU (utime+stime of every thread, /proc/<pid>/task),
-# per request and by thread name, so what a cluster costs the nodes shows beside what it costs Redis.
+# Each step's window also takes the nodes' own CPU (utime+stime of the process, /proc/<pid>/stat),
+# per request and by thread name (/proc/<pid>/task, the JIT's compiler threads included, and what
+# threads that ended in the window took), so what a cluster costs the nodes shows beside what it
+# costs Redis.
 #
 # Results: machine.json; {standalone,cluster}-{put,get}-n{1,2}.json (each load generator's report);
 # {standalone,cluster}-{put,get}-node-cpu.txt (the nodes' CPU ticks over the window by thread);
@@ -162,16 +164,14 @@ node_metrics() { # edge: each node's cluster, bus and commit metrics, under "# n
   done
 }
 
-node_threads() { # file: each node's CPU ticks (utime+stime) by thread name, "node<N> <name> <ticks>"
-  local i t
-  for i in "${!node_pids[@]}"; do
-    for t in /proc/"${node_pids[i]}"/task/*; do
-      echo "$(cat "$t/comm" 2>/dev/null) $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null)"
-    done | awk -v n="node$((i + 1))" 'NF == 2 {a[$1] += $2} END {for (k in a) print n, k, a[k]}'
-  done > "$1"
+node_threads() { # file: each node's thread_ticks snapshot (bench/lib.sh) in file.node<N>, and the machine's
+  local i t line f
+  for i in "${!node_pids[@]}"; do thread_ticks "${node_pids[i]}" > "$1.node$((i + 1))"; done
   # every process's CPU ticks (what else takes the cores), and the server CPUs' own split
   for t in /proc/[0-9]*; do
-    echo "${t#/proc/} $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null) $(tr '\0' ' ' < "$t/cmdline" 2>/dev/null | cut -c1-100)"
+    read -r line < "$t/stat" 2>/dev/null || continue
+    read -ra f <<< "${line##*) }" # f[0] is field 3: a name may hold spaces
+    echo "${t#/proc/} $((f[11] + f[12])) $(tr '\0' ' ' < "$t/cmdline" 2>/dev/null | cut -c1-100)"
   done > "$1.procs" 2>/dev/null || true
   awk -v cpus=",$SERVER_CPU," '$1 ~ /^cpu[0-9]+$/ && index(cpus, "," substr($1, 4) ",")' /proc/stat > "$1.stat"
   # the server CPUs' idle and total ticks (/proc/stat), for how busy they were
@@ -300,9 +300,10 @@ phase() { # step (standalone|cluster), workload (write|read): both nodes under l
   # at C1 for longer)
   awk 'NR == FNR {t[$1] = $2; c[$1] = $3; next} {ms += ($2 - t[$1]) / 1e6; n += $3 - c[$1]}
     END {printf "%.0f %d\n", ms, n}' "$work/$name-jit0" "$work/$name-jit1" > "$out/$name-jit.txt"
-  # the nodes' CPU over the window by thread name, busiest first
-  awk 'NR == FNR {a[$1 " " $2] = $3; next} {print $3 - a[$1 " " $2], $1, $2}' \
-    "$work/$name-threads0" "$work/$name-threads1" | sort -k2,2 -k1,1nr > "$out/$name-node-cpu.txt"
+  # the nodes' CPU over the window by thread name, busiest first, "(ended)" for threads that ended in it
+  for i in 1 2; do
+    thread_cpu_diff "$work/$name-threads0.node$i" "$work/$name-threads1.node$i" | awk -v n="node$i" '{print $1, n, $2}'
+  done > "$out/$name-node-cpu.txt"
   awk 'NR == FNR {i[$1] = $2; t[$1] = $3; next} {idle += $2 - i[$1]; all += $3 - t[$1]}
     END {printf "%.3f\n", all ? 1 - idle / all : 0}' "$work/$name-threads0.cpu" "$work/$name-threads1.cpu" \
     > "$out/$name-server-busy.txt"

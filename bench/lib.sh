@@ -95,6 +95,29 @@ redis_ticks() {
   done
   ticks=$t
 }
+# A process's CPU by thread, as a snapshot for thread_cpu_diff: "<tid> <name> <ticks>" per thread
+# (utime+stime from /proc/<pid>/task/<tid>/stat; a name's spaces become _, so "C2 CompilerThre" and
+# "VM Thread" count too), then "0 (process) <ticks>" from /proc/<pid>/stat, the process's total, which
+# keeps what threads took before they ended (the JIT's compiler threads come and go). One awk over
+# every stat file: a name may hold spaces and brackets, so fields are counted after its last ")".
+thread_ticks() { # pid
+  awk 'function ticks(line,  j, f) { j = length(line); while (j > 0 && substr(line, j, 1) != ")") j--
+         split(substr(line, j + 2), f, " "); return f[12] + f[13] }
+       function name(line,  i, j, n) { i = index(line, "("); j = length(line)
+         while (j > i && substr(line, j, 1) != ")") j--
+         n = substr(line, i + 1, j - i - 1); gsub(/[ \t]/, "_", n); return n }
+       FILENAME ~ /\/task\// {print $1, name($0), ticks($0); next}
+       {print 0, "(process)", ticks($0)}' /proc/"$1"/task/*/stat "/proc/$1/stat" 2>/dev/null || true
+}
+# The CPU ticks between two thread_ticks snapshots by thread name, busiest first: "<ticks> <name>",
+# and "<ticks> (ended)" for what threads that ended in between took (the process's total less its
+# live threads'), so the lines add up to the process's CPU between the snapshots.
+thread_cpu_diff() { # before after
+  awk 'FILENAME == ARGV[1] {b[$1] = $3; next}
+       $2 == "(process)" {total = $3 - b[$1]; next}
+       {d = $3 - ($1 in b ? b[$1] : 0); by[$2] += d; live += d}
+       END {for (k in by) print by[k], k; print total - live, "(ended)"}' "$1" "$2" | sort -k1,1nr
+}
 primaries() {
   redis-cli -p "${redis_ports[0]}" cluster nodes |
     awk '$3 ~ /master/ && $3 !~ /fail/ && NF >= 9 {split($2, a, "[:@]"); print a[2]}' | sort -n

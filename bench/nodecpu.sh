@@ -12,8 +12,9 @@
 #   WARMUP (10s, whole seconds), DURATION (20s) of the HTTP load; NODE_ARGS: more flags for the
 #               node (split on spaces)
 #   ROOT        another built checkout whose jars to run (an A/B: run once per tree, alternated)
-# Over the measured window only (not the warm-up): CPU ticks (utime+stime of /proc/<pid>/task/*,
-# 10 ms each) of every thread of the node, summed by thread name; the server CPUs' busy share
+# Over the measured window only (not the warm-up): CPU ticks (utime+stime, 10 ms each) of the node,
+# by thread name (bench/lib.sh's thread_ticks: compiler threads and threads that ended included, so
+# the threads add up to the process's CPU); the server CPUs' busy share
 # (/proc/stat); and the node's commit metrics (tally_commit_duration_seconds and
 # tally_commit_batch_writes, from /metrics). Writes nodecpu.json and nodecpu.txt (printed).
 set -euo pipefail
@@ -24,13 +25,11 @@ WARMUP=${WARMUP:-10s}
 DURATION=${DURATION:-20s}
 RESP_PORT=18182
 
-snapshot() { # file: "thread <name> <ticks>" per thread name, "cpu <idle> <total>" per server CPU,
-  local t     # "metric <name> <value>" for the commit metrics
-  for t in /proc/"$TALLY_PID"/task/*; do
-    echo "$(cat "$t/comm" 2>/dev/null) $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null)"
-  done | awk 'NF == 2 {a[$1] += $2} END {for (k in a) print "thread", k, a[k]}' > "$1"
+snapshot() { # file: the node's thread_ticks (bench/lib.sh) in file.threads; "cpu <idle> <total>" per
+  # server CPU and "metric <name> <value>" for the commit metrics in file
+  thread_ticks "$TALLY_PID" > "$1.threads"
   awk -v cpus=",$SERVER_CPU," '$1 ~ /^cpu[0-9]+$/ && index(cpus, "," substr($1, 4) ",") {
-    t = 0; for (i = 2; i <= NF; i++) t += $i; print "cpu", $1, $5 + $6, t }' /proc/stat >> "$1"
+    t = 0; for (i = 2; i <= NF; i++) t += $i; print "cpu", $1, $5 + $6, t }' /proc/stat > "$1"
   curl -fs "localhost:$TALLY_PORT/metrics" |
     awk '/^tally_commit_(duration_seconds|batch_writes)_(sum|count)[ {]/ {sub(/\{.*\}/, "", $1); print "metric", $1, $2}' >> "$1"
 }
@@ -72,26 +71,25 @@ else
   rate=$(grep -o '"requests_per_s":[0-9.]*' "$out/load.json" | head -1 | cut -d: -f2)
 fi
 tally_stop
+thread_cpu_diff "$work/s0.threads" "$work/s1.threads" > "$work/by-thread"
 
-python3 - "$work/s0" "$work/s1" "$out" "$requests" "$secs" "$rate" "$what" <<'PY'
+python3 - "$work/s0" "$work/s1" "$out" "$requests" "$secs" "$rate" "$what" "$work/by-thread" <<'PY'
 import json, sys
 s0, s1, out, what = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[7]
 requests, secs, rate = int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
 def read(f):
-    threads, cpus, metrics = {}, {}, {}
+    cpus, metrics = {}, {}
     for line in open(f):
         kind, *rest = line.split()
-        if kind == "thread":
-            threads[rest[0]] = int(rest[1])
-        elif kind == "cpu":
+        if kind == "cpu":
             cpus[rest[0]] = (int(rest[1]), int(rest[2]))
         elif kind == "metric":
             metrics[rest[0]] = metrics.get(rest[0], 0) + float(rest[1])
-    return threads, cpus, metrics
-t0, c0, m0 = read(s0)
-t1, c1, m1 = read(s1)
+    return cpus, metrics
+c0, m0 = read(s0)
+c1, m1 = read(s1)
 us = lambda ticks: ticks * 10_000 / requests  # a tick is 10 ms
-by_thread = sorted(((t1[k] - t0.get(k, 0), k) for k in t1), reverse=True)
+by_thread = [(int(t), k) for t, k in (l.split() for l in open(sys.argv[8]))]  # busiest first
 node_ticks = sum(t for t, _ in by_thread)
 idle = sum(c1[c][0] - c0[c][0] for c in c1); total = sum(c1[c][1] - c0[c][1] for c in c1)
 d = lambda k: m1.get(k, 0) - m0.get(k, 0)
