@@ -2,9 +2,10 @@
 # What running nodes as a cluster costs, in one run: two standalone nodes, the same two nodes sharing
 # their counts through a local Redis Cluster (deploy/redis-cluster.sh: 3 primaries + 3 replicas,
 # appendonly everysec), and Redis INCR/GET sent straight to that Redis Cluster:
-#   bench/cluster.sh [results-dir]          (default bench/results/<date>-cluster; ≈ 5 min)
+#   bench/cluster.sh [results-dir]          (default bench/results/<date>-cluster; ≈ 6-8 min)
 # Needs a built tree (./mvnw -q -DskipTests package), redis-server and redis-tools (redis-cli,
-# redis-benchmark). Environment: WARMUP (40s) and DURATION (20s) of each node load, DIRECT_SECS (10)
+# redis-benchmark). Environment: WARMUP (40s), WARMUP_MAX (150s), SETTLE (5s) and DURATION (20s) of
+# each node load (the warm-up runs from WARMUP until the JIT is done; see below), DIRECT_SECS (10)
 # of each redis-benchmark run, REDIS_BASE (17300: Redis on 17300-17305, bus ports +10000),
 # SERVER_CPU/CLIENT_CPU (lib.sh), TALLY_JAVA_OPTS/TALLY_JAVA_EXTRA (as tally_start), KEYS (uniform,
 # or zipf: the node loads' posts Zipfian with exponent 1.0, as likes and views of a feed fall; the
@@ -52,16 +53,23 @@
 # the worse node's p99, redis_cpu_us_per_request: Redis CPU over the window per request answered in
 # it, redis_commands_per_request: calls on the primaries, redis_command_us_per_request: time inside
 # commands on all six); cluster-{put,get}-commandstats.txt and direct-{incr,get}-commandstats.txt;
-# direct-{incr,get}.csv (redis-benchmark); convergence.json; redis-idle.json (the six Redis
+# direct-{incr,get}.csv (redis-benchmark); warmup.txt (each load's warm-up: step, seconds, the
+# compiler threads' ticks in its last 5 s); convergence.json; redis-idle.json (the six Redis
 # processes' CPU with no node, before the cluster step); cluster-drain.json; cluster.tsv (a line
 # per step) and cluster-summary.md, printed at the end. Uses ports 18191-18192 for the nodes.
 # Everything talks to 127.0.0.1 only; every load is bounded in time.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$root/bench/lib.sh" cluster "${1:-$root/bench/results/$(date -u +%Y-%m-%d)-cluster}"
-# 40 s: a fresh cluster node is still compiling (C2) 10-30 s into its load, a few seconds of CPU
-# per node, which a shorter warm-up counts against the cluster step (JFR jdk.Compilation)
+# Each load's warm-up lasts at least WARMUP and then until the nodes' JIT compilers are done (their
+# threads under 5 % of a core over 5 s, both nodes together), at most WARMUP_MAX: under the PUT load
+# a fresh cluster node compiled for 55-75 s on the shared core (≈ 10 s of compiler CPU each, the
+# compilers a third of the core meanwhile, the nodes at 4-12k writes/s where they settle at 22-27k),
+# and a window that starts earlier measures the compilers, not the cluster. The measured load then
+# starts on fresh connections SETTLE before its window.
 WARMUP=${WARMUP:-40s}
+WARMUP_MAX=${WARMUP_MAX:-150s}
+SETTLE=${SETTLE:-5s}
 DURATION=${DURATION:-20s}
 DIRECT_SECS=${DIRECT_SECS:-10}
 REDIS_BASE=${REDIS_BASE:-17300}
@@ -83,11 +91,12 @@ trap 'exit 130' INT TERM
   echo "{\"date\":\"$(date -u +%FT%TZ)\",\"nproc\":$(nproc),"
   echo "\"cpu\":\"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)\","
   echo "\"java\":\"$("$JAVA" -version 2>&1 | head -1 | tr -d '"')\",\"clk_tck\":$CLK_TCK,"
-  echo "\"warmup\":\"$WARMUP\",\"duration\":\"$DURATION\",\"direct_secs\":$DIRECT_SECS,"
+  echo "\"warmup\":\"$WARMUP\",\"warmup_max\":\"$WARMUP_MAX\",\"settle\":\"$SETTLE\",\"duration\":\"$DURATION\",\"direct_secs\":$DIRECT_SECS,"
   echo "\"server_cpu\":\"$SERVER_CPU\",\"client_cpu\":\"$CLIENT_CPU\",\"keys\":\"$KEYS\","
   echo "\"redis_daemonize\":\"${REDIS_DAEMONIZE:-no}\",\"autogroup\":$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo null),"
   echo "\"redis\":\"$(redis-server --version | awk '{print $3}')\",\"git\":\"$(git -C "$root" rev-parse --short HEAD)\"}"
 } > "$out/machine.json"
+: > "$out/warmup.txt"
 printf 'step\tworkload\tclient\trequests_per_s\trequests\tnot_acknowledged\tp99_ms\tredis_cpu_us_per_request\tredis_commands_per_request\tnode_cpu_us_per_request\tserver_cpu_busy\n' > "$tsv"
 
 # ---------------------------------------------------------------- helpers
@@ -105,6 +114,9 @@ sleep_until() { # µs since the epoch
   if ((d > 0)); then sleep "$(printf '%d.%06d' $((d / 1000000)) $((d % 1000000)))"; fi
 }
 warmup_us=$(duration_us "$WARMUP")
+warmup_max_us=$(duration_us "$WARMUP_MAX")
+settle_us=$(duration_us "$SETTLE")
+((warmup_us >= 5000000 && warmup_max_us >= warmup_us)) || { log "need 5s <= WARMUP <= WARMUP_MAX"; exit 2; }
 window_us=$(duration_us "$DURATION")
 
 # The edges of a measured window use shell builtins only, over a connection to each Redis opened
@@ -190,6 +202,37 @@ jit_time() { # file: each node's JIT compilation so far, "node<N> <ns> <compiles
   wait "${j[@]}" || true
   cat "$1".* > "$1"
 }
+compiler_ticks() { # before after (node_threads files): the JIT compiler threads' ticks in between, both
+  # nodes ("(ended)" counts too: the JVM ends compiler threads it no longer needs)
+  local i
+  for i in 1 2; do thread_cpu_diff "$1.node$i" "$2.node$i"; done | awk '$2 ~ /Compiler|^\(ended\)$/ {t += $1} END {print (t > 0 ? t : 0)}'
+}
+warm_up() { # workload name: the load without a report until the compilers are done (see WARMUP)
+  local w=$1 name=$2 i wl=() t0 t c=0 snap=0
+  for i in 0 1; do
+    taskset -c "$CLIENT_CPU" "$JAVA" -jar "$BENCH_JAR" --target "127.0.0.1:${NODE_PORTS[i]}" \
+      --connections "$NODE_CONNS" --duration "$(((warmup_max_us + 59999999) / 1000000 + 60))s" --warmup 0s \
+      --workload "$w" --keys "$KEYS" --posts "$POSTS" --first-post 1 --seed $((42 + i)) \
+      > /dev/null 2> "$work/$name-warm$((i + 1)).log" & pids+=($!)
+    wl+=($!)
+  done
+  t0=$(now_us)
+  t=$((t0 + warmup_us - 5000000))
+  sleep_until "$t"
+  node_threads "$work/$name-warm.0"
+  while :; do
+    t=$((t + 5000000))
+    sleep_until "$t"
+    node_threads "$work/$name-warm.$((snap ^ 1))"
+    c=$(compiler_ticks "$work/$name-warm.$snap" "$work/$name-warm.$((snap ^ 1))")
+    snap=$((snap ^ 1))
+    # 5 % of a core over 5 s
+    ((c * 20 > 5 * CLK_TCK && t - t0 < warmup_max_us)) || break
+  done
+  for i in 0 1; do kill "${wl[i]}" 2>/dev/null || true; wait "${wl[i]}" 2>/dev/null || true; done
+  echo "$name $(((t - t0) / 1000000)) $c" >> "$out/warmup.txt"
+  log "$name: warmed up for $(((t - t0) / 1000000)) s, the compilers at $((c * 20 / CLK_TCK)) % of a core in its last 5 s"
+}
 node_stop() { local p; for p in "${node_pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; node_pids=(); }
 await_ready() { # pattern: wait (≤ $2 s) until both nodes' /health/ready matches it; prints the seconds
   local i t0 deadline body
@@ -263,15 +306,16 @@ phase() { # step (standalone|cluster), workload (write|read): both nodes under l
   local label=put; [[ $w == read ]] && label=get
   name=$step-$label
   [[ $step == cluster ]] && redis=1
-  log "$name: $NODE_CONNS connections per node, $WARMUP warm-up + $DURATION"
+  log "$name: $NODE_CONNS connections per node, a warm-up of $WARMUP to $WARMUP_MAX, then $SETTLE + $DURATION"
+  warm_up "$w" "$name"
   for i in 0 1; do
     taskset -c "$CLIENT_CPU" "$JAVA" -jar "$BENCH_JAR" --target "127.0.0.1:${NODE_PORTS[i]}" \
-      --connections "$NODE_CONNS" --duration "$DURATION" --warmup "$WARMUP" --workload "$w" --keys "$KEYS" \
+      --connections "$NODE_CONNS" --duration "$DURATION" --warmup "$SETTLE" --workload "$w" --keys "$KEYS" \
       --posts "$POSTS" --first-post 1 --seed $((42 + i)) --json "$out/$name-n$((i + 1)).json" \
       > /dev/null 2> "$work/$name-n$((i + 1)).log" & pids+=($!)
     lp+=($!)
   done
-  # each load generator prints "load: …" as its warm-up starts; both windows start WARMUP later
+  # each load generator prints "load: …" as its warm-up starts; both windows start SETTLE later
   deadline=$(($(now_us) + 60000000))
   until grep -q '^load:' "$work/$name-n1.log" && grep -q '^load:' "$work/$name-n2.log"; do
     if (($(now_us) > deadline)); then log "the load generators did not start"; cat "$work/$name"-n*.log >&2; exit 1; fi
@@ -281,16 +325,16 @@ phase() { # step (standalone|cluster), workload (write|read): both nodes under l
   if ((redis)) && [[ $w == write ]]; then
     taskset -c "$CLIENT_CPU" "$JAVA" -cp "$BENCH_JAR" dev.tally.bench.ConvergenceProbe \
       --from "127.0.0.1:${NODE_PORTS[0]}" --to "127.0.0.1:${NODE_PORTS[1]}" --post 900000001 \
-      --start-at $(((t_load + warmup_us) / 1000)) --duration "$DURATION" --pause 10ms --timeout 5s \
+      --start-at $(((t_load + settle_us) / 1000)) --duration "$DURATION" --pause 10ms --timeout 5s \
       --json "$out/convergence.json" > /dev/null 2> "$work/probe.log" & pids+=($!)
     probe=$!
   fi
-  sleep_until $((t_load + warmup_us))
+  sleep_until $((t_load + settle_us))
   node_threads "$work/$name-threads0"
   ((redis)) && window_start
   ((redis)) && node_metrics start > "$out/$name-metrics.txt"
   jit_time "$work/$name-jit0"
-  sleep_until $((t_load + warmup_us + window_us))
+  sleep_until $((t_load + settle_us + window_us))
   node_threads "$work/$name-threads1"
   ((redis)) && window_end "$out/$name-commandstats.txt"
   ((redis)) && node_metrics end >> "$out/$name-metrics.txt"
@@ -419,7 +463,7 @@ drain = json.load(open(f"{out}/cluster-drain.json"))
 f = lambda r, k: float(r[k]) if r.get(k) not in (None, "", "None") else float("nan")
 ratio = lambda a, b: a / b if b else float("nan")
 print(f"Cluster cost, {machine['date']}, git {machine['git']}, {machine['nproc']} cores, Redis {machine['redis']}; "
-      f"two nodes × 32 connections, {machine.get('keys', 'uniform')} over 100,000 posts, {machine['warmup']} warm-up + {machine['duration']}; "
+      f"two nodes × 32 connections, {machine.get('keys', 'uniform')} over 100,000 posts, a warm-up (below), {machine.get('settle', '')} + {machine['duration']}; "
       f"servers on CPU {machine['server_cpu']}, clients on CPU {machine['client_cpu']}; "
       f"Redis {'as daemons (a scheduling group each)' if machine.get('redis_daemonize') == 'yes' else 'in one scheduling group with the nodes'}"
       f" (autogroup {machine.get('autogroup')})\n")
@@ -476,6 +520,14 @@ for step in ("standalone", "cluster"):
             jit[step, label] = f"{label.upper()} {step} unknown"
 print("JIT compilation in the windows (both nodes, java.ci.totalTime; the more, the further from a "
       "steady state): " + ", ".join(jit[k] for k in sorted(jit, key=lambda k: (k[1] == "get", k[0] == "cluster"))) + ".")
+warm = {}
+for line in open(f"{out}/warmup.txt"):
+    name, secs, ticks = line.split()
+    step, label = name.split("-")
+    warm[step, label] = f"{label.upper()} {step} {secs} s ({int(ticks) * 20 / machine['clk_tck']:.0f} % in its last 5 s)"
+print(f"Warm-ups, each until the nodes' compiler threads took under 5 % of a core over 5 s (at least "
+      f"{machine['warmup']}, at most {machine.get('warmup_max')}): "
+      + ", ".join(warm[k] for k in sorted(warm, key=lambda k: (k[1] == "get", k[0] == "cluster"))) + ".")
 PY
 cat "$out/cluster-summary.md"
 if (($(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["samples"])' "$out/convergence.json") < 50)); then
