@@ -4,8 +4,8 @@
 # appendonly everysec), and Redis INCR/GET sent straight to that Redis Cluster:
 #   bench/cluster.sh [results-dir]          (default bench/results/<date>-cluster; ≈ 6-8 min)
 # Needs a built tree (./mvnw -q -DskipTests package), redis-server and redis-tools (redis-cli,
-# redis-benchmark). Environment: WARMUP (40s), WARMUP_MAX (150s), SETTLE (5s) and DURATION (20s) of
-# each node load (the warm-up runs from WARMUP until the JIT is done; see below), DIRECT_SECS (10)
+# redis-benchmark). Environment: WARMUP (40s), WARMUP_MAX (150s) and DURATION (20s) of each node
+# load (the warm-up runs from WARMUP until the JIT is done; see below), DIRECT_SECS (10)
 # of each redis-benchmark run, REDIS_BASE (17300: Redis on 17300-17305, bus ports +10000),
 # SERVER_CPU/CLIENT_CPU (lib.sh), TALLY_JAVA_OPTS/TALLY_JAVA_EXTRA (as tally_start), KEYS (uniform,
 # or zipf: the node loads' posts Zipfian with exponent 1.0, as likes and views of a feed fall; the
@@ -65,11 +65,10 @@ source "$root/bench/lib.sh" cluster "${1:-$root/bench/results/$(date -u +%Y-%m-%
 # threads under 5 % of a core over 5 s, both nodes together), at most WARMUP_MAX: under the PUT load
 # a fresh cluster node compiled for 55-75 s on the shared core (≈ 10 s of compiler CPU each, the
 # compilers a third of the core meanwhile, the nodes at 4-12k writes/s where they settle at 22-27k),
-# and a window that starts earlier measures the compilers, not the cluster. The measured load then
-# starts on fresh connections SETTLE before its window.
+# and a window that starts earlier measures the compilers, not the cluster. The window then starts
+# on the same connections (tally-bench --warmup-until).
 WARMUP=${WARMUP:-40s}
 WARMUP_MAX=${WARMUP_MAX:-150s}
-SETTLE=${SETTLE:-5s}
 DURATION=${DURATION:-20s}
 DIRECT_SECS=${DIRECT_SECS:-10}
 REDIS_BASE=${REDIS_BASE:-17300}
@@ -91,7 +90,7 @@ trap 'exit 130' INT TERM
   echo "{\"date\":\"$(date -u +%FT%TZ)\",\"nproc\":$(nproc),"
   echo "\"cpu\":\"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)\","
   echo "\"java\":\"$("$JAVA" -version 2>&1 | head -1 | tr -d '"')\",\"clk_tck\":$CLK_TCK,"
-  echo "\"warmup\":\"$WARMUP\",\"warmup_max\":\"$WARMUP_MAX\",\"settle\":\"$SETTLE\",\"duration\":\"$DURATION\",\"direct_secs\":$DIRECT_SECS,"
+  echo "\"warmup\":\"$WARMUP\",\"warmup_max\":\"$WARMUP_MAX\",\"duration\":\"$DURATION\",\"direct_secs\":$DIRECT_SECS,"
   echo "\"server_cpu\":\"$SERVER_CPU\",\"client_cpu\":\"$CLIENT_CPU\",\"keys\":\"$KEYS\","
   echo "\"redis_daemonize\":\"${REDIS_DAEMONIZE:-no}\",\"autogroup\":$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo null),"
   echo "\"redis\":\"$(redis-server --version | awk '{print $3}')\",\"git\":\"$(git -C "$root" rev-parse --short HEAD)\"}"
@@ -115,7 +114,6 @@ sleep_until() { # µs since the epoch
 }
 warmup_us=$(duration_us "$WARMUP")
 warmup_max_us=$(duration_us "$WARMUP_MAX")
-settle_us=$(duration_us "$SETTLE")
 ((warmup_us >= 5000000 && warmup_max_us >= warmup_us)) || { log "need 5s <= WARMUP <= WARMUP_MAX"; exit 2; }
 window_us=$(duration_us "$DURATION")
 
@@ -207,16 +205,9 @@ compiler_ticks() { # before after (node_threads files): the JIT compiler threads
   local i
   for i in 1 2; do thread_cpu_diff "$1.node$i" "$2.node$i"; done | awk '$2 ~ /Compiler|^\(ended\)$/ {t += $1} END {print (t > 0 ? t : 0)}'
 }
-warm_up() { # workload name: the load without a report until the compilers are done (see WARMUP)
-  local w=$1 name=$2 i wl=() t0 t c=0 snap=0
-  for i in 0 1; do
-    taskset -c "$CLIENT_CPU" "$JAVA" -jar "$BENCH_JAR" --target "127.0.0.1:${NODE_PORTS[i]}" \
-      --connections "$NODE_CONNS" --duration "$(((warmup_max_us + 59999999) / 1000000 + 60))s" --warmup 0s \
-      --workload "$w" --keys "$KEYS" --posts "$POSTS" --first-post 1 --seed $((42 + i)) \
-      > /dev/null 2> "$work/$name-warm$((i + 1)).log" & pids+=($!)
-    wl+=($!)
-  done
-  t0=$(now_us)
+await_compilers() { # name, t0 (µs, the load's start): returns once the warm-up is over (see WARMUP);
+  # reads the caller's `redis`
+  local name=$1 t0=$2 t c=0 snap=0
   t=$((t0 + warmup_us - 5000000))
   sleep_until "$t"
   node_threads "$work/$name-warm.0"
@@ -224,12 +215,14 @@ warm_up() { # workload name: the load without a report until the compilers are d
     t=$((t + 5000000))
     sleep_until "$t"
     node_threads "$work/$name-warm.$((snap ^ 1))"
+    # the window's edges read each node's /metrics: read them in the warm-up too, so that their
+    # code is compiled by then
+    if ((redis)); then node_metrics warm-up > /dev/null; fi
     c=$(compiler_ticks "$work/$name-warm.$snap" "$work/$name-warm.$((snap ^ 1))")
     snap=$((snap ^ 1))
     # 5 % of a core over 5 s
     ((c * 20 > 5 * CLK_TCK && t - t0 < warmup_max_us)) || break
   done
-  for i in 0 1; do kill "${wl[i]}" 2>/dev/null || true; wait "${wl[i]}" 2>/dev/null || true; done
   echo "$name $(((t - t0) / 1000000)) $c" >> "$out/warmup.txt"
   log "$name: warmed up for $(((t - t0) / 1000000)) s, the compilers at $((c * 20 / CLK_TCK)) % of a core in its last 5 s"
 }
@@ -302,20 +295,25 @@ PY
 }
 
 phase() { # step (standalone|cluster), workload (write|read): both nodes under load at once
-  local step=$1 w=$2 name i t_load probe="" lp=() redis=0 deadline
+  local step=$1 w=$2 name i t_load t_win go probe="" lp=() redis=0 deadline
   local label=put; [[ $w == read ]] && label=get
   name=$step-$label
   [[ $step == cluster ]] && redis=1
-  log "$name: $NODE_CONNS connections per node, a warm-up of $WARMUP to $WARMUP_MAX, then $SETTLE + $DURATION"
-  warm_up "$w" "$name"
+  log "$name: $NODE_CONNS connections per node, a warm-up of $WARMUP to $WARMUP_MAX, then $DURATION"
+  # one load per node: its warm-up ends when the script creates $go (the compilers are done), and
+  # the window runs on the same connections (restarting the load made the JIT recompile the I/O
+  # paths it had compiled without a closed connection in them)
+  go="$work/$name.go"
+  rm -f "$go"
   for i in 0 1; do
     taskset -c "$CLIENT_CPU" "$JAVA" -jar "$BENCH_JAR" --target "127.0.0.1:${NODE_PORTS[i]}" \
-      --connections "$NODE_CONNS" --duration "$DURATION" --warmup "$SETTLE" --workload "$w" --keys "$KEYS" \
+      --connections "$NODE_CONNS" --duration "$DURATION" --warmup "$WARMUP_MAX" --warmup-until "$go" \
+      --workload "$w" --keys "$KEYS" \
       --posts "$POSTS" --first-post 1 --seed $((42 + i)) --json "$out/$name-n$((i + 1)).json" \
       > /dev/null 2> "$work/$name-n$((i + 1)).log" & pids+=($!)
     lp+=($!)
   done
-  # each load generator prints "load: …" as its warm-up starts; both windows start SETTLE later
+  # each load generator prints "load: …" as its warm-up starts
   deadline=$(($(now_us) + 60000000))
   until grep -q '^load:' "$work/$name-n1.log" && grep -q '^load:' "$work/$name-n2.log"; do
     if (($(now_us) > deadline)); then log "the load generators did not start"; cat "$work/$name"-n*.log >&2; exit 1; fi
@@ -325,16 +323,19 @@ phase() { # step (standalone|cluster), workload (write|read): both nodes under l
   if ((redis)) && [[ $w == write ]]; then
     taskset -c "$CLIENT_CPU" "$JAVA" -cp "$BENCH_JAR" dev.tally.bench.ConvergenceProbe \
       --from "127.0.0.1:${NODE_PORTS[0]}" --to "127.0.0.1:${NODE_PORTS[1]}" --post 900000001 \
-      --start-at $(((t_load + settle_us) / 1000)) --duration "$DURATION" --pause 10ms --timeout 5s \
+      --warmup "$WARMUP_MAX" --warmup-until "$go" --duration "$DURATION" --pause 10ms --timeout 5s \
       --json "$out/convergence.json" > /dev/null 2> "$work/probe.log" & pids+=($!)
     probe=$!
   fi
-  sleep_until $((t_load + settle_us))
+  await_compilers "$name" "$t_load"
+  touch "$go"
+  t_win=${EPOCHREALTIME/./}
+  sleep 0.05 # the load generators look for the file every 10 ms
   node_threads "$work/$name-threads0"
   ((redis)) && window_start
   ((redis)) && node_metrics start > "$out/$name-metrics.txt"
   jit_time "$work/$name-jit0"
-  sleep_until $((t_load + settle_us + window_us))
+  sleep_until $((t_win + window_us))
   node_threads "$work/$name-threads1"
   ((redis)) && window_end "$out/$name-commandstats.txt"
   ((redis)) && node_metrics end >> "$out/$name-metrics.txt"
@@ -463,7 +464,7 @@ drain = json.load(open(f"{out}/cluster-drain.json"))
 f = lambda r, k: float(r[k]) if r.get(k) not in (None, "", "None") else float("nan")
 ratio = lambda a, b: a / b if b else float("nan")
 print(f"Cluster cost, {machine['date']}, git {machine['git']}, {machine['nproc']} cores, Redis {machine['redis']}; "
-      f"two nodes × 32 connections, {machine.get('keys', 'uniform')} over 100,000 posts, a warm-up (below), {machine.get('settle', '')} + {machine['duration']}; "
+      f"two nodes × 32 connections, {machine.get('keys', 'uniform')} over 100,000 posts, a warm-up (below) + {machine['duration']}; "
       f"servers on CPU {machine['server_cpu']}, clients on CPU {machine['client_cpu']}; "
       f"Redis {'as daemons (a scheduling group each)' if machine.get('redis_daemonize') == 'yes' else 'in one scheduling group with the nodes'}"
       f" (autogroup {machine.get('autogroup')})\n")

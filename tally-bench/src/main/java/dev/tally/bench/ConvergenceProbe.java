@@ -25,9 +25,12 @@ import org.HdrHistogram.Histogram;
  * <pre>
  * java -cp tally-bench/target/tally-bench.jar dev.tally.bench.ConvergenceProbe \
  *   --from 127.0.0.1:18191 --to 127.0.0.1:18192 --warmup 10s --duration 20s \
- *   [--start-at EPOCH_MS, instead of --warmup] [--post 900000001] [--counter likes] \
- *   [--pause 10ms] [--timeout 5s] [--json out.json]
+ *   [--start-at EPOCH_MS, instead of --warmup] [--warmup-until FILE] [--post 900000001] \
+ *   [--counter likes] [--pause 10ms] [--timeout 5s] [--json out.json]
  * </pre>
+ *
+ * <p>{@code --warmup-until FILE} keeps samples from the moment FILE exists ({@code --warmup} is
+ * then the longest wait), the same file that starts a load generator's window.
  */
 public final class ConvergenceProbe {
 
@@ -38,7 +41,12 @@ public final class ConvergenceProbe {
   /** The kept samples' delays (µs), the samples that timed out, and the failed requests. */
   public record Result(Histogram delays, long timeouts, long errors) {}
 
-  /** Samples the delay from {@code from} to {@code to} (base URIs, e.g. http://host:port). */
+  /**
+   * Samples the delay from {@code from} to {@code to} (base URIs, e.g. http://host:port). With
+   * {@code warmupEndsWhen} set (not null), the kept samples start as soon as that file exists
+   * ({@code warmup} is then the longest wait), as a load generator's window does with {@code
+   * --warmup-until}.
+   */
   public static Result run(
       URI from,
       URI to,
@@ -47,7 +55,8 @@ public final class ConvergenceProbe {
       Duration warmup,
       Duration duration,
       Duration pause,
-      Duration timeout)
+      Duration timeout,
+      Path warmupEndsWhen)
       throws InterruptedException {
     Histogram delays = new Histogram(3_600_000_000L, 3); // µs
     long timeouts = 0;
@@ -69,7 +78,12 @@ public final class ConvergenceProbe {
             .connectTimeout(timeout)
             .build()) {
       while (System.nanoTime() < end) {
-        boolean kept = System.nanoTime() >= keepFrom;
+        long now = System.nanoTime();
+        if (warmupEndsWhen != null && now < keepFrom && Files.exists(warmupEndsWhen)) {
+          keepFrom = now;
+          end = now + duration.toNanos();
+        }
+        boolean kept = now >= keepFrom;
         try {
           HttpResponse<String> w = http.send(write, HttpResponse.BodyHandlers.ofString());
           long acked = System.nanoTime();
@@ -138,7 +152,8 @@ public final class ConvergenceProbe {
             warmup,
             LoadGenerator.duration(o.getOrDefault("duration", "20s")),
             LoadGenerator.duration(o.getOrDefault("pause", "10ms")),
-            LoadGenerator.duration(o.getOrDefault("timeout", "5s")));
+            LoadGenerator.duration(o.getOrDefault("timeout", "5s")),
+            o.containsKey("warmup-until") ? Path.of(o.get("warmup-until")) : null);
     String json = json(r);
     System.out.println(json);
     if (o.containsKey("json")) {

@@ -8,6 +8,8 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -27,7 +29,12 @@ import org.HdrHistogram.Histogram;
  */
 public final class LoadEngine {
 
-  /** Settings of one run. */
+  /**
+   * Settings of one run. With {@code warmupEndsWhen} set (else null), the warm-up ends as soon as
+   * that file exists (checked every {@link #WARMUP_POLL_MILLIS} ms), or after {@code warmupNanos}
+   * at the latest: a caller that watches the server (its JIT, its caches) starts the measured
+   * window when the server is ready, on the same connections.
+   */
   public record Settings(
       List<InetSocketAddress> targets,
       int connections,
@@ -35,7 +42,11 @@ public final class LoadEngine {
       long warmupNanos,
       long durationNanos,
       double ratePerSecond,
-      long seed) {}
+      long seed,
+      Path warmupEndsWhen) {}
+
+  /** How often the warm-up's end file is looked for. */
+  static final long WARMUP_POLL_MILLIS = 10;
 
   /** Merged results of a run's measured window. */
   public static final class Result {
@@ -94,6 +105,11 @@ public final class LoadEngine {
   private final Settings settings;
   private final Workload workload;
   private final History history;
+  // the measured window, [measureFrom, end) by intended send time; moved earlier at most once, when
+  // the warm-up's end file appears (end is written first, so a thread that sees the new start sees
+  // the new end)
+  private volatile long measureFrom;
+  private volatile long end;
 
   public LoadEngine(Settings settings, Workload workload, History history) {
     this.settings = settings;
@@ -104,25 +120,59 @@ public final class LoadEngine {
   public Result run() throws InterruptedException {
     long epochMillisAtStart = System.currentTimeMillis();
     long start = System.nanoTime();
-    long measureFrom = start + settings.warmupNanos();
-    long end = measureFrom + settings.durationNanos();
+    end = start + settings.warmupNanos() + settings.durationNanos();
+    measureFrom = start + settings.warmupNanos();
+    Thread watcher = settings.warmupEndsWhen() == null ? null : watchWarmupEnd(start);
     List<Worker> workers = new ArrayList<>();
     List<Thread> threads = new ArrayList<>();
     for (int t = 0; t < settings.threads(); t++) {
-      Worker w = new Worker(t, start, measureFrom, end);
+      Worker w = new Worker(t, start);
       workers.add(w);
       threads.add(Thread.ofPlatform().name("load-" + t).start(w));
     }
     for (Thread t : threads) {
       t.join();
     }
+    if (watcher != null) {
+      watcher.interrupt();
+      watcher.join();
+    }
     Result total = new Result(settings.durationNanos());
     for (Worker w : workers) {
       total.add(w.result);
     }
     total.measuredNanos = settings.durationNanos();
-    total.windowStartEpochMillis = epochMillisAtStart + settings.warmupNanos() / 1_000_000;
+    total.windowStartEpochMillis = epochMillisAtStart + (measureFrom - start) / 1_000_000;
     return total;
+  }
+
+  /** Ends the warm-up when the settings' file appears, unless the warm-up is over by then. */
+  private Thread watchWarmupEnd(long start) {
+    Path file = settings.warmupEndsWhen();
+    return Thread.ofPlatform()
+        .name("load-warmup-end")
+        .daemon()
+        .start(
+            () -> {
+              try {
+                while (System.nanoTime() < measureFrom) {
+                  if (Files.exists(file)) {
+                    long now = System.nanoTime();
+                    if (now < measureFrom) {
+                      end = now + settings.durationNanos();
+                      measureFrom = now;
+                      System.err.printf(
+                          "window: starts after %.1f s of warm-up (%s)%n",
+                          (now - start) / 1e9, file);
+                    }
+                    return;
+                  }
+                  Thread.sleep(WARMUP_POLL_MILLIS);
+                }
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            });
   }
 
   private final class Conn {
@@ -149,17 +199,13 @@ public final class LoadEngine {
   private final class Worker implements Runnable {
     final int index;
     final long start;
-    final long measureFrom;
-    final long end;
     final Result result = new Result(settings.durationNanos());
     final SplittableRandom random;
     final List<Conn> conns = new ArrayList<>();
 
-    Worker(int index, long start, long measureFrom, long end) {
+    Worker(int index, long start) {
       this.index = index;
       this.start = start;
-      this.measureFrom = measureFrom;
-      this.end = end;
       this.random = new SplittableRandom(settings.seed() * 31 + index);
     }
 
@@ -200,9 +246,10 @@ public final class LoadEngine {
     }
 
     private void loop(Selector selector) throws IOException {
-      long drainUntil = end + 5_000_000_000L;
       while (true) {
         long now = System.nanoTime();
+        long end = LoadEngine.this.end;
+        long drainUntil = end + 5_000_000_000L;
         boolean sending = now < end;
         int busy = 0;
         long wake = Long.MAX_VALUE;
@@ -316,6 +363,7 @@ public final class LoadEngine {
     }
 
     private void complete(Conn c, int status, String body, long done) {
+      long measureFrom = LoadEngine.this.measureFrom;
       boolean measured = c.intended >= measureFrom && c.intended < end;
       Workload.Request r = c.req;
       if (measured) {

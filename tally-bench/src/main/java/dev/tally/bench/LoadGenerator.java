@@ -38,6 +38,8 @@ import org.HdrHistogram.Histogram;
  * --protocol resp} drives a Redis server instead (INCR and GET of {@code likes:<post>}), so the
  * Redis reference can be measured by the same client at the same fixed rates. {@code --timeline
  * FILE} writes the window as TSV, a row per 100 ms: answers and the worst latency, to place stalls.
+ * {@code --warmup-until FILE} ends the warm-up as soon as FILE exists ({@code --warmup} is then its
+ * longest), so a script that watches the server starts the window on the same connections.
  */
 public final class LoadGenerator {
 
@@ -111,17 +113,25 @@ public final class LoadGenerator {
     LoadEngine engine =
         new LoadEngine(
             new LoadEngine.Settings(
-                targets, connections, threads, warmup.toNanos(), duration.toNanos(), rate, seed),
+                targets,
+                connections,
+                threads,
+                warmup.toNanos(),
+                duration.toNanos(),
+                rate,
+                seed,
+                o.containsKey("warmup-until") ? Path.of(o.get("warmup-until")) : null),
             workload,
             history);
     System.err.printf(
-        "load: %s %s keys over %d posts, %d connections, %s, %s warm-up + %s%n",
+        "load: %s %s keys over %d posts, %d connections, %s, %s warm-up%s + %s%n",
         kind,
         keyKind,
         keys.posts(),
         connections,
         rate > 0 ? "fixed rate " + (long) rate + "/s" : "closed loop",
         warmup,
+        o.containsKey("warmup-until") ? " (or until " + o.get("warmup-until") + " exists)" : "",
         duration);
     LoadEngine.Result r = engine.run();
 
@@ -133,6 +143,7 @@ public final class LoadGenerator {
     report.put("connections", connections);
     report.put("rate_target", rate);
     report.put("duration_s", duration.toMillis() / 1000.0);
+    report.put("window_start_epoch_ms", r.windowStartEpochMillis);
     double secs = r.measuredNanos / 1e9;
     report.put("requests_per_s", round(r.requests / secs));
     report.put("items_per_s", round(r.items / secs));

@@ -8,6 +8,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -111,6 +113,45 @@ class LoadGeneratorIT {
       }
       assertThat(rows).hasSize(1 + 15); // 1500 ms
       assertThat(mix.json()).contains("\"requests\":" + answers + ",");
+    }
+  }
+
+  @Test
+  void warmupUntil_theFileStartsTheWindow_beforeTheLongestWarmup() throws Exception {
+    try (Tally node =
+        Tally.start(TallyConfig.defaults().withPortAndDataDir(0, dir), Clock.systemUTC())) {
+      Path go = dir.resolve("go");
+      long[] createdAt = new long[1];
+      Thread starter =
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    try {
+                      Thread.sleep(700);
+                      createdAt[0] = System.currentTimeMillis();
+                      Files.createFile(go);
+                    } catch (Exception e) {
+                      throw new IllegalStateException(e);
+                    }
+                  });
+      LoadGenerator.Outcome run =
+          LoadGenerator.run(
+              new String[] {
+                "--target", "127.0.0.1:" + node.port(),
+                "--connections", "4",
+                "--warmup", "90s",
+                "--warmup-until", go.toString(),
+                "--duration", "800ms",
+                "--workload", "write",
+                "--keys", "uniform",
+                "--posts", "100"
+              });
+      starter.join();
+      Matcher start = Pattern.compile("\"window_start_epoch_ms\":(\\d+)").matcher(run.json());
+      assertThat(start.find()).as(run.json()).isTrue();
+      // the window opened when the file appeared, not after the longest warm-up (90 s)
+      assertThat(Long.parseLong(start.group(1))).isBetween(createdAt[0] - 5, createdAt[0] + 60_000);
+      assertThat(run.json()).matches(".*\"requests\":[1-9].*").contains("\"status_5xx\":0");
     }
   }
 }

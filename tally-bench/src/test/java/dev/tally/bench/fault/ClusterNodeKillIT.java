@@ -224,7 +224,8 @@ class ClusterNodeKillIT {
                 0,
                 millis * 1_000_000L,
                 RATE,
-                random.nextLong()),
+                random.nextLong(),
+                null),
             workload,
             history)
         .run();

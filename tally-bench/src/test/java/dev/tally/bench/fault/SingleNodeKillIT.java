@@ -68,7 +68,8 @@ class SingleNodeKillIT {
                     0,
                     runMillis * 1_000_000L,
                     0,
-                    random.nextLong()),
+                    random.nextLong(),
+                    null),
                 workload,
                 history);
         long killAt = 300 + random.nextInt((int) runMillis - 600);
