@@ -6,10 +6,12 @@ import io.netty.util.concurrent.Future;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
@@ -136,32 +138,57 @@ public final class LoopPriority {
     }
   }
 
-  /** Lowers the threads {@code ids} of this process by {@code by} steps and checks the result. */
-  private static Outcome lower(List<Long> ids, int by, String renice)
+  /**
+   * Lowers the threads {@code ids} of this process by {@code by} steps and checks the result. A
+   * thread that ends in the meantime is left out ({@code renice} may then fail for it alone): the
+   * outcome counts the threads lowered, and fails only for a running thread left at another nice.
+   */
+  static Outcome lower(List<Long> ids, int by, String renice)
       throws IOException, InterruptedException {
     // the threads' targets: each one's nice now plus the step, grouped into one command each
     Map<Integer, List<Long>> byTarget = new TreeMap<>();
     for (long id : ids) {
-      int target = Math.min(LOWEST, nice(id) + by);
-      byTarget.computeIfAbsent(target, t -> new ArrayList<>()).add(id);
+      OptionalInt nice = niceIfRunning(id);
+      if (nice.isPresent()) {
+        int target = Math.min(LOWEST, nice.getAsInt() + by);
+        byTarget.computeIfAbsent(target, t -> new ArrayList<>()).add(id);
+      }
     }
+    int lowered = 0;
     for (Map.Entry<Integer, List<Long>> e : byTarget.entrySet()) {
       String failed = run(renice, e.getKey(), e.getValue());
-      if (failed != null) {
-        return new Outcome(false, 0, failed);
-      }
       for (long id : e.getValue()) {
-        int now = nice(id);
-        if (now != e.getKey()) {
-          return new Outcome(
-              false, 0, "thread " + id + " runs at nice " + now + ", not " + e.getKey());
+        OptionalInt now = niceIfRunning(id);
+        if (now.isEmpty()) {
+          continue;
         }
+        if (now.getAsInt() != e.getKey()) {
+          return new Outcome(
+              false,
+              0,
+              failed != null
+                  ? failed
+                  : "thread " + id + " runs at nice " + now.getAsInt() + ", not " + e.getKey());
+        }
+        lowered++;
       }
+    }
+    if (lowered == 0) {
+      return new Outcome(false, 0, "no such threads (they ended)");
     }
     return new Outcome(
         true,
-        ids.size(),
+        lowered,
         "to nice " + String.join(", ", byTarget.keySet().stream().map(String::valueOf).toList()));
+  }
+
+  /** {@link #nice}, or empty when the thread has ended. */
+  private static OptionalInt niceIfRunning(long id) throws IOException {
+    try {
+      return OptionalInt.of(nice(id));
+    } catch (NoSuchFileException e) {
+      return OptionalInt.empty();
+    }
   }
 
   /** The calling thread's kernel id: the last element of {@code /proc/thread-self}'s target. */

@@ -3,10 +3,12 @@ package dev.tally.loop;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.tally.testing.Poll;
 import io.netty.channel.DefaultEventLoopGroup;
 import io.netty.util.concurrent.EventExecutor;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -172,6 +174,60 @@ class LoopPriorityTest {
       for (Thread t : threads) {
         t.join(5_000);
       }
+    }
+  }
+
+  @Test
+  void aThreadThatEndedBeforeItsTurn_isLeftOut_andTheOthersAreLowered() throws Exception {
+    long[] endedId = new long[1];
+    Thread ended =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  try {
+                    endedId[0] = LoopPriority.threadId();
+                  } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                  }
+                });
+    ended.join(5_000);
+    // the kernel's thread outlives the Java thread's end by a moment
+    Path endedTask = Path.of("/proc/self/task/" + endedId[0]);
+    Poll.until(
+        "the ended thread's task gone",
+        Duration.ofSeconds(5),
+        Duration.ofMillis(10),
+        () -> Files.exists(endedTask),
+        exists -> !exists);
+    CountDownLatch done = new CountDownLatch(1);
+    long[] liveId = new long[1];
+    CountDownLatch started = new CountDownLatch(1);
+    Thread live =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  try {
+                    liveId[0] = LoopPriority.threadId();
+                    started.countDown();
+                    done.await();
+                  } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                  }
+                });
+    try {
+      assertThat(started.await(5, TimeUnit.SECONDS)).isTrue();
+      int before = LoopPriority.nice(liveId[0]);
+
+      LoopPriority.Outcome o = LoopPriority.lower(List.of(endedId[0], liveId[0]), 2, "renice");
+
+      assertThat(o.lowered()).as(o.detail()).isTrue();
+      assertThat(o.threads()).isEqualTo(1);
+      assertThat(LoopPriority.nice(liveId[0])).isEqualTo(Math.min(LoopPriority.LOWEST, before + 2));
+      assertThat(LoopPriority.lower(List.of(endedId[0]), 2, "renice").detail())
+          .isEqualTo("no such threads (they ended)");
+    } finally {
+      done.countDown();
+      live.join(5_000);
     }
   }
 
