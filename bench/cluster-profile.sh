@@ -6,9 +6,9 @@
 # six Redis processes run on SERVER_CPU, the load generator (32 connections, 100,000 posts) on
 # CLIENT_CPU. At the end: the load generator's report; the node's CPU per thread name
 # (bench/lib.sh's thread_ticks, in clock ticks, over its whole life: start-up included, and
-# "(ended)" for threads that ended); the six Redis processes' CPU; each Redis's INFO commandstats (calls inside scripts
-# included); the node's group-commit and push-round metrics. Everything stays on 127.0.0.1; the
-# load is bounded in time.
+# "(ended)" for threads that ended); the six Redis processes' CPU; each Redis's INFO
+# commandstats (calls inside scripts included); the node's group-commit and push-round metrics.
+# Everything stays on 127.0.0.1; the load is bounded in time.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$root/bench/lib.sh" profile "${1:-$root/bench/results/$(date -u +%Y-%m-%d)-profile}"

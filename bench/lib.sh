@@ -8,7 +8,8 @@
 # `redis_start ARGS…` starts a Redis on REDIS_PORT and CPU SERVER_CPU (REDIS_PID), `redis_stop` stops it;
 # `tally_start DATA [ARGS…]` starts a node on TALLY_PORT and CPU SERVER_CPU and waits until it is ready
 # (TALLY_PID; JVM options from TALLY_JAVA_OPTS, default ZGC, plus TALLY_JAVA_EXTRA; up to
-# TALLY_READY_WAIT seconds, default 10), `tally_stop` stops it.
+# TALLY_READY_WAIT seconds, default 10), `tally_stop` stops it; `thread_ticks PID` and
+# `thread_cpu_diff BEFORE AFTER` give a process's CPU by thread between two snapshots.
 source "$root/bin/java-home"
 bench_name=$1
 out=${2:-$root/bench/results/$(date -u +%Y-%m-%d)}
