@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -130,27 +129,8 @@ class LoopPriorityTest {
 
   @Test
   void lowersTheThreadsNamedSo_andNoOther() throws Exception {
-    CountDownLatch done = new CountDownLatch(1);
-    List<Long> ids = new java.util.concurrent.CopyOnWriteArrayList<>();
-    CountDownLatch started = new CountDownLatch(2);
-    List<Thread> threads = new ArrayList<>();
-    for (int i = 0; i < 2; i++) {
-      threads.add(
-          Thread.ofPlatform()
-              .name("zz-lowered-" + i)
-              .start(
-                  () -> {
-                    try {
-                      ids.add(LoopPriority.threadId());
-                      started.countDown();
-                      done.await();
-                    } catch (Exception e) {
-                      throw new IllegalStateException(e);
-                    }
-                  }));
-    }
-    try {
-      assertThat(started.await(5, TimeUnit.SECONDS)).isTrue();
+    try (ParkedThreads named = ParkedThreads.start("zz-lowered-0", "zz-lowered-1")) {
+      List<Long> ids = named.ids();
       List<Integer> before = new ArrayList<>();
       for (long id : ids) {
         before.add(LoopPriority.nice(id));
@@ -169,65 +149,34 @@ class LoopPriorityTest {
       }
       assertThat(nices()).as("other threads").isEqualTo(loopsBefore);
       assertThat(LoopPriority.nice(LoopPriority.threadId())).as("the caller").isEqualTo(mine);
-    } finally {
-      done.countDown();
-      for (Thread t : threads) {
-        t.join(5_000);
-      }
     }
   }
 
   @Test
   void aThreadThatEndedBeforeItsTurn_isLeftOut_andTheOthersAreLowered() throws Exception {
-    long[] endedId = new long[1];
-    Thread ended =
-        Thread.ofPlatform()
-            .start(
-                () -> {
-                  try {
-                    endedId[0] = LoopPriority.threadId();
-                  } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                  }
-                });
-    ended.join(5_000);
+    long endedId;
+    try (ParkedThreads ended = ParkedThreads.start("zz-ended")) {
+      endedId = ended.id(0);
+    }
     // the kernel's thread outlives the Java thread's end by a moment
-    Path endedTask = Path.of("/proc/self/task/" + endedId[0]);
+    Path endedTask = Path.of("/proc/self/task/" + endedId);
     Poll.until(
         "the ended thread's task gone",
         Duration.ofSeconds(5),
         Duration.ofMillis(10),
         () -> Files.exists(endedTask),
         exists -> !exists);
-    CountDownLatch done = new CountDownLatch(1);
-    long[] liveId = new long[1];
-    CountDownLatch started = new CountDownLatch(1);
-    Thread live =
-        Thread.ofPlatform()
-            .start(
-                () -> {
-                  try {
-                    liveId[0] = LoopPriority.threadId();
-                    started.countDown();
-                    done.await();
-                  } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                  }
-                });
-    try {
-      assertThat(started.await(5, TimeUnit.SECONDS)).isTrue();
-      int before = LoopPriority.nice(liveId[0]);
+    try (ParkedThreads live = ParkedThreads.start("zz-live")) {
+      long liveId = live.id(0);
+      int before = LoopPriority.nice(liveId);
 
-      LoopPriority.Outcome o = LoopPriority.lower(List.of(endedId[0], liveId[0]), 2, "renice");
+      LoopPriority.Outcome o = LoopPriority.lower(List.of(endedId, liveId), 2, "renice");
 
       assertThat(o.lowered()).as(o.detail()).isTrue();
       assertThat(o.threads()).isEqualTo(1);
-      assertThat(LoopPriority.nice(liveId[0])).isEqualTo(Math.min(LoopPriority.LOWEST, before + 2));
-      assertThat(LoopPriority.lower(List.of(endedId[0]), 2, "renice").detail())
+      assertThat(LoopPriority.nice(liveId)).isEqualTo(Math.min(LoopPriority.LOWEST, before + 2));
+      assertThat(LoopPriority.lower(List.of(endedId), 2, "renice").detail())
           .isEqualTo("no such threads (they ended)");
-    } finally {
-      done.countDown();
-      live.join(5_000);
     }
   }
 

@@ -5,8 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 class ProcStatTest {
@@ -33,30 +31,10 @@ class ProcStatTest {
   void findsThisProcesssThreadsByName_andNoOthers() throws Exception {
     org.junit.jupiter.api.Assumptions.assumeTrue(
         Files.isDirectory(Path.of("/proc/self/task")), "needs Linux's /proc");
-    AtomicLong id = new AtomicLong();
-    CountDownLatch started = new CountDownLatch(1);
-    CountDownLatch done = new CountDownLatch(1);
-    Thread t =
-        Thread.ofPlatform()
-            .name("zz-procstat-" + System.nanoTime()) // cut to 15 characters by the kernel
-            .start(
-                () -> {
-                  try {
-                    id.set(LoopPriority.threadId());
-                    started.countDown();
-                    done.await();
-                  } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                  }
-                });
-    try {
-      assertThat(started.await(5, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
-      assertThat(ProcStat.threadsNamed(n -> n.startsWith("zz-procstat-")))
-          .containsExactly(id.get());
+    // the name is cut to 15 characters by the kernel
+    try (ParkedThreads t = ParkedThreads.start("zz-procstat-" + System.nanoTime())) {
+      assertThat(ProcStat.threadsNamed(n -> n.startsWith("zz-procstat-"))).containsExactly(t.id(0));
       assertThat(ProcStat.threadsNamed(n -> n.equals("no-such-thread"))).isEmpty();
-    } finally {
-      done.countDown();
-      t.join(5_000);
     }
   }
 }
