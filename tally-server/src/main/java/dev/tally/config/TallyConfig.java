@@ -21,6 +21,9 @@ public record TallyConfig(
   /** An integer option's value {@code auto}: the node picks. */
   public static final int AUTO = -1;
 
+  /** Most nice steps {@code --event-loop-nice} takes: Linux's range of nice values, 0 to 19. */
+  public static final int MAX_NICE_STEPS = 19;
+
   /**
    * The HTTP server.
    *
@@ -61,8 +64,9 @@ public record TallyConfig(
       if ((tlsCert == null) != (tlsKey == null)) {
         throw new ConfigException("--tls-cert and --tls-key go together: give both or neither");
       }
-      if (eventLoopNice != AUTO && (eventLoopNice < 0 || eventLoopNice > 19)) {
-        throw new ConfigException("--event-loop-nice must be between 0 and 19, or auto");
+      if (eventLoopNice != AUTO && (eventLoopNice < 0 || eventLoopNice > MAX_NICE_STEPS)) {
+        throw new ConfigException(
+            "--event-loop-nice must be between 0 and " + MAX_NICE_STEPS + ", or auto");
       }
     }
 
@@ -305,7 +309,7 @@ public record TallyConfig(
               + " compactions) run below the committers, so that a committer gets the core as soon"
               + " as its sync returns (Linux; 0 to 19, 0: leave them alone; auto: 4, or 0 in a"
               + " cluster member)",
-          Parsers.autoOrIntIn(0, 19));
+          Parsers.autoOrIntIn(0, MAX_NICE_STEPS));
   public static final Option<Integer> MAX_BATCH_WRITES =
       new Option<>(
           "max-batch-writes",
