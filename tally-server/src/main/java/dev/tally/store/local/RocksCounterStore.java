@@ -79,6 +79,9 @@ public final class RocksCounterStore implements CounterStore, Outbox {
   private final RocksOutbox outbox;
   private final CounterNames names;
   private volatile boolean writable = true;
+  // the last expiry second of an idempotency key stored in the earlier form, 0 once none is left
+  // (KeyFormat); until then a key not found in its new form is looked up in the old one too
+  private volatile long legacyKeysUntil;
 
   private RocksCounterStore(
       Path dir, List<String> counterNames, long blockCacheBytes, long walLimitBytes)
@@ -87,6 +90,7 @@ public final class RocksCounterStore implements CounterStore, Outbox {
     this.outbox = new RocksOutbox(db);
     try {
       this.names = db.open(h -> CounterCodes.resolve(h, counterNames));
+      this.legacyKeysUntil = db.open(KeyFormat::legacyUntil);
     } catch (RocksDBException | RuntimeException e) {
       db.close();
       throw e;
@@ -166,7 +170,35 @@ public final class RocksCounterStore implements CounterStore, Outbox {
       rawKeys.add(Codec.keyBytes(k));
     }
     return db.open(
-        h -> multiGet(h, h.keys(), rawKeys, v -> v == null ? null : Codec.idempotencyRecord(v)));
+        h -> {
+          List<IdempotencyRecord> found = multiGet(h, h.keys(), rawKeys, KEY_RECORD);
+          return legacyKeysUntil == 0 ? found : withLegacyKeys(h, wanted, found);
+        });
+  }
+
+  private static final Function<byte[], IdempotencyRecord> KEY_RECORD =
+      v -> v == null ? null : Codec.idempotencyRecord(v);
+
+  /** {@code found}, with the keys it lacks looked up in their earlier form (see KeyFormat). */
+  private static List<IdempotencyRecord> withLegacyKeys(
+      Handles h, List<String> wanted, List<IdempotencyRecord> found) {
+    List<byte[]> legacy = new ArrayList<>();
+    for (int i = 0; i < found.size(); i++) {
+      if (found.get(i) == null) {
+        legacy.add(Codec.legacyKeyBytes(wanted.get(i)));
+      }
+    }
+    if (legacy.isEmpty()) {
+      return found;
+    }
+    List<IdempotencyRecord> old = multiGet(h, h.keys(), legacy, KEY_RECORD);
+    List<IdempotencyRecord> all = new ArrayList<>(found);
+    for (int i = 0, j = 0; i < all.size(); i++) {
+      if (all.get(i) == null) {
+        all.set(i, old.get(j++));
+      }
+    }
+    return all;
   }
 
   /** The values of {@code rawKeys} in {@code family}, decoded, in the same order. */
@@ -359,6 +391,11 @@ public final class RocksCounterStore implements CounterStore, Outbox {
         });
   }
 
+  /** The last expiry second of a key of the earlier form, 0 once none is left (for tests). */
+  long legacyKeysUntil() {
+    return legacyKeysUntil;
+  }
+
   /** Scans kept open between pages (for tests). */
   int openScans() {
     return scans.open();
@@ -380,15 +417,23 @@ public final class RocksCounterStore implements CounterStore, Outbox {
         RocksIterator it = h.db().newIterator(h.expiry(), ro);
         WriteBatch batch = new WriteBatch()) {
       List<byte[]> named = new ArrayList<>();
-      for (it.seekToFirst(); it.isValid() && purged < limit; it.next()) {
+      boolean passed = false; // every entry due by nowSecond was taken
+      for (it.seekToFirst(); purged < limit; it.next()) {
+        if (!it.isValid()) {
+          it.status();
+          passed = true;
+          break;
+        }
         byte[] ek = it.key();
         long expiresAt = Codec.expiryOf(ek);
         if (expiresAt > nowSecond) {
+          passed = true;
           break;
         }
         named.clear();
-        named.add(Codec.keyOfExpiry(ek));
-        Codec.moreKeysOfExpiry(it.value(), named);
+        byte[] first = Codec.keyOfExpiry(ek);
+        named.add(first);
+        Codec.moreKeysOfExpiry(it.value(), Codec.isLegacyKey(first), named);
         for (byte[] k : named) {
           byte[] current = h.db().get(h.keys(), k);
           // a key reused after it expired has a later expiry of its own: keep that record
@@ -401,6 +446,11 @@ public final class RocksCounterStore implements CounterStore, Outbox {
       }
       if (batch.count() > 0) {
         h.db().write(h.asyncWrite(), batch);
+      }
+      if (passed && legacyKeysUntil != 0 && nowSecond >= legacyKeysUntil) {
+        // every key of the earlier form expired by then, and this purge took the last of them
+        KeyFormat.noLegacyKeys(h);
+        legacyKeysUntil = 0;
       }
     } catch (RocksDBException e) {
       log.warn("purging expired idempotency keys failed: {}", e.getMessage());

@@ -1,7 +1,6 @@
 package dev.tally.store.local;
 
 import dev.tally.counter.CounterId;
-import dev.tally.counter.IdempotencyKeys;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,14 +31,17 @@ import org.rocksdb.WriteOptions;
  *   key   : post id (8 bytes, big-endian) | counter code (1 byte)           = 9 bytes
  *   value : varint P | varint N | varint updated-at (epoch seconds)         = 3..30 bytes
  *
- * column family "idempotency"                                        see Codec
- *   key   : the Idempotency-Key header, US-ASCII (1..255 bytes)
+ * column family "idempotency"                                        see Codec, KeyFormat
+ *   key   : 0x80 | 2 bits, 8 bits, 8 bits: an 18-bit hash of the key | the Idempotency-Key,
+ *           US-ASCII (1..255 bytes); stores of earlier versions hold bare keys until they expire
  *   value : varint post id | code (1 byte) | zigzag delta | zigzag count
  *           | varint updated-at | varint expires-at
  *
  * column family "idempotency-expiry"   (an index to forget keys in expiry order)
- *   key   : expires-at (8 bytes, big-endian) | the first Idempotency-Key of a commit with it
- *   value : the commit's other keys with this expiry, each as length (1 byte) | key; often empty
+ *   key   : expires-at (8 bytes, big-endian) | the first idempotency key of a commit with it,
+ *           as stored in "idempotency"
+ *   value : the commit's other keys with this expiry, each as length (1 byte) | key (without the
+ *           hash prefix, which it gets back when the entry's own key has one); often empty
  *           (one entry per commit and expiry second, not per key; entries of the earlier format,
  *           one per key, are those with an empty value)
  *
@@ -175,16 +177,23 @@ final class StoreLayout implements AutoCloseable {
       // counter once. In-place updates give up consistent snapshots of this family, which
       // nothing here uses (CounterScans says so).
       o.setInplaceUpdateSupport(true).setInplaceUpdateNumLocks(INPLACE_LOCKS);
-      o.useFixedLengthPrefixExtractor(CounterId.ENCODED_LENGTH).setMemTableConfig(hashedMemtable());
+      o.useFixedLengthPrefixExtractor(CounterId.ENCODED_LENGTH)
+          .setMemTableConfig(hashedMemtable(MEMTABLE_BUCKETS));
     }
     if (family == Family.KEYS) {
-      // Idempotency keys are only ever read, written and deleted one by one, never scanned: hashed
-      // on the whole key (at most 255 bytes, as both APIs take them), the memtable
-      // finds and inserts a key in a few memory accesses, where a skip list of random keys spent
-      // half of a keyed write's commit in
-      // its search (docs/performance-notes.md). The expiry index, which the purge scans in order,
-      // keeps its skip list.
-      o.useCappedPrefixExtractor(IdempotencyKeys.MAX_LENGTH).setMemTableConfig(hashedMemtable());
+      // Idempotency keys are only ever read, written and deleted one by one, never scanned. A skip
+      // list of random keys spent half of a keyed write's commit in its search; a memtable hashed
+      // on the whole key moved most of that cost to the flush, which sorts the buckets' keys into
+      // a skip list at random places, 3-5 µs a key on RocksDB's thread (docs/performance-notes.md,
+      // "Idempotency keys by hash prefix"). So keys are stored behind a hash prefix of their own
+      // (Codec.keyBytes) and the memtable is hashed on that prefix: a bucket holds the few keys of
+      // one prefix in order, found in a few memory accesses still, and a flush, which reads the
+      // buckets one after the other, takes each bucket's keys as one ascending run that its skip
+      // list appends without a search. Capped, not fixed, at three bytes: keys of the earlier form,
+      // bare and as short as one byte, are still looked up and deleted. The expiry index, which the
+      // purge scans in order, keeps its skip list.
+      o.useCappedPrefixExtractor(Codec.KEY_PREFIX_LENGTH)
+          .setMemTableConfig(hashedMemtable(Codec.KEY_PREFIXES));
     }
     o.setTableFormatConfig(table)
         .setCompressionType(CompressionType.LZ4_COMPRESSION)
@@ -196,9 +205,9 @@ final class StoreLayout implements AutoCloseable {
   }
 
   /** A memtable hashed on each key's prefix (the options' prefix extractor), for point access. */
-  private static HashLinkedListMemTableConfig hashedMemtable() {
+  private static HashLinkedListMemTableConfig hashedMemtable(int buckets) {
     return new HashLinkedListMemTableConfig()
-        .setBucketCount(MEMTABLE_BUCKETS)
+        .setBucketCount(buckets)
         .setIfLogBucketDistWhenFlush(false);
   }
 

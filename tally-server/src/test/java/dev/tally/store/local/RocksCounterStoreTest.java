@@ -335,6 +335,92 @@ class RocksCounterStoreTest {
       b = new CounterId(9, code);
     }
     // the earlier format: one empty value per target and counter, keyed target byte + counter id
+    rawDb(
+        (db, family) -> {
+          for (int t = 0; t < 2; t++) {
+            for (CounterId id : List.of(a, b)) {
+              byte[] k = new byte[1 + CounterId.ENCODED_LENGTH];
+              k[0] = (byte) t;
+              System.arraycopy(id.toBytes(), 0, k, 1, CounterId.ENCODED_LENGTH);
+              db.put(family.apply("outbox"), k, new byte[0]);
+            }
+          }
+        });
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
+      s.enableOutbox(2);
+      assertThat(read(s, 0, 0, 10)).containsExactlyInAnyOrder(a, b);
+      assertThat(read(s, 1, 0, 10)).containsExactlyInAnyOrder(a, b);
+      s.commit(commitOf(new CounterValue(new Slot(1, 0), 1_900_000_000L), a));
+      s.outboxClear(0, s.outboxSeq() - 1);
+      assertThat(read(s, 0, 0, 10)).as("the new entry is numbered after them").containsExactly(a);
+    }
+  }
+
+  @Test
+  void keysOfTheEarlierForm_areFound_untilThePurgeHasTakenTheLastOfThem() throws Exception {
+    CounterId id;
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
+      id = new CounterId(5, s.names().code("likes").orElseThrow());
+      assertThat(s.legacyKeysUntil()).as("a new store holds none").isZero();
+    }
+    // a store of an earlier version: bare keys (one of them a single byte), their expiry entries
+    // (the second one naming two keys), and no record of the key format
+    rawDb(
+        (db, family) -> {
+          ColumnFamilyHandle keys = family.apply("idempotency");
+          ColumnFamilyHandle expiry = family.apply("idempotency-expiry");
+          for (String k : List.of("old-1", "x", "old-2")) {
+            long expires = k.equals("old-1") ? 300 : 400;
+            db.put(
+                keys,
+                Codec.legacyKeyBytes(k),
+                Codec.idempotencyRecord(new IdempotencyRecord(id, 1, 1, 100, expires)));
+          }
+          db.put(expiry, Codec.expiryKey(300, Codec.legacyKeyBytes("old-1")), new byte[0]);
+          db.put(
+              expiry,
+              Codec.expiryKey(400, Codec.legacyKeyBytes("x")),
+              new byte[] {5, 'o', 'l', 'd', '-', '2'});
+          db.delete(
+              family.apply("default"), "idempotency-key-format".getBytes(StandardCharsets.UTF_8));
+        });
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
+      assertThat(s.legacyKeysUntil()).isEqualTo(400);
+      Commit c = new Commit();
+      c.putKey("new", new IdempotencyRecord(id, 1, 2, 150, 1_000));
+      s.commit(c);
+      assertThat(s.getKeys(List.of("old-1", "new", "x", "nope", "old-2")))
+          .extracting(r -> r == null ? null : r.expiresAtSecond())
+          .containsExactly(300L, 1_000L, 400L, null, 400L);
+
+      assertThat(s.purgeExpiredKeys(300, 100)).isEqualTo(1);
+      assertThat(s.getKeys(List.of("old-1", "x")))
+          .extracting(r -> r == null)
+          .containsExactly(true, false);
+      assertThat(s.legacyKeysUntil()).as("keys of the earlier form are left").isEqualTo(400);
+    }
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
+      assertThat(s.legacyKeysUntil()).as("recorded").isEqualTo(400);
+      assertThat(s.purgeExpiredKeys(400, 1)).isEqualTo(2);
+      assertThat(s.legacyKeysUntil()).as("the purge stopped at its limit").isEqualTo(400);
+      assertThat(s.purgeExpiredKeys(400, 100)).isZero();
+      assertThat(s.legacyKeysUntil()).isZero();
+      assertThat(s.getKeys(List.of("x", "old-2", "new")))
+          .extracting(r -> r == null ? null : r.expiresAtSecond())
+          .containsExactly(null, null, 1_000L);
+    }
+    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
+      assertThat(s.legacyKeysUntil()).as("recorded").isZero();
+    }
+  }
+
+  private interface RawWork {
+    void run(RocksDB db, java.util.function.Function<String, ColumnFamilyHandle> family)
+        throws Exception;
+  }
+
+  /** Runs {@code work} on the store in {@code dir} opened as a bare RocksDB, as a tool would. */
+  private void rawDb(RawWork work) throws Exception {
     List<byte[]> families = RocksDB.listColumnFamilies(new Options(), dir.toString());
     List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
     for (byte[] f : families) {
@@ -343,29 +429,17 @@ class RocksCounterStoreTest {
     List<ColumnFamilyHandle> handles = new ArrayList<>();
     try (DBOptions o = new DBOptions();
         RocksDB db = RocksDB.open(o, dir.toString(), descriptors, handles)) {
-      int outbox = -1;
-      for (int i = 0; i < families.size(); i++) {
-        if (new String(families.get(i), StandardCharsets.UTF_8).equals("outbox")) {
-          outbox = i;
-        }
-      }
-      for (int t = 0; t < 2; t++) {
-        for (CounterId id : List.of(a, b)) {
-          byte[] k = new byte[1 + CounterId.ENCODED_LENGTH];
-          k[0] = (byte) t;
-          System.arraycopy(id.toBytes(), 0, k, 1, CounterId.ENCODED_LENGTH);
-          db.put(handles.get(outbox), k, new byte[0]);
-        }
-      }
+      work.run(
+          db,
+          name -> {
+            for (int i = 0; i < families.size(); i++) {
+              if (new String(families.get(i), StandardCharsets.UTF_8).equals(name)) {
+                return handles.get(i);
+              }
+            }
+            throw new IllegalArgumentException(name);
+          });
       handles.forEach(ColumnFamilyHandle::close);
-    }
-    try (RocksCounterStore s = RocksCounterStore.open(dir, List.of("likes"), CACHE)) {
-      s.enableOutbox(2);
-      assertThat(read(s, 0, 0, 10)).containsExactlyInAnyOrder(a, b);
-      assertThat(read(s, 1, 0, 10)).containsExactlyInAnyOrder(a, b);
-      s.commit(commitOf(new CounterValue(new Slot(1, 0), 1_900_000_000L), a));
-      s.outboxClear(0, s.outboxSeq() - 1);
-      assertThat(read(s, 0, 0, 10)).as("the new entry is numbered after them").containsExactly(a);
     }
   }
 

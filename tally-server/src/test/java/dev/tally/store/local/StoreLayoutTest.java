@@ -35,7 +35,8 @@ class StoreLayoutTest {
   }
 
   @Test
-  void idempotencyKeys_sitInAHashedMemtable_andTheExpiryIndexInASkipList() throws Exception {
+  void idempotencyKeys_sitInAMemtableHashedOnTheirPrefix_andTheExpiryIndexInASkipList()
+      throws Exception {
     readBack(
         (db, families) -> {
           ColumnFamilyOptions keys = family(families, "idempotency");
