@@ -66,6 +66,9 @@ public final class RocksCounterStore implements CounterStore, Outbox {
 
   private static final byte[] NO_BYTES = new byte[0];
 
+  private static final Function<byte[], IdempotencyRecord> KEY_RECORD =
+      v -> v == null ? null : Codec.idempotencyRecord(v);
+
   private final StoreDb db;
   // each committer's own, reused commit after commit
   private final ThreadLocal<BatchRep> reps = ThreadLocal.withInitial(BatchRep::new);
@@ -175,9 +178,6 @@ public final class RocksCounterStore implements CounterStore, Outbox {
           return legacyKeysUntil == 0 ? found : withLegacyKeys(h, wanted, found);
         });
   }
-
-  private static final Function<byte[], IdempotencyRecord> KEY_RECORD =
-      v -> v == null ? null : Codec.idempotencyRecord(v);
 
   /** {@code found}, with the keys it lacks looked up in their earlier form (see KeyFormat). */
   private static List<IdempotencyRecord> withLegacyKeys(
