@@ -82,9 +82,15 @@ final class StoreLayout implements AutoCloseable {
     }
   }
 
-  // hash buckets of the counters' memtable: 8 MiB of its arena, ≈ one bucket per counter that a
-  // 64 MiB memtable holds
+  // hash buckets of the counters' memtable: 8 MiB of its arena, ≈ one bucket per counter of a
+  // million-counter working set
   private static final int MEMTABLE_BUCKETS = 1 << 20;
+  // The counters' memtable: a counter takes ≈ 57 bytes of it with its share of the buckets, so
+  // RocksDB's default of 64 MiB held ≈ 1.1M counters and, under writes spread over a million
+  // of them, filled and flushed every ≈ 12 s, each flush sorting about every counter again (4-5 s
+  // of CPU). At 128 MiB the same load flushes when the log's bound asks (--wal-limit-mb), half as
+  // often; at most two such memtables exist at once (docs/operations.md, "Overload").
+  static final long COUNTERS_WRITE_BUFFER_BYTES = 128L << 20;
   // locks striped over the counters for their in-place updates (see options()): one committer
   // writes and a few event loops read, so a few dozen stripes keep contention negligible, and
   // their array (56 bytes a lock) stays in the CPU's cache, where RocksDB's default of 10,000 cost
@@ -177,6 +183,7 @@ final class StoreLayout implements AutoCloseable {
       // counter once. In-place updates give up consistent snapshots of this family, which
       // nothing here uses (CounterScans says so).
       o.setInplaceUpdateSupport(true).setInplaceUpdateNumLocks(INPLACE_LOCKS);
+      o.setWriteBufferSize(COUNTERS_WRITE_BUFFER_BYTES);
       o.useFixedLengthPrefixExtractor(CounterId.ENCODED_LENGTH)
           .setMemTableConfig(hashedMemtable(MEMTABLE_BUCKETS));
     }

@@ -35,6 +35,15 @@ class StoreLayoutTest {
   }
 
   @Test
+  void counters_haveA128MiBMemtable_theOtherFamiliesRocksDBsDefault() throws Exception {
+    readBack(
+        (db, families) -> {
+          assertThat(family(families, "counters").writeBufferSize()).isEqualTo(128L << 20);
+          assertThat(family(families, "idempotency").writeBufferSize()).isEqualTo(64L << 20);
+        });
+  }
+
+  @Test
   void idempotencyKeys_sitInAMemtableHashedOnTheirPrefix_andTheExpiryIndexInASkipList()
       throws Exception {
     readBack(
