@@ -99,9 +99,9 @@ final class StoreLayout implements AutoCloseable {
 
   /**
    * The write-ahead log's default bound ({@code --wal-limit-mb}), which bounds the replay after a
-   * crash: 256 MiB replays in ≈ 6.5 s on the test machine, and against 64 MiB (≈ 3.5 s) it took
-   * spread batch writes from ≈ 440k to ≈ 540k increments/s, fewer flushes being forced by the log
-   * (docs/performance-notes.md).
+   * crash: up to ≈ 16 s to ready on the test machine under writes spread over a million counters
+   * (docs/operations.md), and against 64 MiB it took spread batch writes from ≈ 440k to ≈ 540k
+   * increments/s, fewer flushes being forced by the log (docs/performance-notes.md).
    */
   static final long DEFAULT_WAL_LIMIT_BYTES = 256L << 20;
 
