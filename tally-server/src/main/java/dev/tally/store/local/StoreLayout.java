@@ -195,8 +195,9 @@ final class StoreLayout implements AutoCloseable {
       // "Idempotency keys by hash prefix"). So keys are stored behind a hash prefix of their own
       // (Codec.keyBytes) and the memtable is hashed on that prefix: a bucket holds the few keys of
       // one prefix in order, found in a few memory accesses still, and a flush, which reads the
-      // buckets one after the other, takes each bucket's keys as one ascending run that its skip
-      // list appends without a search. Capped, not fixed, at three bytes: keys of the earlier form,
+      // buckets one after the other, searches its skip list once for a bucket's first key and
+      // appends the rest of that ascending run. Capped, not fixed, at three bytes: keys of the
+      // earlier form,
       // bare and as short as one byte, are still looked up and deleted. The expiry index, which the
       // purge scans in order, keeps its skip list.
       o.useCappedPrefixExtractor(Codec.KEY_PREFIX_LENGTH)
