@@ -159,7 +159,7 @@ node_start() { # index (0|1), data dir, extra tally args…
   local i=$1 data=$2 port=${NODE_PORTS[$1]}; shift 2
   if (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null; then log "port $port is already in use"; exit 1; fi
   # shellcheck disable=SC2086
-  taskset -c "$SERVER_CPU" "$JAVA" -Xms1g -Xmx1g ${TALLY_JAVA_OPTS:--XX:+UseZGC} ${TALLY_JAVA_EXTRA:-} \
+  taskset -c "$SERVER_CPU" "$JAVA" -Xms1g -Xmx1g ${TALLY_JAVA_OPTS:-$TALLY_DEFAULT_JAVA_OPTS} ${TALLY_JAVA_EXTRA:-} \
     -jar "$TALLY_JAR" --port "$port" --host 127.0.0.1 --data-dir "$data" "$@" > "$data.log" 2>&1 & pids+=($!)
   node_pids[i]=$!
   for _ in $(seq 300); do curl -fs "localhost:$port/health/ready" >/dev/null 2>&1 && return 0; sleep 0.1; done

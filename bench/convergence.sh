@@ -16,7 +16,7 @@ SERVER_CPU=$SERVER_CPU_NODES
 ports=(18301 18302)
 node_pids=()
 for i in 0 1; do
-  TALLY_CLUSTER_PUSH_INTERVAL=$interval taskset -c "$SERVER_CPU" "$JAVA" -Xms1g -Xmx1g -XX:+UseZGC -jar "$TALLY_JAR" \
+  TALLY_CLUSTER_PUSH_INTERVAL=$interval taskset -c "$SERVER_CPU" "$JAVA" -Xms1g -Xmx1g $TALLY_DEFAULT_JAVA_OPTS -jar "$TALLY_JAR" \
     --port "${ports[i]}" --host 127.0.0.1 --data-dir "$work/n$i" \
     --redis "127.0.0.1:${redis_ports[0]},127.0.0.1:${redis_ports[1]}" > "$work/n$i.log" 2>&1 & pids+=($!)
   node_pids+=($!)

@@ -54,7 +54,7 @@ for r in $(seq "$ROUNDS"); do
   redis_stop
 
   log "round $r: HTTP floor"
-  taskset -c "$SERVER_CPU" "$JAVA" -Xms1g -Xmx1g ${TALLY_JAVA_OPTS:--XX:+UseZGC} -cp "$BENCH_JAR" \
+  taskset -c "$SERVER_CPU" "$JAVA" -Xms1g -Xmx1g ${TALLY_JAVA_OPTS:-$TALLY_DEFAULT_JAVA_OPTS} -cp "$BENCH_JAR" \
     dev.tally.bench.HttpFloor --port $FLOOR_PORT > "$work/floor.log" 2>&1 & pids+=($!)
   floor_pid=$!
   for _ in $(seq 100); do curl -fs localhost:$FLOOR_PORT/ >/dev/null 2>&1 && break; sleep 0.1; done

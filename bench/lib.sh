@@ -7,14 +7,17 @@
 # every process whose pid is added to `pids` killed); `log` writes "[NAME] ..." to stderr;
 # `redis_start ARGS…` starts a Redis on REDIS_PORT and CPU SERVER_CPU (REDIS_PID), `redis_stop` stops it;
 # `tally_start DATA [ARGS…]` starts a node on TALLY_PORT and CPU SERVER_CPU and waits until it is ready
-# (TALLY_PID; JVM options from TALLY_JAVA_OPTS, default ZGC, plus TALLY_JAVA_EXTRA; up to
-# TALLY_READY_WAIT seconds, default 10), `tally_stop` stops it; `thread_ticks PID` and
-# `thread_cpu_diff BEFORE AFTER` give a process's CPU by thread between two snapshots.
+# (TALLY_PID; JVM options from TALLY_JAVA_OPTS, default TALLY_DEFAULT_JAVA_OPTS, bin/tally's, plus
+# TALLY_JAVA_EXTRA; up to TALLY_READY_WAIT seconds, default 10), `tally_stop` stops it;
+# `thread_ticks PID` and `thread_cpu_diff BEFORE AFTER` give a process's CPU by thread between two
+# snapshots.
 source "$root/bin/java-home"
 bench_name=$1
 out=${2:-$root/bench/results/$(date -u +%Y-%m-%d)}
 mkdir -p "$out"
 JAVA="$JAVA_HOME/bin/java"
+# the collector settings bin/tally starts a node with
+TALLY_DEFAULT_JAVA_OPTS="-XX:+UseZGC -XX:-ZProactive"
 BENCH_JAR="$root/tally-bench/target/tally-bench.jar"
 TALLY_JAR="$root/tally-server/target/tally.jar"
 SERVER_CPU=${SERVER_CPU:-0}
@@ -39,7 +42,7 @@ redis_stop() { redis-cli -p $REDIS_PORT shutdown nosave >/dev/null 2>&1 || true;
 tally_start() { # data dir, extra tally args
   local data=$1; shift
   # shellcheck disable=SC2086
-  taskset -c "$SERVER_CPU" "$JAVA" -Xms1g -Xmx1g ${TALLY_JAVA_OPTS:--XX:+UseZGC} ${TALLY_JAVA_EXTRA:-} \
+  taskset -c "$SERVER_CPU" "$JAVA" -Xms1g -Xmx1g ${TALLY_JAVA_OPTS:-$TALLY_DEFAULT_JAVA_OPTS} ${TALLY_JAVA_EXTRA:-} \
     -jar "$TALLY_JAR" --port $TALLY_PORT --host 127.0.0.1 --data-dir "$data" "$@" > "$work/tally.log" 2>&1 & pids+=($!)
   TALLY_PID=$!
   for _ in $(seq $((${TALLY_READY_WAIT:-10} * 20))); do

@@ -108,7 +108,7 @@ node_start() { # port, data dir, cpu, heap, extra tally args…: starts a node a
   local port=$1 data=$2 cpu=$3 heap=$4 pid deadline; shift 4
   if (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null; then log "port $port is already in use"; exit 1; fi
   # shellcheck disable=SC2086
-  taskset -c "$cpu" "$JAVA" "-Xms$heap" "-Xmx$heap" ${TALLY_JAVA_OPTS:--XX:+UseZGC} ${TALLY_JAVA_EXTRA:-} \
+  taskset -c "$cpu" "$JAVA" "-Xms$heap" "-Xmx$heap" ${TALLY_JAVA_OPTS:-$TALLY_DEFAULT_JAVA_OPTS} ${TALLY_JAVA_EXTRA:-} \
     -jar "$TALLY_JAR" --port "$port" --host 127.0.0.1 --data-dir "$data" "$@" > "$data.log" 2>&1 & pids+=($!)
   pid=$!
   deadline=$(($(now_us) + 90000000))

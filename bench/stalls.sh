@@ -100,7 +100,7 @@ PY
 tally_case() { # case, data dir
   local name=$1 data=$2
   rm -rf "$data"
-  TALLY_JAVA_EXTRA="-Xlog:gc:file=$out/$name.gc.log:utctime" tally_start "$data"
+  TALLY_JAVA_EXTRA="${TALLY_JAVA_EXTRA:-} -Xlog:gc:file=$out/$name.gc.log:utctime" tally_start "$data"
   measure "$name" $TALLY_PORT http "$TALLY_PID" tally-committer
   tally_stop
   rm -rf "$data"

@@ -831,6 +831,7 @@ public final class Tally implements AutoCloseable {
         String.format("%016x", node.nodeId()),
         config.server().eventLoops(),
         config.store().committerThreads(config.clustered()));
+    log.info("jvm: Java {}, collector {}", Runtime.version(), dev.tally.loop.Collector.describe());
   }
 
   /** For tests: the store's configured counters with their codes. */

@@ -65,9 +65,10 @@ class ReleaseArchiveIT {
       assertThat(client.count(812, "likes")).isEqualTo(1);
       assertThat(node.stop()).as("the node stops on SIGTERM, exit code").isZero();
     }
-    // bin/tally runs ZGC, whose concurrent threads go below the committers with the event loops,
-    // as do the store's background threads
+    // bin/tally runs ZGC without its proactive cycles, and its concurrent threads go below the
+    // committers with the event loops, as do the store's background threads
     assertThat(Files.readString(dir.resolve("node.log")))
+        .containsPattern("jvm: Java \\S+, collector ZGC, proactive cycles off, heap up to \\d+ MiB")
         .containsPattern("event loops: \\d+ threads lowered by 4")
         .containsPattern("collector: \\d+ threads lowered by 4")
         .containsPattern("store: \\d+ flush and compaction threads lowered by 4");
