@@ -8,16 +8,16 @@ import io.micrometer.core.instrument.distribution.TimeWindowMax;
  * never compiles them as a path that cannot happen.
  *
  * <p>Why: every timer and distribution summary keeps its {@code _max} in a {@code TimeWindowMax},
- * which each record checks for a rotation that comes every 40 s (2 minutes over 3 buckets). Under
- * load the JIT compiles the hot callers — the committer's commit, the HTTP and Redis-protocol
- * meters — within seconds, long before the first rotation, and finds the rotation's branch never
- * taken: it leaves it out and puts a trap in its place. The first rotation then throws those
- * methods back to the interpreter while they are compiled again, and on a busy core the committer
- * ran that slowly for a few hundred milliseconds: writes at half the peak rate waited up to 90–106
- * ms, about a minute after every start (docs/performance-notes.md, "A stall a minute after start").
- * A branch profile belongs to the method, not to one object, so rotating a private instance on a
- * clock of its own a few thousand times records the branch as taken for every instance, and the
- * callers are compiled with it.
+ * which each record checks for a rotation that comes once a minute (the Prometheus registry's
+ * step). Under load the JIT compiles the hot callers — the committer's commit, the HTTP and
+ * Redis-protocol meters — within seconds, long before the first rotation, and finds the rotation's
+ * branch never taken: it leaves it out and puts a trap in its place. The first rotation then throws
+ * those methods back to the interpreter while they are compiled again, and on a busy core the
+ * committer ran that slowly for a few hundred milliseconds: writes at half the peak rate waited up
+ * to 90–106 ms, about a minute after every start (docs/performance-notes.md, "A stall a minute
+ * after start"). A branch profile belongs to the method, not to one object, so rotating a private
+ * instance on a clock of its own a few thousand times records the branch as taken for every
+ * instance, and the callers are compiled with it.
  */
 final class MaxWindowWarmup {
 
