@@ -7,8 +7,8 @@
 # every process whose pid is added to `pids` killed); `log` writes "[NAME] ..." to stderr;
 # `redis_start ARGS…` starts a Redis on REDIS_PORT and CPU SERVER_CPU (REDIS_PID), `redis_stop` stops it;
 # `tally_start DATA [ARGS…]` starts a node on TALLY_PORT and CPU SERVER_CPU and waits until it is ready
-# (TALLY_PID; JVM options from TALLY_JAVA_OPTS, default TALLY_DEFAULT_JAVA_OPTS, bin/tally's, plus
-# TALLY_JAVA_EXTRA; up to TALLY_READY_WAIT seconds, default 10), `tally_stop` stops it;
+# (TALLY_PID; JVM options from TALLY_JAVA_OPTS, default bin/java-home's TALLY_DEFAULT_JAVA_OPTS,
+# plus TALLY_JAVA_EXTRA; up to TALLY_READY_WAIT seconds, default 10), `tally_stop` stops it;
 # `thread_ticks PID` and `thread_cpu_diff BEFORE AFTER` give a process's CPU by thread between two
 # snapshots.
 source "$root/bin/java-home"
@@ -16,8 +16,6 @@ bench_name=$1
 out=${2:-$root/bench/results/$(date -u +%Y-%m-%d)}
 mkdir -p "$out"
 JAVA="$JAVA_HOME/bin/java"
-# the collector settings bin/tally starts a node with
-TALLY_DEFAULT_JAVA_OPTS="-XX:+UseZGC -XX:-ZProactive"
 BENCH_JAR="$root/tally-bench/target/tally-bench.jar"
 TALLY_JAR="$root/tally-server/target/tally.jar"
 SERVER_CPU=${SERVER_CPU:-0}

@@ -29,6 +29,7 @@ import dev.tally.http.HttpServerVerticle;
 import dev.tally.http.LiveApi;
 import dev.tally.live.LiveHub;
 import dev.tally.live.LiveService;
+import dev.tally.loop.Collector;
 import dev.tally.loop.LoopPriority;
 import dev.tally.metrics.Health;
 import dev.tally.metrics.Metrics;
@@ -831,7 +832,7 @@ public final class Tally implements AutoCloseable {
         String.format("%016x", node.nodeId()),
         config.server().eventLoops(),
         config.store().committerThreads(config.clustered()));
-    log.info("jvm: Java {}, collector {}", Runtime.version(), dev.tally.loop.Collector.describe());
+    log.info("jvm: Java {}, collector {}", Runtime.version(), Collector.describe());
   }
 
   /** For tests: the store's configured counters with their codes. */
