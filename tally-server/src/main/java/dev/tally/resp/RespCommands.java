@@ -56,6 +56,11 @@ public final class RespCommands {
       return bytes != null;
     }
 
+    /** The reply's length in bytes, once {@link #ready}. */
+    public int length() {
+      return bytes.length;
+    }
+
     /** The reply, once {@link #ready}; counts the command as answered, with or without an error. */
     public byte[] take() {
       byte[] b = bytes;

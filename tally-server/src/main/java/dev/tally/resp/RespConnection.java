@@ -1,7 +1,10 @@
 package dev.tally.resp;
 
 import dev.tally.loop.Handoff;
-import io.vertx.core.buffer.Buffer;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.util.ReferenceCountUtil;
+import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.net.NetSocket;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -22,12 +25,18 @@ import java.util.concurrent.atomic.AtomicBoolean;
 final class RespConnection {
 
   private final NetSocket socket;
+  // the socket as a channel that takes Netty buffers: a flush's replies go out as one array of
+  // exactly their size, wrapped rather than copied into a Buffer that grows as it is appended to
+  private final NetSocketInternal channel;
   private final Handoff loop;
   private final RespCommands commands;
   private final RespCommands.Session session;
   private final RespDecoder decoder;
   private final int maxPipeline;
   private final ArrayDeque<RespCommands.Answer> replies = new ArrayDeque<>();
+  // the most bytes one flush copies into one write: a reply larger than this goes out alone
+  private static final int MAX_FLUSH_BYTES = 1 << 20;
+
   private boolean paused;
   private boolean closing;
   private boolean parsing;
@@ -36,6 +45,7 @@ final class RespConnection {
 
   RespConnection(NetSocket socket, RespCommands commands, RespDecoder decoder, int maxPipeline) {
     this.socket = socket;
+    this.channel = (NetSocketInternal) socket;
     this.loop = Handoff.toThisLoop();
     this.commands = commands;
     this.session = commands.open(socket.remoteAddress().hostAddress(), this::scheduleFlush);
@@ -44,16 +54,20 @@ final class RespConnection {
   }
 
   void start() {
-    socket.handler(this::received);
+    // the transport's buffers as they come, rather than each copied into a Buffer first
+    channel.messageHandler(this::received);
     socket.drainHandler(v -> updateReading());
   }
 
-  private void received(Buffer data) {
-    if (closing) {
-      return;
+  private void received(Object message) {
+    try {
+      if (closing || !(message instanceof ByteBuf data)) {
+        return;
+      }
+      decoder.feed(data);
+    } finally {
+      ReferenceCountUtil.release(message);
     }
-    byte[] bytes = data.getBytes();
-    decoder.feed(bytes, 0, bytes.length);
     starved = false;
     parse();
   }
@@ -106,16 +120,8 @@ final class RespConnection {
   private void flush() {
     // cleared before looking: a reply completing after the look schedules the next flush
     flushScheduled.set(false);
-    Buffer out = null;
     while (!replies.isEmpty() && replies.peek().ready()) {
-      byte[] r = replies.poll().take();
-      if (out == null) {
-        out = Buffer.buffer(r.length);
-      }
-      out.appendBytes(r);
-    }
-    if (out != null) {
-      socket.write(out);
+      writeReady();
     }
     if (closing) {
       if (replies.isEmpty()) {
@@ -124,6 +130,34 @@ final class RespConnection {
       return;
     }
     updateReading();
+  }
+
+  /**
+   * Writes the replies ready at the head of the queue, up to {@link #MAX_FLUSH_BYTES} (the first
+   * one whatever its size), as one message; at least one must be ready.
+   */
+  private void writeReady() {
+    int ready = 0;
+    long bytes = 0;
+    for (RespCommands.Answer a : replies) {
+      if (!a.ready() || (ready > 0 && bytes + a.length() > MAX_FLUSH_BYTES)) {
+        break;
+      }
+      ready++;
+      bytes += a.length();
+    }
+    if (ready == 1) {
+      channel.writeMessage(Unpooled.wrappedBuffer(replies.poll().take()));
+      return;
+    }
+    byte[] out = new byte[(int) bytes];
+    int at = 0;
+    for (int i = 0; i < ready; i++) {
+      byte[] r = replies.poll().take();
+      System.arraycopy(r, 0, out, at, r.length);
+      at += r.length;
+    }
+    channel.writeMessage(Unpooled.wrappedBuffer(out));
   }
 
   /**

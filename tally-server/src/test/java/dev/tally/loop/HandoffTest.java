@@ -65,6 +65,27 @@ class HandoffTest {
   }
 
   @Test
+  void tasksQueuedByTheDrain_runAfterThoseOtherThreadsQueued() throws InterruptedException {
+    Handoff h = on(Thread.currentThread());
+    List<String> ran = new ArrayList<>();
+    Thread committer =
+        new Thread(
+            () -> {
+              h.run(
+                  () -> {
+                    ran.add("round 1");
+                    h.run(() -> ran.add("flush after round 1"));
+                  });
+              h.run(() -> ran.add("round 2"));
+            });
+    committer.start();
+    committer.join();
+    runLoop();
+    assertThat(ran).containsExactly("round 1", "round 2", "flush after round 1");
+    assertThat(scheduled).isEqualTo(1);
+  }
+
+  @Test
   void onTheLoopButOutsideADrain_aTaskSchedulesOne() {
     Handoff h = on(Thread.currentThread());
     List<String> ran = new ArrayList<>();
@@ -89,6 +110,21 @@ class HandoffTest {
     assertThat(scheduled).isEqualTo(2);
     runLoop();
     assertThat(ran).containsExactly("after");
+  }
+
+  @Test
+  void aTaskThatThrows_leavesTheTasksItQueuedToTheNextDrain() {
+    Handoff h = on(Thread.currentThread());
+    List<String> ran = new ArrayList<>();
+    h.run(
+        () -> {
+          h.run(() -> ran.add("queued before the throw"));
+          throw new IllegalStateException("boom");
+        });
+    assertThatThrownBy(this::runLoop).hasMessage("boom");
+    assertThat(scheduled).isEqualTo(2);
+    runLoop();
+    assertThat(ran).containsExactly("queued before the throw");
   }
 
   @Test

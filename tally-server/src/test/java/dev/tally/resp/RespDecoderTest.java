@@ -3,6 +3,8 @@ package dev.tally.resp;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -125,5 +127,20 @@ class RespDecoderTest {
     }
     assertThat(decoder.buffered()).isZero();
     assertThat(decoder.capacity()).isEqualTo(4096);
+  }
+
+  @Test
+  void aTransportBuffer_isCopiedInAndMarkedRead() {
+    RespDecoder d = new RespDecoder(8, 64, 64);
+    ByteBuf first =
+        Unpooled.copiedBuffer("*2\r\n$4\r\nINCR\r\n$7\r\nli", StandardCharsets.US_ASCII);
+    d.feed(first);
+    assertThat(first.readableBytes()).isZero();
+    assertThat(d.next()).isNull();
+    d.feed(Unpooled.copiedBuffer("kes:7\r\n", StandardCharsets.US_ASCII));
+    assertThat(d.next())
+        .extracting(b -> new String(b, StandardCharsets.US_ASCII))
+        .containsExactly("INCR", "likes:7");
+    assertThat(d.buffered()).isZero();
   }
 }
