@@ -24,9 +24,8 @@ public final class Handoff {
 
   private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
   // tasks queued on loopThread by a task of the running drain (a connection's flush after its
-  // replies were made): a plain queue, read and written only on loopThread. Offering them to the
-  // shared queue instead, whose tail the committer writes at the same time, was 6 % of the event
-  // loop's time under pipelined RESP writes (docs/performance-notes.md)
+  // replies were made): a plain queue, read and written only on loopThread, rather than the shared
+  // one whose tail the committer writes at the same time
   private final ArrayDeque<Runnable> queuedByDrain = new ArrayDeque<>();
   private final AtomicBoolean scheduled = new AtomicBoolean();
   private final Thread loopThread;
