@@ -88,9 +88,10 @@ final class Json {
   /**
    * {@code epochSecond} as ISO-8601 in UTC, as {@link DateTimeFormatter#ISO_INSTANT} writes a whole
    * second ({@code 2026-12-07T14:05:09Z}), appended to {@code sb}. Written digit by digit from the
-   * civil date of the day number, without the formatter's objects: reads of counters written at
-   * different seconds format one each, and the formatter was about half of their JSON's cost.
-   * Seconds outside the years 0000-9999 go to the formatter.
+   * civil date of the day number, without the formatter's objects: a read of a counter last written
+   * at another second than the thread's previous answer formatted one, which in a profile of
+   * cluster reads was 1.5 % of the event loop, nearly half of the answers' JSON (0.05 % in one of
+   * standalone reads). Seconds outside the years 0000-9999 go to the formatter.
    */
   static StringBuilder appendTimestamp(StringBuilder sb, long epochSecond) {
     if (epochSecond < FIRST_SECOND || epochSecond > LAST_SECOND) {
