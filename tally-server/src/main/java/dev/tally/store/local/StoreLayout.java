@@ -105,6 +105,9 @@ final class StoreLayout implements AutoCloseable {
    */
   static final long DEFAULT_WAL_LIMIT_BYTES = 256L << 20;
 
+  /** Spent write-ahead logs kept to be written over by the next ones (see the constructor). */
+  static final int SPARE_LOGS = 4;
+
   private final LRUCache blockCache;
   private final DBOptions dbOptions;
   private final List<ColumnFamilyOptions> cfOptions = new ArrayList<>();
@@ -132,15 +135,20 @@ final class StoreLayout implements AutoCloseable {
             .setMaxBackgroundJobs(2)
             .setBytesPerSync(1 << 20)
             .setKeepLogFileNum(5)
-            // A write-ahead log that has served its turn is kept and written over by the next one
+            // A write-ahead log that has served its turn is kept and written over by a later one
             // instead of being deleted: its blocks are allocated and written, so a commit's sync
             // writes the data alone, where appending to a new file also writes the file's size
             // (its inode) each time, which cost a third of the sync's CPU and latency on the test
-            // machine's ext4 (docs/performance-notes.md). A node's first two logs are new files,
-            // every later one a reused file; the cost is one spare log's disk space. Old records
+            // machine's ext4 (docs/performance-notes.md). A node's logs are new files until its
+            // first are spent (after about the log bound of writing), reused after. Old records
             // left in a reused log carry the old log's number, and replay after a crash stops at
-            // them.
-            .setRecycleLogFileNum(1)
+            // them. Logs are spent in groups: a log ends whenever a family's memtable is flushed
+            // (the idempotency keys' every ≈ 64 MiB of keys) but stays until all of its data is
+            // flushed, which for the counters comes at the log bound, and then the logs of that
+            // stretch are spent at once. With one kept, the others were deleted and half of the
+            // next logs under keyed writes were new files; SPARE_LOGS covers such a group. Their
+            // disk is at most about the log bound again (docs/operations.md).
+            .setRecycleLogFileNum(SPARE_LOGS)
             // the counters' hash memtable (see options()) takes one writer at a time, which is
             // what the single committer gives it anyway
             .setAllowConcurrentMemtableWrite(false)

@@ -58,7 +58,8 @@ class StoreLayoutTest {
 
   @Test
   void aSpentWriteAheadLog_isKeptToBeWrittenOver() throws Exception {
-    readBack((db, families) -> assertThat(db.recycleLogFileNum()).isEqualTo(1));
+    readBack(
+        (db, families) -> assertThat(db.recycleLogFileNum()).isEqualTo(StoreLayout.SPARE_LOGS));
   }
 
   @Test
