@@ -180,7 +180,14 @@ class ClusterIT {
     long post = posts(1)[0];
     HttpResponse<String> first = client(0).write(post, "likes", "increment", "same-key-1");
     assertThat(first.statusCode()).isEqualTo(200);
-    HttpResponse<String> retry = client(1).write(post, "likes", "increment", "same-key-1");
+    // node 0 answers before its claim holds the answer in Redis (a write does not wait for Redis):
+    // a retry elsewhere meanwhile is told the write is in progress (409) and changes nothing
+    HttpResponse<String> retry =
+        Poll.until(
+            "the retry on node 1 answered from node 0's claim",
+            java.time.Duration.ofSeconds(5),
+            () -> client(1).write(post, "likes", "increment", "same-key-1"),
+            r -> r.statusCode() != 409);
     assertThat(retry.statusCode()).isEqualTo(200);
     assertThat(retry.headers().firstValue("Idempotent-Replayed")).hasValue("true");
     assertThat(TallyClient.countOf(retry.body())).isEqualTo(TallyClient.countOf(first.body()));
