@@ -13,6 +13,9 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  */
 public final class HttpServerVerticle extends VerticleBase {
 
+  /** How often a no-op task falls due on each event loop (see {@link #start}). */
+  static final long SCHEDULED_TICK_MILLIS = 1_000;
+
   private final HttpServerOptions options;
   private final HttpApi api;
   private final ConcurrentLinkedQueue<HttpServer> started;
@@ -68,7 +71,4 @@ public final class HttpServerVerticle extends VerticleBase {
     vertx.setPeriodic(SCHEDULED_TICK_MILLIS, id -> {});
     return vertx.createHttpServer(options).requestHandler(api).listen().onSuccess(started::add);
   }
-
-  /** How often a no-op task falls due on each event loop (see {@link #start}). */
-  static final long SCHEDULED_TICK_MILLIS = 1_000;
 }

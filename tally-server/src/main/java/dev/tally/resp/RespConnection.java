@@ -24,9 +24,14 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 final class RespConnection {
 
+  // the most bytes one write copies together: a reply larger than this goes out alone
+  private static final int MAX_FLUSH_BYTES = 1 << 20;
+
   private final NetSocket socket;
   // the socket as a channel that takes Netty buffers: a flush's replies go out as one array of
-  // exactly their size, wrapped rather than copied into a Buffer that grows as it is appended to
+  // exactly their size, wrapped rather than copied into a Buffer that grows as it is appended to.
+  // Heap arrays, not pooled direct buffers: a write that Vert.x still queues when the connection
+  // closes is cancelled without being released, which would leak a pooled buffer
   private final NetSocketInternal channel;
   private final Handoff loop;
   private final RespCommands commands;
@@ -34,9 +39,6 @@ final class RespConnection {
   private final RespDecoder decoder;
   private final int maxPipeline;
   private final ArrayDeque<RespCommands.Answer> replies = new ArrayDeque<>();
-  // the most bytes one flush copies into one write: a reply larger than this goes out alone
-  private static final int MAX_FLUSH_BYTES = 1 << 20;
-
   private boolean paused;
   private boolean closing;
   private boolean parsing;
