@@ -31,6 +31,7 @@ import dev.tally.live.LiveHub;
 import dev.tally.live.LiveService;
 import dev.tally.loop.Collector;
 import dev.tally.loop.LoopPriority;
+import dev.tally.loop.LoopTicks;
 import dev.tally.metrics.Health;
 import dev.tally.metrics.Metrics;
 import dev.tally.store.StoreStatistic;
@@ -311,6 +312,7 @@ public final class Tally implements AutoCloseable {
           "native transport unavailable, using NIO: {}", vertx.unavailableNativeTransportCause());
     }
     lowerEventLoops(config.server().eventLoopNiceSteps(config.clustered()));
+    LoopTicks.start(((VertxInternal) vertx).nettyEventLoopGroup());
   }
 
   /**

@@ -13,9 +13,6 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  */
 public final class HttpServerVerticle extends VerticleBase {
 
-  /** How often a no-op task falls due on each event loop (see {@link #start}). */
-  static final long SCHEDULED_TICK_MILLIS = 1_000;
-
   private final HttpServerOptions options;
   private final HttpApi api;
   private final ConcurrentLinkedQueue<HttpServer> started;
@@ -63,12 +60,6 @@ public final class HttpServerVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    // A task falls due on this event loop every second from its start. Without one, the loop's
-    // first due task is the idle check of its first connections (--idle-timeout, 60 s later): by
-    // then the JIT has compiled the loop's scheduled-task paths as never taken, and that first
-    // task threw them back to the interpreter at once on every loop, a 20 ms stall of all answers
-    // about a minute after start (docs/performance-notes.md, "A stall a minute after start").
-    vertx.setPeriodic(SCHEDULED_TICK_MILLIS, id -> {});
     return vertx.createHttpServer(options).requestHandler(api).listen().onSuccess(started::add);
   }
 }
