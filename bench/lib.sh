@@ -1,6 +1,6 @@
 # Sourced by bench/run.sh, bench/sweep.sh, bench/stalls.sh, bench/floor.sh, bench/cluster.sh, bench/repush.sh,
-# bench/cluster-profile.sh, bench/engine.sh, bench/nodecpu.sh and bench/convergence.sh after they set
-# `root` and `set -euo pipefail`:
+# bench/cluster-profile.sh, bench/engine.sh, bench/nodecpu.sh, bench/convergence.sh and
+# bench/wal-reuse.sh after they set `root` and `set -euo pipefail`:
 #   source "$root/bench/lib.sh" NAME [results-dir]
 # Sets JAVA_HOME, the jars, the CPU pinning (SERVER_CPU, CLIENT_CPU), CONNS, the loopback ports,
 # `out` (the results directory, created) and `work` (a scratch directory removed at exit, with
@@ -10,7 +10,7 @@
 # (TALLY_PID; JVM options from TALLY_JAVA_OPTS, default bin/java-home's TALLY_DEFAULT_JAVA_OPTS,
 # plus TALLY_JAVA_EXTRA; up to TALLY_READY_WAIT seconds, default 10), `tally_stop` stops it;
 # `thread_ticks PID` and `thread_cpu_diff BEFORE AFTER` give a process's CPU by thread between two
-# snapshots.
+# snapshots; `commit_metrics` prints the node's group-commit counters from /metrics.
 source "$root/bin/java-home"
 bench_name=$1
 out=${2:-$root/bench/results/$(date -u +%Y-%m-%d)}
@@ -102,6 +102,10 @@ redis_ticks() {
 # "VM Thread" count too), then "0 (process) <ticks>" from /proc/<pid>/stat, the process's total, which
 # keeps what threads took before they ended (the JIT's compiler threads come and go). One awk over
 # every stat file: a name may hold spaces and brackets, so fields are counted after its last ")".
+commit_metrics() { # the node's group-commit metrics from /metrics: "<name> <value>" per line
+  curl -fs "localhost:$TALLY_PORT/metrics" |
+    awk '/^tally_commit_(duration_seconds|batch_writes)_(sum|count)[ {]/ {sub(/\{.*\}/, "", $1); print $1, $2}'
+}
 thread_ticks() { # pid
   awk 'function ticks(line,  j, f) { j = length(line); while (j > 0 && substr(line, j, 1) != ")") j--
          split(substr(line, j + 2), f, " "); return f[12] + f[13] }

@@ -30,8 +30,7 @@ snapshot() { # file: the node's thread_ticks (bench/lib.sh) in file.threads; "cp
   thread_ticks "$TALLY_PID" > "$1.threads"
   awk -v cpus=",$SERVER_CPU," '$1 ~ /^cpu[0-9]+$/ && index(cpus, "," substr($1, 4) ",") {
     t = 0; for (i = 2; i <= NF; i++) t += $i; print "cpu", $1, $5 + $6, t }' /proc/stat > "$1"
-  curl -fs "localhost:$TALLY_PORT/metrics" |
-    awk '/^tally_commit_(duration_seconds|batch_writes)_(sum|count)[ {]/ {sub(/\{.*\}/, "", $1); print "metric", $1, $2}' >> "$1"
+  commit_metrics | sed 's/^/metric /' >> "$1"
 }
 
 # shellcheck disable=SC2086

@@ -14,8 +14,7 @@ source "$root/bench/lib.sh" wal-reuse "${1:-$root/bench/results/$(date -u +%Y-%m
 LOAD=${LOAD:-240s}
 WINDOW_FROM=${WINDOW_FROM:-150}
 metrics() {
-  curl -fs "localhost:$TALLY_PORT/metrics" |
-    awk '/^tally_commit_(duration_seconds|batch_writes)_(sum|count)[ {]/ {sub(/\{.*\}/, "", $1); print $1, $2}'
+  commit_metrics
   awk '{print "cpu_ticks", $14 + $15}' "/proc/$TALLY_PID/stat"
 }
 tally_start "$work/data"
