@@ -47,25 +47,12 @@ public final class RespDecoder {
     this.maxInlineBytes = maxInlineBytes;
   }
 
-  /** Appends bytes read from the connection. */
-  public void feed(byte[] data, int offset, int length) {
-    makeRoom(length);
-    System.arraycopy(data, offset, buf, end, length);
-    end += length;
-  }
-
   /**
    * Appends the readable bytes of a buffer read from the connection (the transport's own, copied
    * once, straight into this decoder's), and marks them read.
    */
   public void feed(ByteBuf data) {
     int length = data.readableBytes();
-    makeRoom(length);
-    data.readBytes(buf, end, length);
-    end += length;
-  }
-
-  private void makeRoom(int length) {
     if (end + length > buf.length) {
       int live = end - start;
       if (live + length <= buf.length / 2) {
@@ -78,6 +65,8 @@ public final class RespDecoder {
       start = 0;
       end = live;
     }
+    data.readBytes(buf, end, length);
+    end += length;
   }
 
   /** The size of the internal buffer, for tests of its bound. */

@@ -16,7 +16,7 @@ class RespDecoderTest {
 
   private void feed(String s) {
     byte[] b = s.getBytes(StandardCharsets.ISO_8859_1);
-    decoder.feed(b, 0, b.length);
+    decoder.feed(Unpooled.wrappedBuffer(b));
   }
 
   private List<String> next() {
@@ -114,7 +114,7 @@ class RespDecoderTest {
         }) {
       RespDecoder d = new RespDecoder(16, 64, 128);
       byte[] b = c[0].getBytes(StandardCharsets.ISO_8859_1);
-      d.feed(b, 0, b.length);
+      d.feed(Unpooled.wrappedBuffer(b));
       assertThatThrownBy(d::next).as(c[0]).hasMessage(c[1]);
     }
   }
