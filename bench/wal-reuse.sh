@@ -32,9 +32,11 @@ while kill -0 "$load" 2>/dev/null; do
 done
 wait "$load"
 # RocksDB's LOG: when a family's memtable switches to a new log, and whether that log's file was a
-# spent one ("reusing log N from recycle list") or a new one
-grep -E 'New memtable created with log file|reusing log|adding log .* to recycle list' \
-  "$work/data/store/LOG" | sed -E 's/^[0-9/]+-([0-9:.]+) [0-9]+ (\[[^]]*\] )?/\1 /' > "$out/log-events.txt"
+# spent one ("reusing log N from recycle list") or a new one; none at all in a load too short to
+# end a log
+{ grep -E 'New memtable created with log file|reusing log|adding log .* to recycle list' \
+  "$work/data/store/LOG" || true; } | sed -E 's/^[0-9/]+-([0-9:.]+) [0-9]+ (\[[^]]*\] )?/\1 /' \
+  > "$out/log-events.txt"
 tally_stop
 python3 - "$work/m0" "$work/m1" "$out" <<'PY'
 import json, re, sys
