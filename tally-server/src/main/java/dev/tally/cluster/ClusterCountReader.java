@@ -6,6 +6,7 @@ import dev.tally.engine.CountReader;
 import dev.tally.engine.LocalCountReader;
 import dev.tally.error.ErrorKind;
 import dev.tally.error.TallyException;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -58,7 +59,12 @@ public final class ClusterCountReader implements CountReader {
 
   @Override
   public CompletionStage<Counts> read(List<CounterId> ids) {
-    CompletionStage<List<CounterValue>> own = local.values(ids);
+    // this node's own part from memory when it is there, so that a read waiting only for counters
+    // not followed yet (a member whose view is still filling after a start) costs no hop to the
+    // store's read threads and no store read besides its Redis read
+    List<CounterValue> inMemory = ownInMemory(ids);
+    CompletionStage<List<CounterValue>> own =
+        inMemory != null ? CompletableFuture.completedFuture(inMemory) : local.values(ids);
     CompletionStage<FollowedCounters.Share[]> others;
     if (!redisReachable.getAsBoolean() && !allFollowed(ids)) {
       others =
@@ -83,6 +89,18 @@ public final class ClusterCountReader implements CountReader {
           }
           return new Counts(counts, times, staleness);
         });
+  }
+
+  /** This node's committed values of {@code ids} if all are in memory, else null. */
+  private List<CounterValue> ownInMemory(List<CounterId> ids) {
+    CounterValue[] values = new CounterValue[ids.size()];
+    for (int i = 0; i < values.length; i++) {
+      values[i] = local.peekValue(ids.get(i));
+      if (values[i] == null) {
+        return null;
+      }
+    }
+    return Arrays.asList(values);
   }
 
   private boolean allFollowed(List<CounterId> ids) {

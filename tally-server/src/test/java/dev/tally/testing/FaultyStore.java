@@ -26,6 +26,7 @@ public final class FaultyStore implements CounterStore {
   private final AtomicInteger failNext = new AtomicInteger();
   private final AtomicInteger commits = new AtomicInteger();
   private final AtomicReference<CountDownLatch[]> hold = new AtomicReference<>();
+  private volatile boolean onDiskOnly;
 
   public FaultyStore(CounterStore inner) {
     this.inner = inner;
@@ -41,6 +42,14 @@ public final class FaultyStore implements CounterStore {
    */
   public void holdNextCommit(CountDownLatch held, CountDownLatch release) {
     hold.set(new CountDownLatch[] {held, release});
+  }
+
+  /**
+   * From now on no value is in memory: {@link #getIfInMemory} answers null, as for a store larger
+   * than its memory, whose values only a disk read finds.
+   */
+  public void valuesOnDiskOnly() {
+    onDiskOnly = true;
   }
 
   public int commits() {
@@ -77,7 +86,7 @@ public final class FaultyStore implements CounterStore {
 
   @Override
   public CounterValue getIfInMemory(CounterId id) {
-    return inner.getIfInMemory(id);
+    return onDiskOnly ? null : inner.getIfInMemory(id);
   }
 
   @Override
