@@ -75,6 +75,14 @@ public final class RedisSlots implements AutoCloseable {
   /** Most counters merged by one script call: bounds how long one call holds a Redis node. */
   static final int MAX_COUNTERS_PER_CALL = 256;
 
+  static final LuaScript READ = LuaScript.load("read-records.lua");
+
+  /** Fewest counters read from Redis by script calls rather than one HGET each. */
+  static final int BULK_READ_MIN = 8;
+
+  /** Most counters read by one script call: bounds how long one call holds a Redis node. */
+  static final int MAX_COUNTERS_PER_READ = 500;
+
   /** The record format this code reads and writes; part of the recorded layout. */
   static final int RECORD_FORMAT = 2;
 
@@ -452,7 +460,10 @@ public final class RedisSlots implements AutoCloseable {
 
   /**
    * What Redis holds of {@code ids} (same order): every writer's slot and the last write time, or
-   * {@link StoredCounter#ABSENT}. One HGET per counter, pipelined.
+   * {@link StoredCounter#ABSENT}. A few counters: one HGET each, pipelined; from {@link
+   * #BULK_READ_MIN} on, grouped by the primary serving their buckets, one script call per primary
+   * and {@link #MAX_COUNTERS_PER_READ} counters ({@code read-records.lua}): a sweep or a refresh of
+   * thousands of followed counters then costs both sides a few calls instead of a command each.
    */
   public CompletionStage<StoredCounter[]> records(List<CounterId> ids) {
     return withRedis(redis -> records(redis, ids));
@@ -460,21 +471,92 @@ public final class RedisSlots implements AutoCloseable {
 
   private CompletionStage<StoredCounter[]> records(
       RedisAdvancedClusterAsyncCommands<String, String> redis, List<CounterId> ids) {
-    @SuppressWarnings("unchecked")
-    CompletableFuture<String>[] gets = new CompletableFuture[ids.size()];
-    for (int i = 0; i < gets.length; i++) {
-      gets[i] = redis.hget(key(ids.get(i)), field(ids.get(i))).toCompletableFuture();
+    String[] values = new String[ids.size()];
+    String[] keys = new String[ids.size()];
+    for (int i = 0; i < keys.length; i++) {
+      keys[i] = key(ids.get(i));
     }
-    return CompletableFuture.allOf(gets)
+    List<CompletableFuture<Void>> reads = new ArrayList<>();
+    if (ids.size() < BULK_READ_MIN) {
+      for (int i = 0; i < keys.length; i++) {
+        reads.add(hget(redis, ids, keys, values, i));
+      }
+    } else {
+      io.lettuce.core.cluster.models.partitions.Partitions partitions =
+          redis.getStatefulConnection().getPartitions();
+      Map<RedisClusterNode, List<Integer>> byNode = new java.util.HashMap<>();
+      for (int i = 0; i < keys.length; i++) {
+        RedisClusterNode node = partitions.getPartitionBySlot(SlotHash.getSlot(keys[i]));
+        byNode.computeIfAbsent(node, n -> new ArrayList<>()).add(i);
+      }
+      for (List<Integer> group : byNode.values()) {
+        for (int from = 0; from < group.size(); from += MAX_COUNTERS_PER_READ) {
+          reads.add(
+              readChunk(
+                  redis,
+                  ids,
+                  keys,
+                  values,
+                  group.subList(from, Math.min(group.size(), from + MAX_COUNTERS_PER_READ))));
+        }
+      }
+    }
+    return CompletableFuture.allOf(reads.toArray(CompletableFuture<?>[]::new))
         .thenApply(
             ignored -> {
-              StoredCounter[] records = new StoredCounter[gets.length];
+              StoredCounter[] records = new StoredCounter[values.length];
               for (int i = 0; i < records.length; i++) {
-                String v = gets[i].join();
-                records[i] = v == null ? StoredCounter.ABSENT : decode(v);
+                records[i] = values[i] == null ? StoredCounter.ABSENT : decode(values[i]);
               }
               return records;
             });
+  }
+
+  private CompletableFuture<Void> hget(
+      RedisAdvancedClusterAsyncCommands<String, String> redis,
+      List<CounterId> ids,
+      String[] keys,
+      String[] values,
+      int i) {
+    return redis
+        .hget(keys[i], field(ids.get(i)))
+        .toCompletableFuture()
+        .thenAccept(v -> values[i] = v);
+  }
+
+  /** One script call for the counters {@code which}; where not all are served there, one each. */
+  private CompletableFuture<Void> readChunk(
+      RedisAdvancedClusterAsyncCommands<String, String> redis,
+      List<CounterId> ids,
+      String[] keys,
+      String[] values,
+      List<Integer> which) {
+    String[] args = new String[2 * which.size()];
+    for (int k = 0; k < which.size(); k++) {
+      args[2 * k] = keys[which.get(k)];
+      args[2 * k + 1] = field(ids.get(which.get(k)));
+    }
+    return READ.<List<Object>>run(
+            redis, ScriptOutputType.MULTI, new String[] {keys[which.get(0)]}, args)
+        .handle(
+            (reply, error) -> {
+              if (error == null) {
+                for (int k = 0; k < which.size(); k++) {
+                  values[which.get(k)] = (String) reply.get(k);
+                }
+                return CompletableFuture.<Void>completedFuture(null);
+              }
+              if (!misrouted(error)) {
+                return CompletableFuture.<Void>failedFuture(LuaScript.unwrap(error));
+              }
+              // not all served where sent (topology change, migration): one command each
+              List<CompletableFuture<Void>> singles = new ArrayList<>(which.size());
+              for (int i : which) {
+                singles.add(hget(redis, ids, keys, values, i));
+              }
+              return CompletableFuture.allOf(singles.toArray(CompletableFuture<?>[]::new));
+            })
+        .thenCompose(f -> f);
   }
 
   /** Epoch markers: one in every {@link #MARKER_SPACING}th cluster slot. */

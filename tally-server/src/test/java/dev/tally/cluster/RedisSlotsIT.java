@@ -127,6 +127,37 @@ class RedisSlotsIT {
   }
 
   @Test
+  void manyRecordsReadTogether_matchTheirOneByOneReads_absentOnesIncluded() throws Exception {
+    // more counters than one script call reads, over every primary; every third never pushed
+    List<CounterId> ids = new ArrayList<>();
+    List<CounterId> pushed = new ArrayList<>();
+    List<CounterValue> values = new ArrayList<>();
+    for (int i = 0; i < 3 * RedisSlots.MAX_COUNTERS_PER_READ; i++) {
+      CounterId id = new CounterId(40_000_000L + 7L * i, 1 + i % 2);
+      ids.add(id);
+      if (i % 3 != 0) {
+        pushed.add(id);
+        values.add(new CounterValue(new Slot(i, i / 4), RedisSlots.TIME_BASE_SECOND + i + 1));
+      }
+    }
+    try (RedisSlots a = slots(3)) {
+      await(a.push(pushed, values));
+      StoredCounter[] together = await(a.records(ids));
+      assertThat(together).hasSize(ids.size());
+      for (int i = 0; i < ids.size(); i++) {
+        StoredCounter alone = await(a.records(List.of(ids.get(i))))[0];
+        assertThat(together[i].entries()).as("counter %d", i).containsExactly(alone.entries());
+        assertThat(together[i].updatedAtSecond()).isEqualTo(alone.updatedAtSecond());
+        if (i % 3 == 0) {
+          assertThat(together[i]).isSameAs(StoredCounter.ABSENT);
+        } else {
+          assertThat(together[i].slotOf(3)).isEqualTo(new Slot(i, i / 4));
+        }
+      }
+    }
+  }
+
+  @Test
   void duplicatedAndReorderedPushes_neverChangeTheTotal() throws Exception {
     Random rnd = new Random(42);
     CounterId id = new CounterId(9_000_000_001L, 1);
