@@ -50,7 +50,11 @@ rate=$(grep -o '"requests_per_s":[0-9.]*' "$out/load.json" | head -1 | cut -d: -
 full=$(awk -v n=$((POSTS * 99 / 100)) '$2 >= n {print $1; exit}' "$out/follow.tsv")
 {
   echo "reads after the restart: $rate/s over $DURATION (the load generator's figure)"
-  echo "99 % of the $POSTS posts followed after: ${full:-more than the window} s"
+  if [[ -n $full ]]; then
+    echo "99 % of the $POSTS posts followed after $full s"
+  else
+    echo "99 % of the $POSTS posts followed: not within the window"
+  fi
   echo "followed at the end: $(tail -1 "$out/follow.tsv" | cut -f2)"
   echo "Redis CPU over the window, six processes: $redis_cpu ticks of $(getconf CLK_TCK)/s"
   echo "node CPU by thread over the window (ticks):"
