@@ -371,17 +371,9 @@ public final class RedisSlots implements AutoCloseable {
       List<CounterId> ids,
       List<CounterValue> values) {
     RedisAdvancedClusterAsyncCommands<String, String> redis = c.async();
-    io.lettuce.core.cluster.models.partitions.Partitions partitions = c.getPartitions();
-    // counters by the primary serving their bucket; an unknown owner groups under null
-    Map<RedisClusterNode, List<Integer>> byNode = new java.util.HashMap<>();
-    String[] keys = new String[ids.size()];
-    for (int i = 0; i < ids.size(); i++) {
-      keys[i] = key(ids.get(i));
-      RedisClusterNode node = partitions.getPartitionBySlot(SlotHash.getSlot(keys[i]));
-      byNode.computeIfAbsent(node, n -> new ArrayList<>()).add(i);
-    }
+    String[] keys = keys(ids);
     List<CompletableFuture<Void>> calls = new ArrayList<>();
-    for (List<Integer> group : byNode.values()) {
+    for (List<Integer> group : byPrimary(c, keys)) {
       for (int from = 0; from < group.size(); from += MAX_COUNTERS_PER_CALL) {
         List<Integer> chunk =
             group.subList(from, Math.min(group.size(), from + MAX_COUNTERS_PER_CALL));
@@ -406,6 +398,29 @@ public final class RedisSlots implements AutoCloseable {
       }
     }
     return CompletableFuture.allOf(calls.toArray(CompletableFuture<?>[]::new));
+  }
+
+  private String[] keys(List<CounterId> ids) {
+    String[] keys = new String[ids.size()];
+    for (int i = 0; i < keys.length; i++) {
+      keys[i] = key(ids.get(i));
+    }
+    return keys;
+  }
+
+  /**
+   * The indexes of {@code keys} grouped by the primary serving each key's slot, as the connection
+   * knows the topology; keys of a slot it knows no owner of group together.
+   */
+  private static java.util.Collection<List<Integer>> byPrimary(
+      StatefulRedisClusterConnection<String, String> c, String[] keys) {
+    io.lettuce.core.cluster.models.partitions.Partitions partitions = c.getPartitions();
+    Map<RedisClusterNode, List<Integer>> byNode = new java.util.HashMap<>();
+    for (int i = 0; i < keys.length; i++) {
+      RedisClusterNode node = partitions.getPartitionBySlot(SlotHash.getSlot(keys[i]));
+      byNode.computeIfAbsent(node, n -> new ArrayList<>()).add(i);
+    }
+    return byNode.values();
   }
 
   /** True for Redis's refusals of a call whose keys are not all served by the node it reached. */
@@ -472,24 +487,14 @@ public final class RedisSlots implements AutoCloseable {
   private CompletionStage<StoredCounter[]> records(
       RedisAdvancedClusterAsyncCommands<String, String> redis, List<CounterId> ids) {
     String[] values = new String[ids.size()];
-    String[] keys = new String[ids.size()];
-    for (int i = 0; i < keys.length; i++) {
-      keys[i] = key(ids.get(i));
-    }
+    String[] keys = keys(ids);
     List<CompletableFuture<Void>> reads = new ArrayList<>();
     if (ids.size() < BULK_READ_MIN) {
       for (int i = 0; i < keys.length; i++) {
         reads.add(hget(redis, ids, keys, values, i));
       }
     } else {
-      io.lettuce.core.cluster.models.partitions.Partitions partitions =
-          redis.getStatefulConnection().getPartitions();
-      Map<RedisClusterNode, List<Integer>> byNode = new java.util.HashMap<>();
-      for (int i = 0; i < keys.length; i++) {
-        RedisClusterNode node = partitions.getPartitionBySlot(SlotHash.getSlot(keys[i]));
-        byNode.computeIfAbsent(node, n -> new ArrayList<>()).add(i);
-      }
-      for (List<Integer> group : byNode.values()) {
+      for (List<Integer> group : byPrimary(redis.getStatefulConnection(), keys)) {
         for (int from = 0; from < group.size(); from += MAX_COUNTERS_PER_READ) {
           reads.add(
               readChunk(
