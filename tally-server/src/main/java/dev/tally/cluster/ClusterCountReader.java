@@ -6,7 +6,6 @@ import dev.tally.engine.CountReader;
 import dev.tally.engine.LocalCountReader;
 import dev.tally.error.ErrorKind;
 import dev.tally.error.TallyException;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -62,9 +61,9 @@ public final class ClusterCountReader implements CountReader {
     // this node's own part from memory when it is there, so that a read waiting only for counters
     // not followed yet (a member whose view is still filling after a start) costs no hop to the
     // store's read threads and no store read besides its Redis read
-    List<CounterValue> inMemory = ownInMemory(ids);
-    CompletionStage<List<CounterValue>> own =
-        inMemory != null ? CompletableFuture.completedFuture(inMemory) : local.values(ids);
+    Counts inMemory = local.peek(ids);
+    CompletionStage<Counts> own =
+        inMemory != null ? CompletableFuture.completedFuture(inMemory) : local.read(ids);
     CompletionStage<FollowedCounters.Share[]> others;
     if (!redisReachable.getAsBoolean() && !allFollowed(ids)) {
       others =
@@ -77,30 +76,17 @@ public final class ClusterCountReader implements CountReader {
     }
     return own.thenCombine(
         others,
-        (values, shares) -> {
+        (mine, shares) -> {
           long[] counts = new long[ids.size()];
           long[] times = new long[ids.size()];
           long staleness = 0;
           for (int i = 0; i < counts.length; i++) {
-            CounterValue v = values.get(i);
-            counts[i] = v.count() + shares[i].others();
-            times[i] = Math.max(v.updatedAtSecond(), shares[i].updatedAtSecond());
+            counts[i] = mine.counts()[i] + shares[i].others();
+            times[i] = Math.max(mine.updatedAtSeconds()[i], shares[i].updatedAtSecond());
             staleness = Math.max(staleness, view.stalenessMillis(ids.get(i).postId()));
           }
           return new Counts(counts, times, staleness);
         });
-  }
-
-  /** This node's committed values of {@code ids} if all are in memory, else null. */
-  private List<CounterValue> ownInMemory(List<CounterId> ids) {
-    CounterValue[] values = new CounterValue[ids.size()];
-    for (int i = 0; i < values.length; i++) {
-      values[i] = local.peekValue(ids.get(i));
-      if (values[i] == null) {
-        return null;
-      }
-    }
-    return Arrays.asList(values);
   }
 
   private boolean allFollowed(List<CounterId> ids) {

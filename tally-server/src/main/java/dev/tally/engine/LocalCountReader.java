@@ -41,13 +41,8 @@ public final class LocalCountReader implements CountReader {
 
   @Override
   public CompletionStage<Counts> read(List<CounterId> ids) {
-    return values(ids).thenApply(LocalCountReader::counts);
-  }
-
-  /** The committed values of {@code ids} (same order), from memory or the read executor. */
-  public CompletionStage<List<CounterValue>> values(List<CounterId> ids) {
     try {
-      return CompletableFuture.supplyAsync(() -> cache.readAll(ids), readExecutor);
+      return CompletableFuture.supplyAsync(() -> counts(cache.readAll(ids)), readExecutor);
     } catch (RejectedExecutionException e) {
       throw new TallyException(ErrorKind.OVERLOADED, "too many reads are waiting; retry shortly");
     }
@@ -58,7 +53,7 @@ public final class LocalCountReader implements CountReader {
     return cache.peek(id);
   }
 
-  static Counts counts(List<CounterValue> values) {
+  private static Counts counts(List<CounterValue> values) {
     long[] counts = new long[values.size()];
     long[] times = new long[values.size()];
     for (int i = 0; i < counts.length; i++) {

@@ -88,7 +88,7 @@ class ClusterCountReaderTest {
   @Test
   void whileOnlyTheOthersShareIsMissing_theOwnPartComesFromMemory_notTheStoreReadThreads() {
     local
-        .values(List.of(C))
+        .read(List.of(C))
         .toCompletableFuture()
         .join(); // this node's part of C is now in its read cache
     assertThat(storeReads).hasValue(1);
@@ -102,7 +102,7 @@ class ClusterCountReaderTest {
 
   @Test
   void anOwnPartNotInMemory_isStillReadFromTheStore() {
-    local.values(List.of(C)).toCompletableFuture().join(); // C in the read cache, D nowhere
+    local.read(List.of(C)).toCompletableFuture().join(); // C in the read cache, D nowhere
     store.valuesOnDiskOnly();
 
     Counts both = join(reader.read(List.of(C, D)));
