@@ -377,24 +377,13 @@ public final class RedisSlots implements AutoCloseable {
       for (int from = 0; from < group.size(); from += MAX_COUNTERS_PER_CALL) {
         List<Integer> chunk =
             group.subList(from, Math.min(group.size(), from + MAX_COUNTERS_PER_CALL));
+        CompletableFuture<Void> call = merge(redis, ids, values, keys, chunk);
+        // a single counter's call is routed by its own key, which the client redirects itself
         calls.add(
-            merge(redis, ids, values, keys, chunk)
-                .handle(
-                    (ok, error) -> {
-                      if (error == null) {
-                        return CompletableFuture.<Void>completedFuture(null);
-                      }
-                      if (!misrouted(error) || chunk.size() == 1) {
-                        return CompletableFuture.<Void>failedFuture(LuaScript.unwrap(error));
-                      }
-                      // not all served where sent (topology change, migration): one per call
-                      List<CompletableFuture<Void>> singles = new ArrayList<>(chunk.size());
-                      for (int i : chunk) {
-                        singles.add(merge(redis, ids, values, keys, List.of(i)));
-                      }
-                      return CompletableFuture.allOf(singles.toArray(CompletableFuture<?>[]::new));
-                    })
-                .thenCompose(f -> f));
+            chunk.size() == 1
+                ? call
+                : oneByOneIfMisrouted(
+                    call, chunk, i -> merge(redis, ids, values, keys, List.of(i))));
       }
     }
     return CompletableFuture.allOf(calls.toArray(CompletableFuture<?>[]::new));
@@ -541,23 +530,38 @@ public final class RedisSlots implements AutoCloseable {
       args[2 * k] = keys[which.get(k)];
       args[2 * k + 1] = field(ids.get(which.get(k)));
     }
-    return READ.<List<Object>>run(
-            redis, ScriptOutputType.MULTI, new String[] {keys[which.get(0)]}, args)
-        .handle(
-            (reply, error) -> {
+    CompletableFuture<Void> call =
+        READ.<List<Object>>run(
+                redis, ScriptOutputType.MULTI, new String[] {keys[which.get(0)]}, args)
+            .thenAccept(
+                reply -> {
+                  for (int k = 0; k < which.size(); k++) {
+                    values[which.get(k)] = (String) reply.get(k);
+                  }
+                });
+    return oneByOneIfMisrouted(call, which, i -> hget(redis, ids, keys, values, i));
+  }
+
+  /**
+   * {@code call}, made for the counters {@code which}; where Redis refused it because not all of
+   * them are served where it was sent (a topology change, slots migrating), those counters again,
+   * one call each ({@code one}), which the client routes and redirects one by one.
+   */
+  private static CompletableFuture<Void> oneByOneIfMisrouted(
+      CompletableFuture<Void> call,
+      List<Integer> which,
+      java.util.function.IntFunction<CompletableFuture<Void>> one) {
+    return call.handle(
+            (ok, error) -> {
               if (error == null) {
-                for (int k = 0; k < which.size(); k++) {
-                  values[which.get(k)] = (String) reply.get(k);
-                }
                 return CompletableFuture.<Void>completedFuture(null);
               }
               if (!misrouted(error)) {
                 return CompletableFuture.<Void>failedFuture(LuaScript.unwrap(error));
               }
-              // not all served where sent (topology change, migration): one command each
               List<CompletableFuture<Void>> singles = new ArrayList<>(which.size());
               for (int i : which) {
-                singles.add(hget(redis, ids, keys, values, i));
+                singles.add(one.apply(i));
               }
               return CompletableFuture.allOf(singles.toArray(CompletableFuture<?>[]::new));
             })
