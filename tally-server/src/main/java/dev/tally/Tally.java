@@ -32,6 +32,7 @@ import dev.tally.live.LiveService;
 import dev.tally.loop.Collector;
 import dev.tally.loop.LoopPriority;
 import dev.tally.loop.LoopTicks;
+import dev.tally.loop.NetTransport;
 import dev.tally.metrics.Health;
 import dev.tally.metrics.Metrics;
 import dev.tally.store.StoreStatistic;
@@ -111,6 +112,8 @@ public final class Tally implements AutoCloseable {
   private Tally(TallyConfig config, Clock clock) {
     this.config = config;
     this.clock = clock;
+    // before anything is opened: a transport the host cannot give is a start-up error
+    NetTransport.Pick transport = pickTransport(config.server().transport());
     DataDir dataDir = new DataDir(config.store().dataDir());
     if (config.clustered() && dataDir.restored()) {
       throw new ConfigException(
@@ -297,22 +300,34 @@ public final class Tally implements AutoCloseable {
         .baseUnit("bytes")
         .register(metrics.registry());
     this.vertx =
-        Vertx.vertx(
-            new VertxOptions()
-                .setEventLoopPoolSize(config.server().eventLoops())
-                .setPreferNativeTransport(true)
-                // tally reads its own resources: no class-path file cache, whose directory a
-                // killed node would leave behind in the temporary directory at every start
-                .setFileSystemOptions(
-                    new FileSystemOptions()
-                        .setClassPathResolvingEnabled(false)
-                        .setFileCachingEnabled(false)));
-    if (!vertx.isNativeTransportEnabled()) {
+        Vertx.builder()
+            .withTransport(transport.vertx())
+            .with(
+                new VertxOptions()
+                    .setEventLoopPoolSize(config.server().eventLoops())
+                    // tally reads its own resources: no class-path file cache, whose directory a
+                    // killed node would leave behind in the temporary directory at every start
+                    .setFileSystemOptions(
+                        new FileSystemOptions()
+                            .setClassPathResolvingEnabled(false)
+                            .setFileCachingEnabled(false)))
+            .build();
+    if (transport.passedOver().isEmpty()) {
+      log.info("event loops on {}", transport.used().flag());
+    } else {
       log.info(
-          "native transport unavailable, using NIO: {}", vertx.unavailableNativeTransportCause());
+          "event loops on {} (not available: {})", transport.used().flag(), transport.passedOver());
     }
     lowerEventLoops(config.server().eventLoopNiceSteps(config.clustered()));
     LoopTicks.start(((VertxInternal) vertx).nettyEventLoopGroup());
+  }
+
+  private static NetTransport.Pick pickTransport(NetTransport choice) {
+    try {
+      return choice.pick();
+    } catch (IllegalStateException e) {
+      throw new ConfigException(e.getMessage());
+    }
   }
 
   /**

@@ -1,6 +1,7 @@
 package dev.tally.bench;
 
 import dev.tally.http.HttpServerVerticle;
+import dev.tally.loop.NetTransport;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.buffer.Buffer;
@@ -41,8 +42,13 @@ public final class HttpFloor implements AutoCloseable {
 
   /** Starts the server on {@code host}:{@code port} (0: any free port). */
   public static HttpFloor start(String host, int port) throws Exception {
+    // the node's own choice of socket transport (--transport auto), so that the floor stays the
+    // node's HTTP stack
     Vertx vertx =
-        Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1).setPreferNativeTransport(true));
+        Vertx.builder()
+            .withTransport(NetTransport.AUTO.pick().vertx())
+            .with(new VertxOptions().setEventLoopPoolSize(1))
+            .build();
     try {
       HttpServer server =
           vertx

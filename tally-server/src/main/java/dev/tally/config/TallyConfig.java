@@ -2,6 +2,7 @@ package dev.tally.config;
 
 import dev.tally.access.TrustedProxies;
 import dev.tally.counter.CounterNames;
+import dev.tally.loop.NetTransport;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -34,6 +35,7 @@ public record TallyConfig(
    * @param eventLoopNice nice steps the event loops run below the committers (Linux); 0 leaves them
    *     alone, {@link #AUTO} lets the node pick ({@link #eventLoopNiceSteps}; {@link
    *     dev.tally.loop.LoopPriority})
+   * @param transport the kernel interface of the event loops' sockets ({@link NetTransport})
    * @param idleTimeout idle connections are closed after this long
    * @param shutdownGrace how long a stop waits for in-flight requests
    * @param maxBodyBytes largest request body accepted
@@ -51,6 +53,7 @@ public record TallyConfig(
       int respPort,
       int eventLoops,
       int eventLoopNice,
+      NetTransport transport,
       Duration idleTimeout,
       Duration shutdownGrace,
       int maxBodyBytes,
@@ -61,6 +64,9 @@ public record TallyConfig(
       String trustedProxies) {
 
     public Server {
+      if (transport == null) {
+        throw new ConfigException("--transport must be given: auto, io_uring, epoll or nio");
+      }
       if ((tlsCert == null) != (tlsKey == null)) {
         throw new ConfigException("--tls-cert and --tls-key go together: give both or neither");
       }
@@ -310,6 +316,13 @@ public record TallyConfig(
               + " as its sync returns (Linux; 0 to 19, 0: leave them alone; auto: 4, or 0 in a"
               + " cluster member)",
           Parsers.autoOrIntIn(0, MAX_NICE_STEPS));
+  public static final Option<NetTransport> TRANSPORT =
+      new Option<>(
+          "transport",
+          "auto",
+          "the event loops' socket interface: io_uring, epoll or nio (Linux; auto: io_uring where"
+              + " the kernel allows it, else epoll, else nio)",
+          NetTransport::parse);
   public static final Option<Integer> MAX_BATCH_WRITES =
       new Option<>(
           "max-batch-writes",
@@ -600,6 +613,7 @@ public record TallyConfig(
           IDEMPOTENCY_RETENTION,
           EVENT_LOOPS,
           EVENT_LOOP_NICE,
+          TRANSPORT,
           MAX_BATCH_WRITES,
           MAX_PENDING_WRITES,
           COMMITTERS,
@@ -688,6 +702,7 @@ public record TallyConfig(
             v.get(RESP_PORT),
             v.get(EVENT_LOOPS),
             v.get(EVENT_LOOP_NICE),
+            v.get(TRANSPORT),
             v.get(IDLE_TIMEOUT),
             v.get(SHUTDOWN_GRACE),
             v.get(MAX_BODY_BYTES),
@@ -750,6 +765,7 @@ public record TallyConfig(
             server.respPort(),
             server.eventLoops(),
             server.eventLoopNice(),
+            server.transport(),
             server.idleTimeout(),
             server.shutdownGrace(),
             server.maxBodyBytes(),

@@ -3,6 +3,7 @@ package dev.tally.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.tally.loop.NetTransport;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -60,6 +61,27 @@ class TallyConfigTest {
                 + " and 19, or auto");
     assertThatThrownBy(() -> TallyConfig.parse(new String[] {"--event-loop-nice", "-1"}, Map.of()))
         .hasMessageContaining("must be between 0 and 19, or auto");
+  }
+
+  @Test
+  void transport_autoByDefault_anyCaseAccepted_unknownRefused() {
+    assertThat(TallyConfig.parse(new String[0], Map.of()).server().transport())
+        .isEqualTo(NetTransport.AUTO);
+    assertThat(
+            TallyConfig.parse(new String[0], Map.of("TALLY_TRANSPORT", "EPOLL"))
+                .server()
+                .transport())
+        .isEqualTo(NetTransport.EPOLL);
+    assertThat(
+            TallyConfig.parse(new String[] {"--transport", "io_uring"}, Map.of())
+                .server()
+                .transport())
+        .isEqualTo(NetTransport.IO_URING);
+    assertThatThrownBy(() -> TallyConfig.parse(new String[] {"--transport", "dpdk"}, Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage(
+            "invalid value 'dpdk' for --transport (TALLY_TRANSPORT): must be auto, io_uring,"
+                + " epoll or nio");
   }
 
   @Test
@@ -160,6 +182,7 @@ class TallyConfigTest {
                     -1,
                     1,
                     0,
+                    NetTransport.AUTO,
                     Duration.ofSeconds(1),
                     Duration.ofSeconds(1),
                     1,
@@ -177,6 +200,7 @@ class TallyConfigTest {
                     -1,
                     1,
                     20,
+                    NetTransport.AUTO,
                     Duration.ofSeconds(1),
                     Duration.ofSeconds(1),
                     1,
