@@ -108,12 +108,14 @@ public final class Tally implements AutoCloseable {
   private volatile int respPort = -1;
   private final AtomicBoolean closed = new AtomicBoolean();
   private int port;
+  private final NetTransport transport;
 
   private Tally(TallyConfig config, Clock clock) {
     this.config = config;
     this.clock = clock;
     // before anything is opened: a transport the host cannot give is a start-up error
     NetTransport.Pick transport = pickTransport(config.server().transport());
+    this.transport = transport.used();
     DataDir dataDir = new DataDir(config.store().dataDir());
     if (config.clustered() && dataDir.restored()) {
       throw new ConfigException(
@@ -691,6 +693,11 @@ public final class Tally implements AutoCloseable {
     return port;
   }
 
+  /** The socket transport the event loops run on (never {@link NetTransport#AUTO}). */
+  public NetTransport transport() {
+    return transport;
+  }
+
   /** The Redis-protocol port, or -1 when that listener is off. */
   public int respPort() {
     return respPort;
@@ -840,7 +847,7 @@ public final class Tally implements AutoCloseable {
     }
     log.info(
         "tally {} started: port={} resp-port={} data-dir={} store=rocksdb counters={} node-id={}"
-            + " event-loops={} committers={}",
+            + " event-loops={} transport={} committers={}",
         version(),
         node.port(),
         node.respPort(),
@@ -848,6 +855,7 @@ public final class Tally implements AutoCloseable {
         String.join(",", node.store.names().names()),
         String.format("%016x", node.nodeId()),
         config.server().eventLoops(),
+        node.transport.flag(),
         config.store().committerThreads(config.clustered()));
     log.info("jvm: Java {}, collector {}", Runtime.version(), Collector.describe());
   }

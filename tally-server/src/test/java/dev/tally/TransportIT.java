@@ -48,6 +48,7 @@ class TransportIT {
       dir.resolve("data").toString()
     };
     try (Tally node = Tally.start(TallyConfig.parse(args, Map.of()), Clock.systemUTC())) {
+      assertThat(node.transport().flag()).isEqualTo(transport);
       TallyClient http = new TallyClient(node.port());
       for (int i = 0; i < 50; i++) {
         assertThat(http.write(7, "likes", "increment", null).statusCode()).isEqualTo(200);
