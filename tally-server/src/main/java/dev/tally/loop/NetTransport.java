@@ -11,7 +11,7 @@ import java.util.Locale;
  * (its completions come in batches, and sends and receives are submitted without a system call
  * each; docs/performance-notes.md, "The event loops on io_uring"). Hosts may forbid io_uring (a
  * container's default seccomp profile, {@code kernel.io_uring_disabled}); {@link #AUTO} then falls
- * back and says why, and an explicit choice the host cannot honour is refused at start.
+ * back and says why, and an explicit choice the host cannot honour is refused at start (ADR 0010).
  */
 public enum NetTransport {
   AUTO("auto"),
