@@ -114,8 +114,8 @@ public final class Tally implements AutoCloseable {
     this.config = config;
     this.clock = clock;
     // before anything is opened: a transport the host cannot give is a start-up error
-    NetTransport.Pick transport = pickTransport(config.server().transport());
-    this.transport = transport.used();
+    NetTransport.Pick sockets = pickTransport(config.server().transport());
+    this.transport = sockets.used();
     DataDir dataDir = new DataDir(config.store().dataDir());
     if (config.clustered() && dataDir.restored()) {
       throw new ConfigException(
@@ -303,7 +303,7 @@ public final class Tally implements AutoCloseable {
         .register(metrics.registry());
     this.vertx =
         Vertx.builder()
-            .withTransport(transport.vertx())
+            .withTransport(sockets.vertx())
             .with(
                 new VertxOptions()
                     .setEventLoopPoolSize(config.server().eventLoops())
@@ -314,11 +314,10 @@ public final class Tally implements AutoCloseable {
                             .setClassPathResolvingEnabled(false)
                             .setFileCachingEnabled(false)))
             .build();
-    if (transport.passedOver().isEmpty()) {
-      log.info("event loops on {}", transport.used().flag());
+    if (sockets.passedOver().isEmpty()) {
+      log.info("event loops on {}", transport.flag());
     } else {
-      log.info(
-          "event loops on {} (not available: {})", transport.used().flag(), transport.passedOver());
+      log.info("event loops on {} (not available: {})", transport.flag(), sockets.passedOver());
     }
     lowerEventLoops(config.server().eventLoopNiceSteps(config.clustered()));
     LoopTicks.start(((VertxInternal) vertx).nettyEventLoopGroup());
