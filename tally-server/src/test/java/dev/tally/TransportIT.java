@@ -1,11 +1,13 @@
 package dev.tally;
 
+import static dev.tally.testing.RawResp.command;
+import static dev.tally.testing.RawResp.readLine;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.tally.config.TallyConfig;
+import dev.tally.loop.NetTransport;
 import dev.tally.testing.TallyClient;
-import io.vertx.core.transport.Transport;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.net.Socket;
@@ -28,13 +30,11 @@ class TransportIT {
   @ParameterizedTest
   @ValueSource(strings = {"io_uring", "epoll", "nio"})
   void aNodeOnTheTransport_answersHttpAndALongPipeline(String transport) throws Exception {
-    Transport t =
-        switch (transport) {
-          case "io_uring" -> Transport.IO_URING;
-          case "epoll" -> Transport.EPOLL;
-          default -> Transport.NIO;
-        };
-    assumeTrue(t.available(), () -> transport + " is not offered here: " + t.unavailabilityCause());
+    try {
+      NetTransport.parse(transport).pick();
+    } catch (IllegalStateException notOffered) {
+      assumeTrue(false, notOffered.getMessage());
+    }
     String[] args = {
       "--port",
       "0",
@@ -57,9 +57,7 @@ class TransportIT {
       ByteArrayOutputStream pipeline = new ByteArrayOutputStream();
       for (int i = 0; i < n; i++) {
         String key = "likes:" + (7 + i % 3);
-        pipeline.writeBytes(
-            ("*2\r\n$4\r\nINCR\r\n$" + key.length() + "\r\n" + key + "\r\n")
-                .getBytes(StandardCharsets.US_ASCII));
+        pipeline.writeBytes(command("INCR", key).getBytes(StandardCharsets.US_ASCII));
       }
       long last7 = 0;
       try (Socket s = new Socket("127.0.0.1", node.respPort())) {
@@ -91,19 +89,5 @@ class TransportIT {
       assertThat(http.count(7, "likes")).isEqualTo(50 + (n + 2) / 3);
       assertThat(http.count(8, "likes") + http.count(9, "likes")).isEqualTo(n - (n + 2) / 3);
     }
-  }
-
-  private static String readLine(InputStream in) throws java.io.IOException {
-    StringBuilder sb = new StringBuilder();
-    int c;
-    while ((c = in.read()) != '\n') {
-      if (c < 0) {
-        throw new java.io.EOFException("connection closed after " + sb);
-      }
-      if (c != '\r') {
-        sb.append((char) c);
-      }
-    }
-    return sb.toString();
   }
 }

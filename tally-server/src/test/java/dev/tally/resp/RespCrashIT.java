@@ -1,5 +1,7 @@
 package dev.tally.resp;
 
+import static dev.tally.testing.RawResp.command;
+import static dev.tally.testing.RawResp.readLine;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tally.testing.NodeProcess;
@@ -73,27 +75,5 @@ class RespCrashIT {
     } finally {
       node.close();
     }
-  }
-
-  private static String command(String... args) {
-    StringBuilder sb = new StringBuilder("*").append(args.length).append("\r\n");
-    for (String a : args) {
-      sb.append('$').append(a.length()).append("\r\n").append(a).append("\r\n");
-    }
-    return sb.toString();
-  }
-
-  private static String readLine(InputStream in) throws java.io.IOException {
-    StringBuilder sb = new StringBuilder();
-    int c;
-    while ((c = in.read()) != -1) {
-      if (c == '\n') {
-        break;
-      }
-      if (c != '\r') {
-        sb.append((char) c);
-      }
-    }
-    return sb.toString();
   }
 }
