@@ -137,7 +137,8 @@ public final class Tally implements AutoCloseable {
             dataDir.storeDir(),
             config.store().counters(),
             (long) config.store().blockCacheMb() << 20,
-            (long) config.store().walLimitMb() << 20);
+            (long) config.store().walLimitMb() << 20,
+            (long) config.store().spareLogMb() << 20);
     this.readCache = new ReadCache(store, config.store().cacheCounters());
     this.aggregator =
         new Aggregator(

@@ -101,6 +101,8 @@ public record TallyConfig(
    * @param blockCacheMb RocksDB block cache size, MiB
    * @param walLimitMb the write-ahead logs' bound, MiB: beyond it the store flushes what pins the
    *     oldest log, which bounds the replay after a crash
+   * @param spareLogMb the size, MiB, of each spent write-ahead log a new store is given to write
+   *     over from its first commit (0: none; see {@code SpareLogs})
    * @param backupDir where online backups go ({@code POST /admin/backup}), or null: off
    * @param committers committer threads, each owning a share of the counters; 0: chosen from the
    *     cores (see {@link #committerThreads})
@@ -114,6 +116,7 @@ public record TallyConfig(
       int cacheCounters,
       int blockCacheMb,
       int walLimitMb,
+      int spareLogMb,
       Path backupDir,
       int committers) {
 
@@ -368,6 +371,14 @@ public record TallyConfig(
           "256",
           "write-ahead log kept under about this many MiB: what a restart after a crash replays",
           Parsers.intIn(1, 1 << 16));
+  public static final Option<Integer> SPARE_LOG_MB =
+      new Option<>(
+          "spare-log-mb",
+          "32",
+          "a new data directory's write-ahead logs are written ahead, 4 of this many MiB each (at"
+              + " most a quarter of --wal-limit-mb; 0: off), so its first commits' syncs write no"
+              + " file sizes",
+          Parsers.intIn(0, 1 << 14));
   public static final Option<Integer> READ_THREADS =
       new Option<>(
           "read-threads",
@@ -622,6 +633,7 @@ public record TallyConfig(
           CACHE_COUNTERS,
           BLOCK_CACHE_MB,
           WAL_LIMIT_MB,
+          SPARE_LOG_MB,
           READ_THREADS,
           SHUTDOWN_GRACE,
           STREAM_COALESCE,
@@ -720,6 +732,7 @@ public record TallyConfig(
             v.get(CACHE_COUNTERS),
             v.get(BLOCK_CACHE_MB),
             v.get(WAL_LIMIT_MB),
+            v.get(SPARE_LOG_MB),
             v.get(BACKUP_DIR),
             v.get(COMMITTERS)),
         new Live(
@@ -783,6 +796,7 @@ public record TallyConfig(
             store.cacheCounters(),
             store.blockCacheMb(),
             store.walLimitMb(),
+            store.spareLogMb(),
             store.backupDir(),
             store.committers()),
         live,

@@ -20,6 +20,7 @@ class TallyConfigTest {
     assertThat(c.store().counters()).containsExactly("likes", "views");
     assertThat(c.store().idempotencyRetention()).isEqualTo(Duration.ofHours(24));
     assertThat(c.store().walLimitMb()).isEqualTo(256);
+    assertThat(c.store().spareLogMb()).isEqualTo(32);
     assertThat(c.live().streamCoalesce()).isEqualTo(Duration.ofMillis(250));
     assertThat(c.live().streamKeepAlive()).isEqualTo(Duration.ofSeconds(15));
     assertThat(c.live().heartbeatTtl()).isEqualTo(Duration.ofSeconds(30));

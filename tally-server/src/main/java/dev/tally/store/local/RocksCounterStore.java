@@ -87,9 +87,15 @@ public final class RocksCounterStore implements CounterStore, Outbox {
   private volatile long legacyKeysUntil;
 
   private RocksCounterStore(
-      Path dir, List<String> counterNames, long blockCacheBytes, long walLimitBytes)
+      Path dir,
+      List<String> counterNames,
+      long blockCacheBytes,
+      long walLimitBytes,
+      long spareLogBytes)
       throws RocksDBException {
-    this.db = new StoreDb(dir, new StoreLayout(blockCacheBytes, walLimitBytes), scans::closeAll);
+    this.db =
+        new StoreDb(
+            dir, new StoreLayout(blockCacheBytes, walLimitBytes), spareLogBytes, scans::closeAll);
     this.outbox = new RocksOutbox(db);
     try {
       this.names = db.open(h -> CounterCodes.resolve(h, counterNames));
@@ -119,9 +125,28 @@ public final class RocksCounterStore implements CounterStore, Outbox {
    */
   public static RocksCounterStore open(
       Path dir, List<String> counterNames, long blockCacheBytes, long walLimitBytes) {
+    return open(dir, counterNames, blockCacheBytes, walLimitBytes, 0);
+  }
+
+  /**
+   * Opens (or creates) the store in {@code dir}, serving {@code counterNames}, its write-ahead logs
+   * kept under about {@code walLimitBytes} ({@code --wal-limit-mb}); a store it creates is first
+   * given spent logs of {@code spareLogBytes} each to write over ({@code --spare-log-mb}; at most a
+   * quarter of the bound each; 0: none).
+   *
+   * @throws TallyException when the directory cannot be opened (in use by another process, not
+   *     writable, corrupt)
+   */
+  public static RocksCounterStore open(
+      Path dir,
+      List<String> counterNames,
+      long blockCacheBytes,
+      long walLimitBytes,
+      long spareLogBytes) {
     try {
       Files.createDirectories(dir);
-      return new RocksCounterStore(dir, counterNames, blockCacheBytes, walLimitBytes);
+      return new RocksCounterStore(
+          dir, counterNames, blockCacheBytes, walLimitBytes, spareLogBytes);
     } catch (RocksDBException e) {
       throw new TallyException(
           ErrorKind.UNAVAILABLE, "cannot open the store in " + dir + ": " + e.getMessage(), e);

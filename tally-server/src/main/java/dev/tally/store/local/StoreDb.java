@@ -3,12 +3,16 @@ package dev.tally.store.local;
 import dev.tally.error.ErrorKind;
 import dev.tally.error.TallyException;
 import dev.tally.store.local.StoreLayout.Family;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.rocksdb.ColumnFamilyDescriptor;
 import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ColumnFamilyOptions;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
@@ -97,29 +101,94 @@ final class StoreDb {
   private Handles handles;
 
   /**
-   * Opens (or creates) the database in {@code dir}; {@code beforeClose} runs before it closes. When
-   * it cannot be opened, {@code layout}'s options are freed.
+   * Opens (or creates) the database in {@code dir}; {@code beforeClose} runs before it closes. A
+   * store it creates is given spent logs of {@code spareLogBytes} each ({@link SpareLogs}; 0:
+   * none). When it cannot be opened, {@code layout}'s options are freed.
    */
-  StoreDb(Path dir, StoreLayout layout, Runnable beforeClose) throws RocksDBException {
+  StoreDb(Path dir, StoreLayout layout, long spareLogBytes, Runnable beforeClose)
+      throws RocksDBException {
     this.dir = dir;
     this.layout = layout;
     this.beforeClose = beforeClose;
     try {
+      boolean creating = SpareLogs.isNewStore(dir);
       this.handles = openHandles();
+      // spare logs take at most about the log bound again (docs/operations.md)
+      long each = Math.min(spareLogBytes, layout.walLimitBytes() / StoreLayout.SPARE_LOGS);
+      if (creating && each > 0) {
+        primeSpareLogs(each);
+      }
     } catch (RocksDBException | RuntimeException e) {
+      if (handles != null) {
+        closeHandles();
+        handles = null;
+      }
       layout.close();
       throw e;
     }
   }
 
-  private Handles openHandles() throws RocksDBException {
-    List<ColumnFamilyHandle> all = new ArrayList<>();
-    RocksDB db = RocksDB.open(layout.dbOptions(), dir.toString(), layout.descriptors(), all);
-    int[] ids = new int[all.size()];
-    for (int i = 0; i < ids.length; i++) {
-      ids[i] = all.get(i).getID();
+  /**
+   * Gives the new store its spare logs when the disk has room for them twice over; a store without
+   * them works as well, only its first logs' syncs cost more, so a failure is logged and the
+   * database opened again (which drops what the priming left).
+   */
+  private void primeSpareLogs(long each) throws RocksDBException {
+    int spares = StoreLayout.SPARE_LOGS;
+    long wanted = 2 * (spares + 2) * each;
+    long free;
+    try {
+      free = Files.getFileStore(dir).getUsableSpace();
+    } catch (IOException e) {
+      free = 0;
     }
-    return new Handles(db, List.copyOf(all), layout, ids);
+    if (free < wanted) {
+      log.info(
+          "new store: no spare write-ahead logs written ahead ({} MiB free, {} MiB wanted)",
+          free >> 20,
+          wanted >> 20);
+      return;
+    }
+    long start = System.nanoTime();
+    try {
+      SpareLogs.prime(handles.db(), spares, each, layout.walLimitBytes());
+      log.info(
+          "new store: {} spare write-ahead logs of {} KiB written ahead in {} ms",
+          spares,
+          each >> 10,
+          (System.nanoTime() - start) / 1_000_000);
+    } catch (RocksDBException e) {
+      log.warn(
+          "new store: writing spare write-ahead logs failed ({}); going on without them",
+          describe(e));
+      closeHandles();
+      handles = null;
+      handles = openHandles();
+    }
+  }
+
+  private Handles openHandles() throws RocksDBException {
+    List<ColumnFamilyDescriptor> descriptors = new ArrayList<>(layout.descriptors());
+    int families = descriptors.size();
+    // families a priming cut short by a crash left behind: opened to be dropped (see SpareLogs)
+    List<byte[]> leftovers = SpareLogs.isNewStore(dir) ? List.of() : SpareLogs.leftoversIn(dir);
+    try (ColumnFamilyOptions plain = new ColumnFamilyOptions()) {
+      for (byte[] name : leftovers) {
+        descriptors.add(new ColumnFamilyDescriptor(name, plain));
+      }
+      List<ColumnFamilyHandle> all = new ArrayList<>();
+      RocksDB db = RocksDB.open(layout.dbOptions(), dir.toString(), descriptors, all);
+      for (ColumnFamilyHandle extra : all.subList(families, all.size())) {
+        db.dropColumnFamily(extra);
+        extra.close();
+      }
+      List<ColumnFamilyHandle> own = List.copyOf(all.subList(0, families));
+      int[] ids = new int[families];
+      for (int i = 0; i < ids.length; i++) {
+        ids[i] = own.get(i).getID();
+      }
+      return new Handles(db, own, layout, ids);
+    }
   }
 
   private void closeHandles() {

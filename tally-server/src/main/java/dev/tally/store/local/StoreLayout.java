@@ -108,6 +108,7 @@ final class StoreLayout implements AutoCloseable {
   /** Spent write-ahead logs kept to be written over by the next ones (see the constructor). */
   static final int SPARE_LOGS = 4;
 
+  private final long walLimitBytes;
   private final LRUCache blockCache;
   private final DBOptions dbOptions;
   private final List<ColumnFamilyOptions> cfOptions = new ArrayList<>();
@@ -127,6 +128,7 @@ final class StoreLayout implements AutoCloseable {
    *     oldest log are flushed, so that it can be reused
    */
   StoreLayout(long blockCacheBytes, long walLimitBytes) {
+    this.walLimitBytes = walLimitBytes;
     this.blockCache = new LRUCache(blockCacheBytes);
     this.dbOptions =
         new DBOptions()
@@ -225,6 +227,11 @@ final class StoreLayout implements AutoCloseable {
     return new HashLinkedListMemTableConfig()
         .setBucketCount(buckets)
         .setIfLogBucketDistWhenFlush(false);
+  }
+
+  /** The write-ahead logs' bound ({@code --wal-limit-mb}). */
+  long walLimitBytes() {
+    return walLimitBytes;
   }
 
   DBOptions dbOptions() {

@@ -23,7 +23,7 @@ class StoreDbTest {
   void aReopenThatFails_leavesTheStoreUnavailable_untilOneSucceeds() throws Exception {
     Path dir = tmp.resolve("db");
     Path aside = tmp.resolve("aside");
-    StoreDb db = new StoreDb(dir, new StoreLayout(8 << 20), () -> {});
+    StoreDb db = new StoreDb(dir, new StoreLayout(8 << 20), 0, () -> {});
     try {
       db.run(h -> h.db().put(h.meta(), h.syncWrite(), KEY, VALUE));
 
@@ -53,10 +53,10 @@ class StoreDbTest {
   void aDatabaseThatCannotOpen_failsTheConstructor_andCanBeOpenedOnceItCan() throws Exception {
     Path dir = tmp.resolve("file");
     Files.writeString(dir, "not a directory");
-    assertThatThrownBy(() -> new StoreDb(dir, new StoreLayout(8 << 20), () -> {}))
+    assertThatThrownBy(() -> new StoreDb(dir, new StoreLayout(8 << 20), 0, () -> {}))
         .isInstanceOf(RocksDBException.class);
     Files.delete(dir);
-    StoreDb db = new StoreDb(dir, new StoreLayout(8 << 20), () -> {});
+    StoreDb db = new StoreDb(dir, new StoreLayout(8 << 20), 0, () -> {});
     db.close();
     assertThatThrownBy(() -> db.run(h -> {}))
         .isInstanceOfSatisfying(

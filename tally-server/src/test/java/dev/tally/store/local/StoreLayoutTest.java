@@ -82,7 +82,7 @@ class StoreLayoutTest {
   /** The same with {@code layout} (closed with the store). */
   private void readBack(StoreLayout layout, Check check) throws Exception {
     Path dir = Files.createTempDirectory(tmp, "db");
-    new StoreDb(dir, layout, () -> {}).close();
+    new StoreDb(dir, layout, 0, () -> {}).close();
     List<ColumnFamilyDescriptor> families = new ArrayList<>();
     try (ConfigOptions config = new ConfigOptions();
         DBOptions db = new DBOptions()) {

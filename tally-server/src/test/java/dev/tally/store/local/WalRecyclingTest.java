@@ -31,7 +31,7 @@ class WalRecyclingTest {
     Path dir = tmp.resolve("db");
     Path image = tmp.resolve("image");
     long liveLogBytes = 0;
-    StoreDb db = new StoreDb(dir, new StoreLayout(8 << 20), () -> {});
+    StoreDb db = new StoreDb(dir, new StoreLayout(8 << 20), 0, () -> {});
     try {
       // each round fills the live log with many versions of one key (tens of KiB), then flushes
       // every family, which starts the next log and leaves the filled one to be reused
@@ -51,7 +51,7 @@ class WalRecyclingTest {
       db.close();
     }
 
-    StoreDb recovered = new StoreDb(image, new StoreLayout(8 << 20), () -> {});
+    StoreDb recovered = new StoreDb(image, new StoreLayout(8 << 20), 0, () -> {});
     try {
       byte[] value = recovered.open(h -> h.db().get(h.meta(), KEY));
       assertThat(new String(value, StandardCharsets.US_ASCII)).isEqualTo("new-2");
