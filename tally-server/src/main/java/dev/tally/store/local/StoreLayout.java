@@ -141,8 +141,9 @@ final class StoreLayout implements AutoCloseable {
             // instead of being deleted: its blocks are allocated and written, so a commit's sync
             // writes the data alone, where appending to a new file also writes the file's size
             // (its inode) each time, which cost a third of the sync's CPU and latency on the test
-            // machine's ext4 (docs/performance-notes.md). A node's logs are new files until its
-            // first are spent (after about the log bound of writing), reused after. Old records
+            // machine's ext4 (docs/performance-notes.md). A new store is given spent logs to begin
+            // with (SpareLogs); beyond their size its logs grow as new files until its first are
+            // spent (after about the log bound of writing), and are reused after. Old records
             // left in a reused log carry the old log's number, and replay after a crash stops at
             // them. Logs are spent in groups: a log ends whenever a family's memtable is flushed
             // (the idempotency keys' every ≈ 64 MiB of keys) but stays until all of its data is
