@@ -63,9 +63,9 @@ final class SpareLogs {
    */
   static void prime(RocksDB db, int spares, long bytesEach, long walLimitBytes)
       throws RocksDBException {
-    ColumnFamilyHandle pin = db.createColumnFamily(new ColumnFamilyDescriptor(PIN));
-    ColumnFamilyHandle sw = db.createColumnFamily(new ColumnFamilyDescriptor(SWITCH));
-    try (WriteOptions noSync = new WriteOptions().setSync(false);
+    try (ColumnFamilyHandle pin = db.createColumnFamily(new ColumnFamilyDescriptor(PIN));
+        ColumnFamilyHandle sw = db.createColumnFamily(new ColumnFamilyDescriptor(SWITCH));
+        WriteOptions noSync = new WriteOptions().setSync(false);
         FlushOptions wait = new FlushOptions().setWaitForFlush(true);
         WriteBatch batch = new WriteBatch()) {
       // the logs filled while pinned must not reach the bound that would flush the pin
@@ -90,9 +90,6 @@ final class SpareLogs {
       }
       db.dropColumnFamily(sw);
       db.setDBOptions(MutableDBOptions.builder().setMaxTotalWalSize(walLimitBytes).build());
-    } finally {
-      pin.close();
-      sw.close();
     }
   }
 }
