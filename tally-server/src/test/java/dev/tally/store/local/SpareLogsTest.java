@@ -6,9 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.rocksdb.ColumnFamilyDescriptor;
@@ -34,7 +32,7 @@ class SpareLogsTest {
     StoreDb db = new StoreDb(dir, new StoreLayout(8 << 20), MIB, () -> {});
     try {
       db.run(h -> h.db().put(h.meta(), h.syncWrite(), KEY, bytes("v1")));
-      List<Path> logs = logs(dir);
+      List<Path> logs = StoreFiles.logs(dir);
       assertThat(logs)
           .as("the spares and the live log")
           .hasSize(StoreLayout.SPARE_LOGS + 1)
@@ -68,7 +66,7 @@ class SpareLogsTest {
         byte[] value = bytes("v" + i);
         db.run(h -> h.db().put(h.meta(), h.syncWrite(), KEY, value));
       }
-      copy(dir, image); // what a crash leaves: every synced write, the process gone
+      StoreFiles.crashImage(dir, image);
     } finally {
       db.close();
     }
@@ -86,7 +84,7 @@ class SpareLogsTest {
     Path dir = tmp.resolve("db");
     StoreDb db = new StoreDb(dir, new StoreLayout(8 << 20, 4 * MIB), 64 * MIB, () -> {});
     try {
-      assertThat(logs(dir))
+      assertThat(StoreFiles.logs(dir))
           .hasSize(StoreLayout.SPARE_LOGS + 1)
           .allSatisfy(log -> assertThat(Files.size(log)).isBetween(MIB, MIB + MIB / 2));
     } finally {
@@ -152,29 +150,6 @@ class SpareLogsTest {
   private static List<byte[]> families(Path dir) throws Exception {
     try (Options options = new Options()) {
       return RocksDB.listColumnFamilies(options, dir.toString());
-    }
-  }
-
-  /** The write-ahead logs, oldest number first. */
-  private static List<Path> logs(Path dir) throws Exception {
-    try (Stream<Path> files = Files.list(dir)) {
-      return files
-          .filter(p -> p.getFileName().toString().endsWith(".log"))
-          .sorted(Comparator.comparing(p -> p.getFileName().toString()))
-          .toList();
-    }
-  }
-
-  private static void copy(Path from, Path to) throws Exception {
-    Files.createDirectories(to);
-    List<Path> files = new ArrayList<>();
-    try (Stream<Path> s = Files.list(from)) {
-      s.forEach(files::add);
-    }
-    for (Path f : files) {
-      if (Files.isRegularFile(f)) {
-        Files.copy(f, to.resolve(f.getFileName()));
-      }
     }
   }
 

@@ -5,10 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.List;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.rocksdb.FlushOptions;
@@ -41,12 +37,12 @@ class WalRecyclingTest {
         // a few synced writes at the head of the next log; in a reused file its tail still
         // holds the old log's many later versions of the same key
         writeVersions(db, "new-", 3);
-        liveLogBytes = Files.size(liveLog(dir));
+        liveLogBytes = Files.size(StoreFiles.logs(dir).getLast());
       }
       assertThat(liveLogBytes)
           .as("the live log, three small writes in: an earlier log's file, written over")
           .isGreaterThan(32 * 1024);
-      copy(dir, image); // what a crash leaves: every synced write, the process gone
+      StoreFiles.crashImage(dir, image);
     } finally {
       db.close();
     }
@@ -80,29 +76,6 @@ class WalRecyclingTest {
             h.db().flush(o, h.all());
           }
         });
-  }
-
-  /** The write-ahead log being written: the one with the highest number. */
-  private static Path liveLog(Path dir) throws Exception {
-    try (Stream<Path> files = Files.list(dir)) {
-      return files
-          .filter(p -> p.getFileName().toString().endsWith(".log"))
-          .max(Comparator.comparing(p -> p.getFileName().toString()))
-          .orElseThrow();
-    }
-  }
-
-  private static void copy(Path from, Path to) throws Exception {
-    Files.createDirectories(to);
-    List<Path> files = new ArrayList<>();
-    try (Stream<Path> s = Files.list(from)) {
-      s.forEach(files::add);
-    }
-    for (Path f : files) {
-      if (Files.isRegularFile(f)) {
-        Files.copy(f, to.resolve(f.getFileName()));
-      }
-    }
   }
 
   private static byte[] bytes(String s) {
