@@ -375,9 +375,9 @@ public record TallyConfig(
       new Option<>(
           "spare-log-mb",
           "32",
-          "a new data directory's write-ahead logs are written ahead, 4 of this many MiB each (at"
-              + " most a quarter of --wal-limit-mb; 0: off), so its first commits' syncs write no"
-              + " file sizes",
+          "a new data directory's first two write-ahead logs are written ahead, this many MiB"
+              + " each (at most a quarter of --wal-limit-mb; 0: off), so their first commits'"
+              + " syncs write no file sizes",
           Parsers.intIn(0, 1 << 14));
   public static final Option<Integer> READ_THREADS =
       new Option<>(

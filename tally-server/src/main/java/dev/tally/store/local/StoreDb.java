@@ -102,8 +102,8 @@ final class StoreDb {
 
   /**
    * Opens (or creates) the database in {@code dir}; {@code beforeClose} runs before it closes. A
-   * store it creates is given spent logs of {@code spareLogBytes} each ({@link SpareLogs}; 0:
-   * none). When it cannot be opened, {@code layout}'s options are freed.
+   * store it creates begins its log over a spent one of {@code spareLogBytes}, with one spare more
+   * ({@link SpareLogs}; 0: none). When it cannot be opened, {@code layout}'s options are freed.
    */
   StoreDb(Path dir, StoreLayout layout, long spareLogBytes, Runnable beforeClose)
       throws RocksDBException {
@@ -113,8 +113,8 @@ final class StoreDb {
     try {
       boolean creating = SpareLogs.isNewStore(dir);
       this.handles = openHandles();
-      // spare logs take at most about the log bound again (docs/operations.md)
-      long each = Math.min(spareLogBytes, layout.walLimitBytes() / StoreLayout.SPARE_LOGS);
+      // at most a quarter of the log bound each (docs/operations.md)
+      long each = Math.min(spareLogBytes, layout.walLimitBytes() / 4);
       if (creating && each > 0) {
         primeSpareLogs(each);
       }
@@ -129,13 +129,12 @@ final class StoreDb {
   }
 
   /**
-   * Gives the new store its spare logs when the disk has room for them twice over; a store without
-   * them works as well, only its first logs' syncs cost more, so a failure is logged and the
-   * database opened again (which drops what the priming left).
+   * Gives the new store its written-over live log and a spare ({@link SpareLogs}) when the disk has
+   * room for them twice over; a store without them works as well, only its first logs' syncs cost
+   * more, so a failure is logged and the database opened again (which drops what the priming left).
    */
   private void primeSpareLogs(long each) throws RocksDBException {
-    int spares = StoreLayout.SPARE_LOGS;
-    long wanted = 2 * (spares + 2) * each;
+    long wanted = 2 * 2 * each;
     long free;
     try {
       free = Files.getFileStore(dir).getUsableSpace();
@@ -144,22 +143,21 @@ final class StoreDb {
     }
     if (free < wanted) {
       log.info(
-          "new store: no spare write-ahead logs written ahead ({} MiB free, {} MiB wanted)",
+          "new store: no write-ahead logs written ahead ({} MiB free, {} MiB wanted)",
           free >> 20,
           wanted >> 20);
       return;
     }
     long start = System.nanoTime();
     try {
-      SpareLogs.prime(handles.db(), spares, each, layout.walLimitBytes());
+      SpareLogs.prime(handles.db(), each);
       log.info(
-          "new store: {} spare write-ahead logs of {} KiB written ahead in {} ms",
-          spares,
+          "new store: its first write-ahead logs written ahead, {} KiB each, in {} ms",
           each >> 10,
           (System.nanoTime() - start) / 1_000_000);
     } catch (RocksDBException e) {
       log.warn(
-          "new store: writing spare write-ahead logs failed ({}); going on without them",
+          "new store: writing its first write-ahead logs ahead failed ({}); going on without",
           describe(e));
       closeHandles();
       handles = null;

@@ -16,8 +16,8 @@ import org.rocksdb.RocksDB;
 import org.rocksdb.RocksIterator;
 
 /**
- * A new store is given spent write-ahead logs, its live log is written over one of them, and
- * nothing of the priming is left in the store: not in a crash image, not after a priming cut short.
+ * A new store's live write-ahead log is written over a spent one and one spare is left, and nothing
+ * of the priming is left in the store: not in a crash image, not after a priming cut short.
  */
 class SpareLogsTest {
 
@@ -27,15 +27,15 @@ class SpareLogsTest {
   @TempDir Path tmp;
 
   @Test
-  void aNewStore_startsWithSpareLogs_andWritesItsLiveLogOverOne() throws Exception {
+  void aNewStore_writesItsLiveLogOverASpentOne_andHasOneSpare() throws Exception {
     Path dir = tmp.resolve("db");
     StoreDb db = new StoreDb(dir, new StoreLayout(8 << 20), MIB, () -> {});
     try {
       db.run(h -> h.db().put(h.meta(), h.syncWrite(), KEY, bytes("v1")));
       List<Path> logs = StoreFiles.logs(dir);
       assertThat(logs)
-          .as("the spares and the live log")
-          .hasSize(StoreLayout.SPARE_LOGS + 1)
+          .as("the spare and the live log")
+          .hasSize(2)
           .allSatisfy(log -> assertThat(Files.size(log)).isGreaterThanOrEqualTo(MIB));
       Path live = logs.get(logs.size() - 1);
       assertThat(Files.size(live))
@@ -85,7 +85,7 @@ class SpareLogsTest {
     StoreDb db = new StoreDb(dir, new StoreLayout(8 << 20, 4 * MIB), 64 * MIB, () -> {});
     try {
       assertThat(StoreFiles.logs(dir))
-          .hasSize(StoreLayout.SPARE_LOGS + 1)
+          .hasSize(2)
           .allSatisfy(log -> assertThat(Files.size(log)).isBetween(MIB, MIB + MIB / 2));
     } finally {
       db.close();
@@ -96,7 +96,7 @@ class SpareLogsTest {
   void aPrimingCutShort_isDroppedAtTheNextOpen() throws Exception {
     Path dir = tmp.resolve("db");
     new StoreDb(dir, new StoreLayout(8 << 20), 0, () -> {}).close();
-    // what a crash in the middle of a priming leaves: its two families, one holding a key
+    // what a crash in the middle of a priming leaves: its family, holding a key
     List<byte[]> names = new ArrayList<>();
     try (Options options = new Options()) {
       names.addAll(RocksDB.listColumnFamilies(options, dir.toString()));
@@ -106,16 +106,13 @@ class SpareLogsTest {
     List<ColumnFamilyHandle> handles = new ArrayList<>();
     try (var opts = new org.rocksdb.DBOptions();
         RocksDB raw = RocksDB.open(opts, dir.toString(), descriptors, handles)) {
-      ColumnFamilyHandle pin =
-          raw.createColumnFamily(new ColumnFamilyDescriptor(bytes("spare-logs-pin")));
       ColumnFamilyHandle sw =
           raw.createColumnFamily(new ColumnFamilyDescriptor(bytes("spare-logs-switch")));
-      raw.put(pin, bytes("pin"), bytes("pin"));
-      pin.close();
+      raw.put(sw, bytes("switch"), bytes("switch"));
       sw.close();
       handles.forEach(ColumnFamilyHandle::close);
     }
-    assertThat(families(dir)).hasSize(7);
+    assertThat(families(dir)).hasSize(6);
 
     StoreDb db = new StoreDb(dir, new StoreLayout(8 << 20), MIB, () -> {});
     try {
